@@ -1,0 +1,3 @@
+"""experiments: grid scans, paper figures and benchmarks built on `ufm` and `theory`."""
+
+__all__: list[str] = []

@@ -1,0 +1,164 @@
+"""The UFM objective f(W, H, b) (THEORY §1–2) and its derivatives, as pure JAX functions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _losses
+from ._problem import Hyper, Problem, simplex_etf
+
+
+class Params(NamedTuple):
+    """A point of the UFM: W (K, d), H (d, N) class-major, b (K,)."""
+
+    W: jax.Array
+    H: jax.Array
+    b: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The static part of a problem: shapes, loss kind and which variables are free.
+
+    Solvers work on a flat vector x of the free variables: [vec W (unless fixed), vec H, b (if bias)].
+    """
+
+    K: int
+    n: int
+    d: int
+    loss: str
+    bias: bool
+    fixed_w: str | None
+    dtype: str
+    etf_norm: float
+
+    @classmethod
+    def of(cls, problem: Problem) -> "Layout":
+        return cls(*problem.static)
+
+    @property
+    def N(self) -> int:
+        return self.n * self.K
+
+    @property
+    def size(self) -> int:
+        """Length of the free vector x."""
+        return (0 if self.fixed_w else self.K * self.d) + self.d * self.N + (self.K if self.bias else 0)
+
+    def Y(self):
+        """One-hot labels (K, N), class-major."""
+        return jnp.asarray(np.repeat(np.eye(self.K), self.n, axis=1), dtype=self.dtype)
+
+    def W_fixed(self):
+        return jnp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
+
+    def unpack(self, x) -> Params:
+        """Free vector x → full Params (the frozen W and b ≡ 0 filled in)."""
+        K, d, N = self.K, self.d, self.N
+        i = 0
+        if self.fixed_w:
+            W = self.W_fixed()
+        else:
+            W, i = x[: K * d].reshape(K, d), K * d
+        H = x[i : i + d * N].reshape(d, N)
+        b = x[i + d * N :] if self.bias else jnp.zeros(K, x.dtype)
+        return Params(W, H, b)
+
+    def pack(self, params) -> jax.Array:
+        """Full Params → free vector x (drops the frozen W and, without bias, b)."""
+        W, H, b = params
+        parts = ([] if self.fixed_w else [jnp.ravel(W)]) + [jnp.ravel(H)] + ([jnp.ravel(b)] if self.bias else [])
+        return jnp.concatenate(parts).astype(self.dtype)
+
+
+def logits(params) -> jax.Array:
+    """Z = W H + b 1_N^T, shape (K, N)."""
+    W, H, b = params
+    return W @ H + b[:, None]
+
+
+def data_term(layout: Layout, hyper: Hyper, Z) -> jax.Array:
+    """g(Z) = (1/N) Σ_i L(z_i, y_i), the data term of f as a function of the logits."""
+    return jnp.mean(_losses.per_sample(layout.loss, Z, layout.Y(), hyper))
+
+
+def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
+    """f(W, H, b) of THEORY §1 (seed 003 eq. 7), with b ≡ 0 when the layout has no bias."""
+    W, H, b = params
+    if not layout.bias:
+        b = jnp.zeros_like(b)
+    reg = 0.5 * (hyper.lam_w * jnp.sum(W * W) + hyper.lam_h * jnp.sum(H * H) + hyper.lam_b * jnp.sum(b * b))
+    return data_term(layout, hyper, logits((W, H, b))) + reg
+
+
+def value_x(layout: Layout, hyper: Hyper, x) -> jax.Array:
+    """f as a function of the free vector x (what the solvers minimise)."""
+    return value(layout, hyper, layout.unpack(x))
+
+
+class Objective(NamedTuple):
+    """The pure functions of one problem; every one is jit-compatible and differentiable.
+
+    f(params) -> scalar               the objective of THEORY §1
+    g(Z) -> scalar                    its data term (1/N) Σ L as a function of the logits Z (K, N)
+    per_sample(Z) -> (N,)             L(z_i, y_i) for each sample
+    grad(params) -> Params            ∇f (the gradient of the formula in all of W, H, b)
+    hvp(params, v) -> Params          ∇²f[v], Hessian-vector product (forward-over-reverse)
+    f_x / grad_x / hvp_x              the same on the free vector x (frozen W and b ≡ 0 removed)
+    pack(params) -> x, unpack(x) -> params
+    """
+
+    problem: Problem
+    layout: Layout
+    f: Callable
+    g: Callable
+    per_sample: Callable
+    grad: Callable
+    hvp: Callable
+    f_x: Callable
+    grad_x: Callable
+    hvp_x: Callable
+    pack: Callable
+    unpack: Callable
+
+
+def _hvp(fun):
+    def hvp(x, v):
+        return jax.jvp(jax.grad(fun), (x,), (v,))[1]
+
+    return hvp
+
+
+def objective(problem: Problem) -> Objective:
+    """The objective of `problem` and its derivatives as pure functions (jit them as you need)."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"objective(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    layout = Layout.of(problem)
+    hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
+    Y = layout.Y()
+
+    def f(params):
+        return value(layout, hyper, Params(*params))
+
+    def f_x(x):
+        return value_x(layout, hyper, x)
+
+    return Objective(
+        problem=problem,
+        layout=layout,
+        f=f,
+        g=lambda Z: data_term(layout, hyper, Z),
+        per_sample=lambda Z: _losses.per_sample(layout.loss, Z, Y, hyper),
+        grad=jax.grad(f),
+        hvp=_hvp(f),
+        f_x=f_x,
+        grad_x=jax.grad(f_x),
+        hvp_x=_hvp(f_x),
+        pack=layout.pack,
+        unpack=layout.unpack,
+    )

@@ -1,0 +1,172 @@
+"""`Problem`: one UFM instance (THEORY §1), validated at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+LOSSES = ("ce", "ls", "fl", "mse")
+DTYPES = ("float64", "float32")
+FIXED_W = (None, "etf")
+
+# Fields that are traced numbers (may differ inside one batched solve) vs. fields that fix the shape and
+# the code path (must agree inside one batched solve).
+HYPER_FIELDS = ("lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
+STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm")
+
+
+class Hyper(NamedTuple):
+    """The numbers of a problem that a batched solve may vary (scalars, or vectors under `vmap`)."""
+
+    lam_w: object
+    lam_h: object
+    lam_b: object
+    delta: object
+    gamma: object
+    alpha: object
+    M: object
+
+
+def _fail(field: str, allowed: str, value) -> None:
+    raise ValueError(f"Problem.{field} must be {allowed}; got {value!r}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """An unconstrained feature model (THEORY §1, seed 003 eq. 7)::
+
+        f(W, H, b) = 1/N Σ_{k,i} L(W h_{k,i} + b, k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
+
+    with W (K,d), H (d,N) class-major (N = nK), b (K,).
+
+    Attributes:
+      K: number of classes, ≥ 2.
+      n: samples per class, ≥ 1.
+      d: feature dimension, ≥ 1.
+      loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`).
+      lam_w, lam_h: weight decay on W and H, > 0.
+      lam_b: weight decay on b, ≥ 0 (ignored when `bias=False`).
+      delta: label-smoothing δ ∈ [0, 1) (loss "ls").
+      gamma: focal γ ≥ 0 (loss "fl"; γ = 0 is CE).
+      alpha, M: MSE(α, M) = ½[α(z_k − M)² + Σ_{l≠k} z_l²], both > 0 (α = M = 1 is vanilla MSE).
+      bias: learn b (True) or fix b ≡ 0 (False).
+      fixed_w: None (W learned) or "etf" (W frozen to `simplex_etf(K, d, etf_norm)`; needs d ≥ K−1).
+      etf_norm: row norm ‖w^k‖ of the frozen ETF, > 0.
+      dtype: "float64" (default) or "float32".
+    """
+
+    K: int = 10
+    n: int = 50
+    d: int = 20
+    loss: Literal["ce", "ls", "fl", "mse"] = "ce"
+    lam_w: float = 5e-4
+    lam_h: float = 5e-4
+    lam_b: float = 1e-2
+    delta: float = 0.0
+    gamma: float = 0.0
+    alpha: float = 1.0
+    M: float = 1.0
+    bias: bool = True
+    fixed_w: Literal[None, "etf"] = None
+    etf_norm: float = 1.0
+    dtype: Literal["float64", "float32"] = "float64"
+
+    def __post_init__(self):
+        for name, lo in (("K", 2), ("n", 1), ("d", 1)):
+            v = getattr(self, name)
+            if not _is_int(v) or v < lo:
+                _fail(name, f"an integer ≥ {lo}", v)
+        if self.loss not in LOSSES:
+            _fail("loss", "one of " + ", ".join(LOSSES), self.loss)
+        for name in HYPER_FIELDS + ("etf_norm",):
+            if not _is_real(getattr(self, name)):
+                _fail(name, "a finite real number", getattr(self, name))
+        if self.lam_w <= 0:
+            _fail("lam_w", "> 0", self.lam_w)
+        if self.lam_h <= 0:
+            _fail("lam_h", "> 0", self.lam_h)
+        if self.lam_b < 0:
+            _fail("lam_b", "≥ 0", self.lam_b)
+        if not 0 <= self.delta < 1:
+            _fail("delta", "in [0, 1)", self.delta)
+        if self.gamma < 0:
+            _fail("gamma", "≥ 0", self.gamma)
+        if self.alpha <= 0:
+            _fail("alpha", "> 0", self.alpha)
+        if self.M <= 0:
+            _fail("M", "> 0", self.M)
+        if self.etf_norm <= 0:
+            _fail("etf_norm", "> 0", self.etf_norm)
+        if not isinstance(self.bias, (bool, np.bool_)):
+            _fail("bias", "True or False", self.bias)
+        if self.fixed_w not in FIXED_W:
+            _fail("fixed_w", "None or 'etf'", self.fixed_w)
+        if self.fixed_w == "etf" and self.d < self.K - 1:
+            _fail("d", f"≥ K−1 = {self.K - 1} when fixed_w='etf' (a simplex ETF needs K−1 dimensions)", self.d)
+        if self.dtype not in DTYPES:
+            _fail("dtype", "'float64' or 'float32'", self.dtype)
+        # Coerce numbers to plain Python types so equal problems hash equally.
+        for name in HYPER_FIELDS + ("etf_norm",):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("K", "n", "d"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        object.__setattr__(self, "bias", bool(self.bias))
+
+    @property
+    def N(self) -> int:
+        """Number of samples, nK."""
+        return self.n * self.K
+
+    @property
+    def lam_z(self) -> float:
+        """λ_Z = sqrt(λ_W λ_H) (THEORY §1)."""
+        return math.sqrt(self.lam_w * self.lam_h)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class of each column of H, class-major: (0,…,0, 1,…,1, …), shape (N,)."""
+        return np.repeat(np.arange(self.K), self.n)
+
+    @property
+    def static(self) -> tuple:
+        """The fields that fix shapes and code paths: problems batch together iff these agree."""
+        return tuple(getattr(self, f) for f in STATIC_FIELDS)
+
+    @property
+    def hyper(self) -> Hyper:
+        return Hyper(*(getattr(self, f) for f in HYPER_FIELDS))
+
+    def replace(self, **changes) -> "Problem":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def simplex_etf(K: int, d: int, norm: float = 1.0) -> np.ndarray:
+    """A simplex ETF as the rows of W (K, d), d ≥ K−1 (seed 002 Def. A.1).
+
+    W = norm·sqrt(K/(K−1))·V with V (K, K−1) an orthonormal basis of 1^⊥ (then zero-padded to d columns):
+    ‖w^k‖ = norm, ⟨w^k, w^l⟩ = −norm²/(K−1) for k ≠ l, W W^T = norm²·K/(K−1)·Π.
+    """
+    if K < 2 or d < K - 1:
+        raise ValueError(f"simplex_etf needs K ≥ 2 and d ≥ K−1; got K={K}, d={d}")
+    # Orthonormal basis of 1^⊥: the last K−1 left singular vectors of Π are not unique; a QR of the
+    # centred identity gives a deterministic one.
+    Pi = np.eye(K) - 1.0 / K
+    q, _ = np.linalg.qr(Pi[:, : K - 1])
+    W = np.zeros((K, d))
+    W[:, : K - 1] = norm * math.sqrt(K / (K - 1)) * q
+    return W

@@ -1,0 +1,262 @@
+"""Neural-collapse metrics (THEORY §3). Pure JAX functions of (W (K,d), H (d,N), b (K,), labels (N,)).
+
+Every metric is computed in float64 whatever the input dtype, is invariant to an orthogonal rotation of the
+feature space (H → RH, W → WRᵀ) and to the order of the samples, and is jit/vmap compatible. `labels=None`
+means the class-major balanced layout of `ufm.Problem` (n = N/K samples of class 0, then class 1, ...).
+
+Conventions differ between the papers; each has its own name:
+
+=================  ============================================================  ============================
+key                formula                                                      source
+=================  ============================================================  ============================
+nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       seed 001 eq. 6, 004 eq. 4
+nc2                ‖WWᵀ/‖WWᵀ‖_F − E‖_F                                         seed 001 eq. 7 (Zhu/Zhou)
+nc2_guo            ‖WM̄/‖WM̄‖_F − E‖_F   (= nc3: the same formula)               seed 004 eq. 5 (Guo)
+nc3                ‖WM̄/‖WM̄‖_F − E‖_F                                           seed 001 eq. 8 (Zhu/Zhou)
+nc3_guo            ‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F  (not squared)                       seed 004 eq. 6 (Guo)
+numerical_rank     (1/K) Σ_k ‖H_k‖_*² / ‖H_k‖_F²                                 seed 001 §4
+cm_min, cm_mean    min / mean of CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}  seed 001 §4
+accuracy           fraction with argmax_k (W h + b)_k = label
+ncc_accuracy       fraction whose nearest class mean h̄_k is their own class     Papyan et al. NC4
+ncc_agreement      fraction where the NCC and the linear classifier agree
+w_norm_mean        (1/K) Σ_k ‖w^k‖                                               seed 004 footnote 2
+h_mean_norm_mean   (1/K) Σ_k ‖h̄_k − h_G‖                                         seed 004 footnote 2
+self_duality       ‖H̄ − c Wᵀ‖_F / ‖H̄‖_F at the best c (uncentred means)        seed 001 Thm 3.1 (h̄_k ∝ w^k)
+duality_scale      that c = ⟨H̄, Wᵀ⟩/‖W‖_F²                                      (√(λ_W/(nλ_H)) at NC)
+=================  ============================================================  ============================
+
+with M̄ = [h̄_k − h_G]_k (d,K), H̄ = [h̄_k]_k, E = Π/√(K−1). For d < K−1 the ETF targets of nc2/nc3 are
+unattainable (seed 001 footnote 5): compare W's Gram with the predicted one instead.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank",
+    "cosine_margins", "accuracy", "ncc_accuracy", "ncc_agreement", "w_norm_mean", "h_mean_norm_mean",
+    "self_duality", "duality_scale", "all",
+]
+
+KEYS = (
+    "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank", "cm_min", "cm_mean", "accuracy", "ncc_accuracy",
+    "ncc_agreement", "w_norm_mean", "h_mean_norm_mean", "self_duality", "duality_scale",
+)
+
+
+def _f64(a):
+    return jnp.asarray(a, jnp.float64)
+
+
+def _onehot(labels, K, N):
+    if K is None:
+        if labels is None:
+            raise ValueError("metrics: pass labels or K (the number of classes)")
+        K = int(np.max(np.asarray(labels))) + 1
+    if labels is None:
+        if N % K:
+            raise ValueError(f"labels=None needs N divisible by K; got N={N}, K={K}")
+        labels = np.repeat(np.arange(K), N // K)
+    return jax.nn.one_hot(jnp.asarray(labels), K, dtype=jnp.float64)
+
+
+def _etf(K):
+    return (jnp.eye(K) - 1.0 / K) / jnp.sqrt(K - 1.0)
+
+
+def _unit(A):
+    return A / jnp.linalg.norm(A)
+
+
+def class_means(H, labels=None, K=None):
+    """(H̄ (d,K), h_G (d,)): class means and the global mean of all features."""
+    H = _f64(H)
+    Yt = _onehot(labels, K, H.shape[1])
+    return (H @ Yt) / jnp.sum(Yt, axis=0), jnp.mean(H, axis=1)
+
+
+def sigma_w(H, labels=None, K=None):
+    """Σ_W = (1/N) Σ (h_{k,i} − h̄_k)(h_{k,i} − h̄_k)ᵀ (d,d)."""
+    H = _f64(H)
+    Yt = _onehot(labels, K, H.shape[1])
+    Hbar, _ = class_means(H, labels, K)
+    C = H - Hbar @ Yt.T
+    return C @ C.T / H.shape[1]
+
+
+def sigma_b(H, labels=None, K=None):
+    """Σ_B = (1/K) Σ_k (h̄_k − h_G)(h̄_k − h_G)ᵀ (d,d)."""
+    Hbar, hG = class_means(H, labels, K)
+    Mbar = Hbar - hG[:, None]
+    return Mbar @ Mbar.T / Mbar.shape[1]
+
+
+def nc1(H, labels=None, K=None):
+    """(1/K) tr(Σ_W Σ_B^†) (seed 001 eq. 6). Σ_B^† = Σ_j v_j v_jᵀ/s_j over the top min(K−1, d) eigenpairs
+    with s_j > 1e-12·s_max, and tr(Σ_W v vᵀ) = (1/N) Σ ((h − h̄)·v)² ≥ 0 term by term, so nc1 ≥ 0 exactly."""
+    H = _f64(H)
+    Yt = _onehot(labels, K, H.shape[1])
+    K = Yt.shape[1]
+    Hbar, hG = class_means(H, labels, K)
+    s, V = jnp.linalg.eigh(sigma_b(H, labels, K))
+    r = builtins.min(K - 1, H.shape[0])
+    s, V = s[-r:], V[:, -r:]
+    keep = s > 1e-12 * jnp.maximum(s[-1], jnp.finfo(jnp.float64).tiny)
+    proj = (V.T @ (H - Hbar @ Yt.T)) ** 2  # (r, N)
+    within = jnp.mean(proj, axis=1)
+    return jnp.sum(jnp.where(keep, within / jnp.where(keep, s, 1.0), 0.0)) / K
+
+
+def nc2(W):
+    """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F (seed 001 eq. 7, Zhu/Zhou)."""
+    W = _f64(W)
+    return jnp.linalg.norm(_unit(W @ W.T) - _etf(W.shape[0]))
+
+
+def nc3(W, H, labels=None):
+    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F with M̄ the centred class means (seed 001 eq. 8, Zhu/Zhou)."""
+    W = _f64(W)
+    Hbar, hG = class_means(H, labels, W.shape[0])
+    return jnp.linalg.norm(_unit(W @ (Hbar - hG[:, None])) - _etf(W.shape[0]))
+
+
+def nc2_guo(W, H, labels=None):
+    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F (seed 004 eq. 5, Guo; its Wᵀ is our W). Identical to `nc3`."""
+    return nc3(W, H, labels)
+
+
+def nc3_guo(W, H, labels=None):
+    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (seed 004 eq. 6, Guo; not squared)."""
+    W = _f64(W)
+    Hbar, hG = class_means(H, labels, W.shape[0])
+    return jnp.linalg.norm(_unit(W.T) - _unit(Hbar - hG[:, None]))
+
+
+def numerical_rank(H, labels=None, K=None):
+    """(1/K) Σ_k ‖H_k‖_*²/‖H_k‖_F² (seed 001 §4), from the eigenvalues of H_k H_kᵀ; 1 at full collapse."""
+    H = _f64(H)
+    Yt = _onehot(labels, K, H.shape[1])
+
+    def one(mask):
+        G = (H * mask) @ H.T
+        s = jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh(G), 0.0))
+        return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
+
+    return jnp.mean(jax.vmap(one)(Yt.T))
+
+
+def cosine_margins(W, H, labels=None):
+    """CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}, with cos θ_{k,i;j} between w^j − w_G and
+    h_{k,i} − h_G (seed 001 §4). Shape (N,)."""
+    W, H = _f64(W), _f64(H)
+    Yt = _onehot(labels, W.shape[0], H.shape[1])
+    Wc = W - jnp.mean(W, axis=0)
+    Hc = H - jnp.mean(H, axis=1, keepdims=True)
+    cos = (Wc @ Hc) / (jnp.linalg.norm(Wc, axis=1)[:, None] * jnp.linalg.norm(Hc, axis=0)[None, :])
+    own = jnp.sum(cos * Yt.T, axis=0)
+    other = jnp.max(jnp.where(Yt.T > 0, -jnp.inf, cos), axis=0)
+    return own - other
+
+
+def _predict_linear(W, H, b):
+    return jnp.argmax(_f64(W) @ _f64(H) + _f64(b)[:, None], axis=0)
+
+
+def _predict_ncc(H, labels, K):
+    H = _f64(H)
+    Hbar, _ = class_means(H, labels, K)
+    dist = jnp.sum(H**2, axis=0)[None, :] - 2 * Hbar.T @ H + jnp.sum(Hbar**2, axis=0)[:, None]
+    return jnp.argmin(dist, axis=0)
+
+
+def _labels(labels, K, N):
+    return jnp.argmax(_onehot(labels, K, N), axis=1)
+
+
+def accuracy(W, H, b, labels=None):
+    """Training accuracy of the linear classifier argmax_k (W h + b)_k."""
+    return jnp.mean(_predict_linear(W, H, b) == _labels(labels, W.shape[0], H.shape[1]))
+
+
+def ncc_accuracy(H, labels=None, K=None):
+    """Accuracy of the nearest-class-centre classifier argmin_k ‖h − h̄_k‖."""
+    y = _labels(labels, K, H.shape[1])
+    return jnp.mean(_predict_ncc(H, labels, K) == y)
+
+
+def ncc_agreement(W, H, b, labels=None):
+    """Fraction of samples on which the NCC and the linear classifier predict the same class."""
+    return jnp.mean(_predict_ncc(H, labels, W.shape[0]) == _predict_linear(W, H, b))
+
+
+def w_norm_mean(W):
+    """(1/K) Σ_k ‖w^k‖ (seed 004 footnote 2)."""
+    return jnp.mean(jnp.linalg.norm(_f64(W), axis=1))
+
+
+def h_mean_norm_mean(H, labels=None, K=None):
+    """(1/K) Σ_k ‖h̄_k − h_G‖ (seed 004 footnote 2)."""
+    Hbar, hG = class_means(H, labels, K)
+    return jnp.mean(jnp.linalg.norm(Hbar - hG[:, None], axis=0))
+
+
+def duality_scale(W, H, labels=None):
+    """c = ⟨H̄, Wᵀ⟩/‖W‖_F², the least-squares scale in H̄ ≈ c Wᵀ (√(λ_W/(nλ_H)) at the MSE/CE minimisers)."""
+    W = _f64(W)
+    Hbar, _ = class_means(H, labels, W.shape[0])
+    return jnp.vdot(Hbar, W.T) / jnp.maximum(jnp.vdot(W, W), jnp.finfo(jnp.float64).tiny)
+
+
+def self_duality(W, H, labels=None):
+    """‖H̄ − c Wᵀ‖_F/‖H̄‖_F at c = `duality_scale`: 0 iff every class mean is the same multiple of its w^k."""
+    W = _f64(W)
+    Hbar, _ = class_means(H, labels, W.shape[0])
+    c = duality_scale(W, H, labels)
+    return jnp.linalg.norm(Hbar - c * W.T) / jnp.maximum(jnp.linalg.norm(Hbar), jnp.finfo(jnp.float64).tiny)
+
+
+def _all(W, H, b, labels):
+    K = W.shape[0]
+    cm = cosine_margins(W, H, labels)
+    return {
+        "nc1": nc1(H, labels, K),
+        "nc2": nc2(W),
+        "nc2_guo": nc2_guo(W, H, labels),
+        "nc3": nc3(W, H, labels),
+        "nc3_guo": nc3_guo(W, H, labels),
+        "numerical_rank": numerical_rank(H, labels, K),
+        "cm_min": jnp.min(cm),
+        "cm_mean": jnp.mean(cm),
+        "accuracy": accuracy(W, H, b, labels),
+        "ncc_accuracy": ncc_accuracy(H, labels, K),
+        "ncc_agreement": ncc_agreement(W, H, b, labels),
+        "w_norm_mean": w_norm_mean(W),
+        "h_mean_norm_mean": h_mean_norm_mean(H, labels, K),
+        "self_duality": self_duality(W, H, labels),
+        "duality_scale": duality_scale(W, H, labels),
+    }
+
+
+_all_jit = jax.jit(_all, static_argnums=3)
+_all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None)), static_argnums=3)
+
+
+def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
+    """Every metric of the table above as a dict of Python floats (keys `KEYS`).
+
+    With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
+    """
+    W, H, b = (np.asarray(a) for a in (W, H, b))
+    lab = None if labels is None else tuple(int(v) for v in np.asarray(labels))
+    if W.ndim == 3:
+        out = _all_batched(W, H, b, lab)
+        return {k: np.asarray(v) for k, v in out.items()}
+    if W.ndim != 2 or H.ndim != 2 or b.ndim != 1:
+        raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,); got {W.shape}, {H.shape}, {b.shape}")
+    out = _all_jit(W, H, b, lab)
+    return {k: float(v) for k, v in out.items()}

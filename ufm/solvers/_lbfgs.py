@@ -1,0 +1,49 @@
+"""L-BFGS with a zoom (strong-Wolfe) line search: optax.lbfgs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class LBFGSState(NamedTuple):
+    opt_state: optax.OptState
+    idle: jax.Array  # consecutive steps that decreased neither f nor ‖∇f‖
+
+
+@dataclasses.dataclass(frozen=True)
+class LBFGS:
+    """Limited-memory BFGS (Nocedal & Wright 2006, Alg. 7.4) with optax's zoom line search.
+
+    Reports `stalled` after `patience` consecutive steps that decrease neither f nor ‖∇f‖ (the line search
+    can no longer resolve a decrease: the iterate is at the method's floor, see `Newton` to go further).
+    """
+
+    memory: int = 20
+    linesearch_steps: int = 30
+    patience: int = 10
+
+    def __post_init__(self):
+        for key in ("memory", "linesearch_steps", "patience"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"LBFGS.{key} must be an integer ≥ 1; got {v!r}")
+
+    def _tx(self):
+        ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=self.linesearch_steps)
+        return optax.lbfgs(memory_size=self.memory, linesearch=ls)
+
+    def init(self, fun, x, f, g, max_steps):
+        return LBFGSState(self._tx().init(x), jnp.zeros((), jnp.int32))
+
+    def step(self, fun, x, f, g, state, max_steps):
+        updates, opt_state = self._tx().update(g, state.opt_state, x, value=f, grad=g, value_fn=fun)
+        x_new = optax.apply_updates(x, updates)
+        f_new, g_new = optax.value_and_grad_from_state(fun)(x_new, state=opt_state)
+        progress = (f_new < f) | (jnp.linalg.norm(g_new) < jnp.linalg.norm(g))
+        idle = jnp.where(progress, 0, state.idle + 1)
+        return x_new, f_new, g_new, LBFGSState(opt_state, idle), idle >= self.patience
