@@ -18,6 +18,7 @@ from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton
 
 STATUSES = ("running", "converged", "max_steps", "diverged", "stalled")
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED, STALLED = range(5)
+BLOWUP = 1e12
 
 METHODS = {"gd": GD, "sgd": SGD, "adam": Adam, "lbfgs": LBFGS, "newton": Newton, "auto": Auto}
 
@@ -52,7 +53,8 @@ class Solution:
     """Result of `solve` (scalars) or `solve_batch` (every array field gains a leading batch axis).
 
     W (K,d), H (d,N), b (K,): the final iterate (for a diverged solve, the last finite one).
-    objective: f at it. grad_norm: ‖∇f‖₂ over the free variables. rel_grad_norm: grad_norm/|f|.
+    objective: f at it. grad_norm: ‖∇f‖₂ over the free variables.
+    rel_grad_norm: grad_norm / min(|f|, |f(x0)|), the quantity `tol` bounds.
     steps: iterations taken. status: "converged", "max_steps", "diverged" or "stalled".
     history: rows (step, objective, grad_norm) every `history_every` steps and at the end (in a batch,
     padded with NaN rows after each problem's own end; `solution[i]` trims them).
@@ -106,19 +108,28 @@ class _Out(NamedTuple):
     x: jax.Array
     f: jax.Array
     gnorm: jax.Array
+    rel: jax.Array
     steps: jax.Array
     status: jax.Array
     history: jax.Array
 
 
-def _rel(f, g):
-    return jnp.linalg.norm(g) / jnp.maximum(jnp.abs(f), jnp.finfo(f.dtype).tiny)
+def _scale(f, f0):
+    """|f| capped at |f(x0)|: a run whose f blows up cannot pass as converged by a small ‖∇f‖/|f|."""
+    return jnp.maximum(jnp.minimum(jnp.abs(f), jnp.abs(f0)), jnp.finfo(f.dtype).tiny)
 
 
-def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride):
-    """Run `solver` from (x, f, g) at step k until it converges, stalls, diverges or reaches max_steps."""
+def _rel(f, g, f0):
+    return jnp.linalg.norm(g) / _scale(f, f0)
+
+
+def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride, f0):
+    """Run `solver` from (x, f, g) at step k until it converges, stalls, diverges or reaches max_steps.
+
+    Diverged: a non-finite f, ∇f or x, or f above BLOWUP·max(|f(x0)|, 1) (no solver here may raise f so far).
+    """
     state = solver.init(fun, x, f, g, max_steps)
-    status = jnp.where(status != RUNNING, status, jnp.where(_rel(f, g) <= tol, CONVERGED, RUNNING))
+    status = jnp.where(status != RUNNING, status, jnp.where(_rel(f, g, f0) <= tol, CONVERGED, RUNNING))
     status = jnp.where((status == RUNNING) & (k >= max_steps), MAX_STEPS, status)
 
     def cond(c):
@@ -129,9 +140,10 @@ def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride):
         x1, f1, g1, state1, stalled = solver.step(fun, x, f, g, state, max_steps)
         k1 = k + 1
         finite = jnp.isfinite(f1) & jnp.all(jnp.isfinite(g1)) & jnp.all(jnp.isfinite(x1))
+        finite &= f1 <= BLOWUP * jnp.maximum(jnp.abs(f0), 1.0)
         x1, f1, g1 = (jnp.where(finite, new, old) for new, old in ((x1, x), (f1, f), (g1, g)))
         status = jnp.select(
-            [~finite, _rel(f1, g1) <= tol, stalled, k1 >= max_steps],
+            [~finite, _rel(f1, g1, f0) <= tol, stalled, k1 >= max_steps],
             [DIVERGED, CONVERGED, STALLED, MAX_STEPS],
             RUNNING,
         )
@@ -148,24 +160,25 @@ def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: 
     """The whole solve as one pure function (jit/vmap it): (hyper, x0, tol) → _Out."""
     fun = lambda x: value_x(layout, hyper, x)  # noqa: E731
     f, g = jax.value_and_grad(fun)(x0)
+    f0 = f
     hist = jnp.full((rows, 3), jnp.nan, x0.dtype).at[0].set(jnp.stack([jnp.zeros_like(f), f, jnp.linalg.norm(g)]))
     k, row = jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32)
     start = jnp.where(jnp.isfinite(f) & jnp.all(jnp.isfinite(g)), RUNNING, DIVERGED)
     if isinstance(solver, Auto):
         x, f, g, k, status, hist, row = _phase(
-            solver.lbfgs, fun, x0, f, g, k, start, hist, row, jnp.maximum(tol, solver.switch), max_steps, stride
+            solver.lbfgs, fun, x0, f, g, k, start, hist, row, jnp.maximum(tol, solver.switch), max_steps, stride, f0
         )
         status = jnp.where(status == DIVERGED, DIVERGED, RUNNING)
         x, f, g, k, status, hist, row = _phase(
-            solver.newton, fun, x, f, g, k, status, hist, row, tol, k + solver.polish_steps, stride
+            solver.newton, fun, x, f, g, k, status, hist, row, tol, k + solver.polish_steps, stride, f0
         )
     else:
-        x, f, g, k, status, hist, row = _phase(solver, fun, x0, f, g, k, start, hist, row, tol, max_steps, stride)
+        x, f, g, k, status, hist, row = _phase(solver, fun, x0, f, g, k, start, hist, row, tol, max_steps, stride, f0)
     # The final iterate always closes the history.
     last = hist[jnp.maximum(row - 1, 0), 0]
     entry = jnp.stack([k.astype(f.dtype), f, jnp.linalg.norm(g)])
     hist = jnp.where((last != k) & (row < rows), hist.at[jnp.minimum(row, rows - 1)].set(entry), hist)
-    return _Out(x, f, jnp.linalg.norm(g), k, status, hist)
+    return _Out(x, f, jnp.linalg.norm(g), _rel(f, g, f0), k, status, hist)
 
 
 _COMPILED: dict = {}
@@ -238,8 +251,7 @@ def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched
     x = np.asarray(out.x)
     unpack = jax.vmap(layout.unpack) if batched else layout.unpack
     W, H, b = (np.asarray(a) for a in unpack(jnp.asarray(x)))
-    f, gnorm = np.asarray(out.f), np.asarray(out.gnorm)
-    rel = gnorm / np.maximum(np.abs(f), np.finfo(f.dtype).tiny)
+    f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
     status = np.asarray(STATUSES, dtype=object)[np.asarray(out.status)]
     hist = np.asarray(out.history)
     if not batched:
@@ -266,7 +278,7 @@ def solve(
 
     method: "auto" (L-BFGS then Newton-CG polish), "gd", "sgd", "adam", "lbfgs", "newton", or a solver object
       from `ufm.solvers` with its own settings (learning rate, schedule, memory, ...).
-    tol: stop when ‖∇f‖₂ ≤ tol·|f| (default 1e-12 for auto/newton, 1e-10 for lbfgs, 1e-8 for first-order
+    tol: stop when ‖∇f‖₂ ≤ tol·min(|f|, |f(x0)|) (default 1e-12 for auto/newton, 1e-10 for lbfgs, 1e-8 for first-order
       methods in float64; 1e-5, 1e-5, 1e-4 in float32).
     max_steps: iteration cap (default 200 newton, 5000 lbfgs and auto's L-BFGS phase, 20000 first-order).
     seed, init, init_scale: see `initial_point`.

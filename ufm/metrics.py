@@ -255,8 +255,8 @@ def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
     lab = None if labels is None else tuple(int(v) for v in np.asarray(labels))
     if W.ndim == 3:
         out = _all_batched(W, H, b, lab)
-        return {k: np.asarray(v) for k, v in out.items()}
+        return {k: np.asarray(out[k]) for k in KEYS}
     if W.ndim != 2 or H.ndim != 2 or b.ndim != 1:
         raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,); got {W.shape}, {H.shape}, {b.shape}")
     out = _all_jit(W, H, b, lab)
-    return {k: float(v) for k, v in out.items()}
+    return {k: float(out[k]) for k in KEYS}

@@ -1,0 +1,196 @@
+"""The `ufm` command line. Bad input: one line on stderr naming the flag, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from ._problem import Problem
+
+# Problem field → the flag that sets it.
+FLAGS = {
+    "K": "--K", "n": "--n", "d": "--d", "loss": "--loss", "lam_w": "--lam-w", "lam_h": "--lam-h",
+    "lam_b": "--lam-b", "delta": "--delta", "gamma": "--gamma", "alpha": "--alpha", "M": "--M",
+    "bias": "--no-bias", "fixed_w": "--fixed-etf", "etf_norm": "--etf-norm", "dtype": "--dtype",
+}
+
+
+class UsageError(Exception):
+    """A bad command line; its message is the single line printed before exiting with code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _number(kind):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        if kind is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return v
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_problem_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that define a `Problem` (shared by the subcommands that take one)."""
+    d = Problem()
+    g = p.add_argument_group("problem")
+    g.add_argument("--loss", default=d.loss, help="ce | ls | fl | mse (default %(default)s)")
+    g.add_argument("--K", type=_number(int), default=d.K, help="classes, ≥ 2 (default %(default)s)")
+    g.add_argument("--n", type=_number(int), default=d.n, help="samples per class, ≥ 1 (default %(default)s)")
+    g.add_argument("--d", type=_number(int), default=d.d, help="feature dimension, ≥ 1 (default %(default)s)")
+    g.add_argument("--lam-w", type=_number(float), default=d.lam_w, help="λ_W > 0 (default %(default)s)")
+    g.add_argument("--lam-h", type=_number(float), default=d.lam_h, help="λ_H > 0 (default %(default)s)")
+    g.add_argument("--lam-b", type=_number(float), default=d.lam_b, help="λ_b ≥ 0 (default %(default)s)")
+    g.add_argument("--delta", type=_number(float), default=d.delta, help="LS δ in [0,1) (default %(default)s)")
+    g.add_argument("--gamma", type=_number(float), default=d.gamma, help="FL γ ≥ 0 (default %(default)s)")
+    g.add_argument("--alpha", type=_number(float), default=d.alpha, help="MSE α > 0 (default %(default)s)")
+    g.add_argument("--M", type=_number(float), default=d.M, help="MSE M > 0 (default %(default)s)")
+    g.add_argument("--no-bias", action="store_true", help="fix b ≡ 0")
+    g.add_argument("--fixed-etf", action="store_true", help="freeze W to a simplex ETF (needs d ≥ K−1)")
+    g.add_argument("--etf-norm", type=_number(float), default=d.etf_norm, help="row norm of the frozen ETF")
+    g.add_argument("--dtype", default=d.dtype, help="float64 | float32 (default %(default)s)")
+
+
+def problem_from_args(args) -> Problem:
+    """Build the Problem, turning a field's ValueError into a UsageError that names the flag."""
+    fields = dict(
+        K=args.K, n=args.n, d=args.d, loss=args.loss, lam_w=args.lam_w, lam_h=args.lam_h, lam_b=args.lam_b,
+        delta=args.delta, gamma=args.gamma, alpha=args.alpha, M=args.M, bias=not args.no_bias,
+        fixed_w="etf" if args.fixed_etf else None, etf_norm=args.etf_norm, dtype=args.dtype,
+    )
+    try:
+        return Problem(**fields)
+    except ValueError as e:
+        msg = str(e)
+        for field, flag in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
+            prefix = f"Problem.{field} "
+            if msg.startswith(prefix):
+                raise UsageError(f"{flag} {msg[len(prefix):]}") from None
+        raise UsageError(msg) from None
+
+
+def _solve_parser(sub) -> None:
+    p = sub.add_parser("solve", help="solve one UFM problem and print its NC metrics")
+    add_problem_flags(p)
+    g = p.add_argument_group("solver")
+    g.add_argument("--method", default="auto", help="auto | lbfgs | newton | gd | sgd | adam (default %(default)s)")
+    g.add_argument("--tol", type=_number(float), default=None, help="relative gradient tolerance ‖∇f‖/|f|")
+    g.add_argument("--max-steps", type=_number(int), default=None, help="iteration cap")
+    g.add_argument("--lr", type=_number(float), default=None, help="learning rate (gd, sgd, adam)")
+    g.add_argument("--seed", type=_number(int), default=0, help="seed of the random start (default 0)")
+    g.add_argument("--init-scale", type=_number(float), default=0.1, help="std of the random start")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(run=_cmd_solve)
+
+
+def _method(args):
+    from . import solvers
+    from ._solve import METHODS
+
+    if args.method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}; got {args.method!r}")
+    if args.lr is None:
+        return args.method
+    if args.method not in ("gd", "sgd", "adam"):
+        raise UsageError(f"--lr applies to gd, sgd and adam only; got --method {args.method}")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be > 0; got {args.lr}")
+    return {"gd": solvers.GD, "sgd": solvers.SGD, "adam": solvers.Adam}[args.method](lr=args.lr)
+
+
+def _check_solver_flags(args) -> None:
+    if args.tol is not None and not 0 <= args.tol < 1:
+        raise UsageError(f"--tol must be in [0, 1); got {args.tol}")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError(f"--max-steps must be ≥ 1; got {args.max_steps}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be ≥ 0; got {args.seed}")
+    if args.init_scale < 0:
+        raise UsageError(f"--init-scale must be ≥ 0; got {args.init_scale}")
+
+
+def solution_record(sol) -> dict:
+    """A JSON-ready dict of one solution: problem, objective, gradient, steps, status, b, metrics, times."""
+    from . import metrics
+
+    return {
+        "problem": sol.problem.to_dict(),
+        "method": type(sol.method).__name__.lower(),
+        "objective": sol.objective,
+        "grad_norm": sol.grad_norm,
+        "rel_grad_norm": sol.rel_grad_norm,
+        "steps": sol.steps,
+        "converged": bool(sol.converged),
+        "status": sol.status,
+        "b": [float(v) for v in sol.b],
+        "metrics": metrics.all(sol.W, sol.H, sol.b),
+        "seconds": sol.seconds,
+        "compile_seconds": sol.compile_seconds,
+    }
+
+
+def _table(rec: dict) -> str:
+    p = rec["problem"]
+    loss = p["loss"] + {"ls": f"(δ={p['delta']:g})", "fl": f"(γ={p['gamma']:g})",
+                        "mse": f"(α={p['alpha']:g}, M={p['M']:g})"}.get(p["loss"], "")
+    head = (
+        f"UFM {loss}  K={p['K']} n={p['n']} d={p['d']}  λ_W={p['lam_w']:g} λ_H={p['lam_h']:g} "
+        f"λ_b={p['lam_b']:g}{'' if p['bias'] else ' (no bias)'}{'  W=ETF' if p['fixed_w'] else ''}  {p['dtype']}"
+    )
+    rows = [
+        ("method", rec["method"]),
+        ("status", rec["status"]),
+        ("objective", f"{rec['objective']:.15g}"),
+        ("grad norm", f"{rec['grad_norm']:.3e}  (relative {rec['rel_grad_norm']:.3e})"),
+        ("steps", str(rec["steps"])),
+        ("seconds", f"{rec['seconds']:.3f}  (+ {rec['compile_seconds']:.2f} compile)"),
+        ("b mean ± spread", f"{sum(rec['b']) / len(rec['b']):.6g} ± {max(rec['b']) - min(rec['b']):.2e}"),
+    ]
+    rows += [(k, f"{v:.6g}") for k, v in rec["metrics"].items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+
+def _cmd_solve(args) -> int:
+    problem = problem_from_args(args)
+    _check_solver_flags(args)
+    method = _method(args)
+    from ._solve import solve
+
+    sol = solve(problem, method=method, tol=args.tol, max_steps=args.max_steps, seed=args.seed,
+                init_scale=args.init_scale)
+    rec = solution_record(sol)
+    print(json.dumps(rec) if args.json else _table(rec))
+    return 0 if sol.status in ("converged", "stalled", "max_steps") else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ufm", description="Unconstrained feature model toolkit (Neural Collapse).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    _solve_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except UsageError as e:
+        msg = str(e).splitlines()[0]
+        print(msg if msg.startswith("ufm") else f"ufm: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
