@@ -138,13 +138,13 @@ def nc3_guo(W, H, labels=None):
 
 
 def numerical_rank(H, labels=None, K=None):
-    """(1/K) Σ_k ‖H_k‖_*²/‖H_k‖_F² (seed 001 §4), from the eigenvalues of H_k H_kᵀ; 1 at full collapse."""
+    """(1/K) Σ_k ‖H_k‖_*²/‖H_k‖_F² (seed 001 §4), from the singular values of H_k (not the eigenvalues of
+    H_k H_kᵀ, whose square roots turn rounding of the zero eigenvalues into 1e-8 errors); 1 at full collapse."""
     H = _f64(H)
     Yt = _onehot(labels, K, H.shape[1])
 
     def one(mask):
-        G = (H * mask) @ H.T
-        s = jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh(G), 0.0))
+        s = jnp.linalg.svd(H * mask, compute_uv=False)
         return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
 
     return jnp.mean(jax.vmap(one)(Yt.T))

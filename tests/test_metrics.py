@@ -1,0 +1,107 @@
+"""NC metrics: invariances, exact zeros at an ETF configuration, non-negativity, hand-computed values."""
+
+import numpy as np
+import pytest
+from scipy.stats import ortho_group
+
+import ufm
+from ufm import metrics
+
+K, n, d = 5, 4, 7
+# Rounding of O(1) quantities through an eigendecomposition and normalisations in float64.
+RTOL = 1e-9
+
+
+def random_point(seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((K, d)), rng.standard_normal((d, n * K)) * scale, rng.standard_normal(K)
+
+
+def etf_point(noise=0.0, seed=0):
+    """W a scaled simplex ETF, h_{k,i} = c·w^k + noise (THEORY §4.2 shape), b = 0."""
+    rng = np.random.default_rng(seed)
+    W = 2.0 * ufm.simplex_etf(K, d) @ ortho_group.rvs(d, random_state=seed)
+    H = 0.3 * np.repeat(W.T, n, axis=1) + noise * rng.standard_normal((d, n * K))
+    return W, H, np.zeros(K)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_invariant_to_rotation_and_within_class_permutation(seed):
+    W, H, b = random_point(seed)
+    base = metrics.all(W, H, b)
+    R = ortho_group.rvs(d, random_state=seed + 10)
+    rot = metrics.all(W @ R.T, R @ H, b)
+    rng = np.random.default_rng(seed)
+    perm = np.concatenate([k * n + rng.permutation(n) for k in range(K)])
+    per = metrics.all(W, H[:, perm], b)
+    for key in metrics.KEYS:
+        np.testing.assert_allclose(rot[key], base[key], rtol=RTOL, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(per[key], base[key], rtol=RTOL, atol=1e-12, err_msg=key)
+
+
+def test_zero_on_exact_etf():
+    m = metrics.all(*etf_point())
+    for key in ("nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "self_duality"):
+        assert abs(m[key]) < 1e-12, (key, m[key])
+    assert m["numerical_rank"] == pytest.approx(1.0, abs=1e-12)
+    for key in ("accuracy", "ncc_accuracy", "ncc_agreement"):
+        assert m[key] == 1.0
+    # CM = 1 − (−1/(K−1)) = K/(K−1) for every sample at an ETF.
+    assert m["cm_min"] == pytest.approx(K / (K - 1), rel=1e-12)
+    assert m["w_norm_mean"] == pytest.approx(2.0, rel=1e-12)
+    assert m["h_mean_norm_mean"] == pytest.approx(0.6, rel=1e-12)
+    assert m["duality_scale"] == pytest.approx(0.3, rel=1e-12)
+
+
+def test_small_noise_gives_small_nc1():
+    clean, noisy = metrics.all(*etf_point(1e-4)), metrics.all(*etf_point(1e-1))
+    assert 0 < clean["nc1"] < 1e-6 < noisy["nc1"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [1.0, 1e-3, 1e3])
+def test_nc1_nonnegative_on_random_features(dtype, scale):
+    for seed in range(5):
+        W, H, b = random_point(seed, scale)
+        # Nearly collapsed classes with a tiny between-class spread is where a naive pinv goes negative.
+        H = (H + 1e4 * scale).astype(dtype)
+        assert metrics.nc1(H, K=K) >= 0
+
+
+def test_nc1_by_hand():
+    # K = 2, d = 1: class means ±1, within-class deviations ±0.5 → Σ_W = 0.25, Σ_B = 1, NC1 = 0.25/2.
+    H = np.array([[0.5, 1.5, -1.5, -0.5]])
+    assert float(metrics.nc1(H, K=2)) == pytest.approx(0.125, rel=1e-14)
+    assert float(metrics.numerical_rank(H, K=2)) == pytest.approx(1.0)
+
+
+def test_numerical_rank_by_hand():
+    # One class with two orthogonal features of equal norm: ‖H_k‖_*²/‖H_k‖_F² = (1+1)²/2 = 2.
+    H = np.array([[1.0, 0.0, 3.0, 3.0], [0.0, 1.0, 0.0, 0.0]])
+    assert float(metrics.numerical_rank(H, K=2)) == pytest.approx((2.0 + 1.0) / 2, rel=1e-12)
+
+
+def test_labels_argument_equals_class_major_default():
+    W, H, b = random_point(3)
+    labels = np.repeat(np.arange(K), n)
+    perm = np.random.default_rng(0).permutation(n * K)
+    a = metrics.all(W, H, b)
+    c = metrics.all(W, H[:, perm], b, labels[perm])
+    for key in metrics.KEYS:
+        np.testing.assert_allclose(c[key], a[key], rtol=RTOL, atol=1e-12, err_msg=key)
+
+
+def test_batched_all_matches_single():
+    pts = [random_point(s) for s in range(3)]
+    batch = metrics.all(*(np.stack(a) for a in zip(*pts)))
+    for i, p in enumerate(pts):
+        single = metrics.all(*p)
+        for key in metrics.KEYS:
+            np.testing.assert_allclose(batch[key][i], single[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+def test_bad_shapes_rejected():
+    with pytest.raises(ValueError, match="metrics.all"):
+        metrics.all(np.zeros(3), np.zeros((3, 6)), np.zeros(3))
+    with pytest.raises(ValueError, match="labels or K"):
+        metrics.nc1(np.zeros((3, 6)))
