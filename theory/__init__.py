@@ -1,6 +1,18 @@
-"""theory: closed-form UFM minimizers, optimality certificates, Hessian spectra and strict saddles.
+"""theory: closed-form UFM minimizers, optimality certificates, Hessian spectra, strict saddles and errata,
+each checked against the numerical solves of `ufm` (by the tests and by `ufm verify`)."""
 
-Checked against the numerical solves of `ufm` by `ufm verify`. Public API is re-exported here.
-"""
+import ufm as _ufm  # noqa: F401  (enables float64 before any theory array is built)
 
-__all__: list[str] = []
+from ._contrastive import (
+    ScaleMinima, ce_ls_scale, etf_basis, lower_bound_gap, nc_minimizer, phi, probabilities, psi, scale_minima,
+    scale_objective, scale_slope, xi_ce,
+)
+from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, value_route as mse_value_route
+from ._predict import Prediction, minimizer, mse_threshold, origin_bias, predict
+
+__all__ = [
+    "Prediction", "predict", "minimizer", "origin_bias", "mse_threshold",
+    "MSECase", "mse_cases", "mse_value_route", "mse_minimizer",
+    "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
+    "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
+]

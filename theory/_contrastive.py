@@ -1,0 +1,188 @@
+"""CE/LS closed form (seed 004 Thm 4.1, Lemma D.5) and the 1-D scale of any contrastive loss (seed 003 Thm 1,
+seed 000 App. B–C), the lower-bound functions φ, and the CE curve ξ(ρ) of seed 002 App. B.1."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.optimize import brentq
+
+from ufm import Problem
+from ufm import _losses
+
+CONTRASTIVE = ("ce", "ls", "fl")
+
+
+class ScaleMinima(NamedTuple):
+    """Minimisers of g(a) on a ≥ 0: the global one and every local one (ascending a)."""
+
+    a: float
+    g: float
+    local: tuple  # ((a, g(a)), ...)
+
+
+def _check(problem: Problem) -> None:
+    if problem.loss not in CONTRASTIVE:
+        raise ValueError(f"the contrastive scale needs loss in {CONTRASTIVE}; got {problem.loss!r}")
+
+
+def scale_slope(problem: Problem) -> float:
+    """c = (K−1)·√n·λ_Z, the slope of the regulariser in g(a) (λ_Z‖aΠY‖_* = c·a)."""
+    return (problem.K - 1) * math.sqrt(problem.n) * problem.lam_z
+
+
+def _g_fn(problem: Problem):
+    K = problem.K
+    e1 = np.zeros(K)
+    e1[0] = 1.0
+    Y = jnp.asarray(e1[:, None])
+    u = jnp.asarray((e1 - 1.0 / K)[:, None])
+    hyper = problem.hyper
+    c = scale_slope(problem)
+
+    def g(a):
+        return _losses.per_sample(problem.loss, a * u, Y, hyper)[0] + c * a
+
+    return jax.jit(jax.vmap(g)), jax.jit(jax.vmap(jax.grad(g)))
+
+
+def scale_objective(problem: Problem, a) -> np.ndarray:
+    """g(a) = L(a(e_1 − 1/K), e_1) + (K−1)√n λ_Z a (THEORY §4.3; seed 003 proof of Thm 1): the UFM objective
+    along the NC family Z = aΠY, b = 0, with balanced factors."""
+    _check(problem)
+    g, _ = _g_fn(problem)
+    return np.asarray(g(jnp.atleast_1d(jnp.asarray(a, jnp.float64))))
+
+
+def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
+    """Every local minimiser of g on [0, A] and the global one, robustly.
+
+    g ≥ c·a (L ≥ 0) and g(0) = L(0), so every minimiser lies in [0, A], A = g(0)/c. g' is sampled on a
+    linear and a geometric grid of `points` each; each sign change − → + of g' is refined by Brent's method
+    on g' (to ~1e-15), and a = 0 counts as a local minimiser when g'(0) ≥ 0. FL's g need not be convex
+    (seed 000 Figs. 9–10): all local minima are reported.
+    """
+    _check(problem)
+    g, dg = _g_fn(problem)
+    g0 = float(g(jnp.zeros(1))[0])
+    A = 1.05 * g0 / scale_slope(problem)
+    grid = np.unique(np.concatenate([np.linspace(0.0, A, points), np.geomspace(1e-9 * A, A, points)]))
+    slope = np.asarray(dg(jnp.asarray(grid)))
+    d1 = lambda a: float(dg(jnp.asarray([a]))[0])  # noqa: E731
+    local = []
+    if slope[0] >= 0:
+        local.append((0.0, g0))
+    for i in np.nonzero((slope[:-1] < 0) & (slope[1:] >= 0))[0]:
+        a = brentq(d1, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+        local.append((a, float(g(jnp.asarray([a]))[0])))
+    a_best, g_best = min(local, key=lambda t: t[1])
+    return ScaleMinima(a_best, g_best, tuple(local))
+
+
+def ce_ls_scale(problem: Problem) -> float:
+    """a* = log(K/s − K + 1) if s = √(KN)λ_Z + δ < 1, else 0 (seed 004 Lemma D.5; δ = 0 for CE)."""
+    if problem.loss not in ("ce", "ls"):
+        raise ValueError(f"the closed-form scale is for loss 'ce' or 'ls'; got {problem.loss!r}")
+    s = math.sqrt(problem.K * problem.N) * problem.lam_z + (problem.delta if problem.loss == "ls" else 0.0)
+    return math.log(problem.K / s - problem.K + 1) if s < 1 else 0.0
+
+
+def probabilities(K: int, a: float) -> tuple[float, float]:
+    """(p_t, p_n) = (e^a, 1)/(K − 1 + e^a): softmax of a(e_k − 1/K) (seed 004 eq. 14)."""
+    # Divide by e^a first so that large a does not overflow.
+    pt = 1.0 / (1.0 + (K - 1) * math.exp(-a))
+    return pt, (1.0 - pt) / (K - 1)
+
+
+def etf_basis(K: int, d: int) -> np.ndarray:
+    """P (d, K) with PΠ = P and ΠPᵀPΠ = Π: an orthonormal basis of 1^⊥ in the first K−1 coordinates."""
+    if d < K - 1:
+        raise ValueError(f"an ETF needs d ≥ K−1; got K={K}, d={d}")
+    Pi = np.eye(K) - 1.0 / K
+    V, _ = np.linalg.qr(Pi[:, : K - 1])  # (K, K−1), columns orthonormal, ⟂ 1
+    P = np.zeros((d, K))
+    P[: K - 1] = V.T
+    return P
+
+
+def nc_minimizer(problem: Problem, a: float, P: np.ndarray | None = None):
+    """(W, H, b) on the NC family with logit scale a (seed 004 Thm 4.1 eqs. 11–12, transposed):
+
+    W = (nλ_H/λ_W)^{1/4} √a ΠPᵀ,  H̄ = (λ_W/(nλ_H))^{1/4} √a PΠ,  H = H̄Y,  b = 0,  so WH̄ = aΠ.
+
+    P (d, K) with PᵀP = I (d ≥ K); by default `etf_basis`, which also works at d = K−1.
+    """
+    K, n, d = problem.K, problem.n, problem.d
+    P = etf_basis(K, d) if P is None else np.asarray(P, dtype=float)
+    if P.shape != (d, K):
+        raise ValueError(f"P must have shape ({d}, {K}); got {P.shape}")
+    Pi = np.eye(K) - 1.0 / K
+    cw = (n * problem.lam_h / problem.lam_w) ** 0.25 * math.sqrt(a)
+    ch = (problem.lam_w / (n * problem.lam_h)) ** 0.25 * math.sqrt(a)
+    W = cw * Pi @ P.T
+    Hbar = ch * P @ Pi
+    return W, np.repeat(Hbar, n, axis=1), np.zeros(K)
+
+
+# --- lower bounds of the contrastive property (seed 003 Def. 1, seed 000 App. B) -------------------------
+
+
+def _xi(t, K):
+    """ξ(t) = 1 + (K−1)e^{t/(K−1)} ∈ [1, ∞): Jensen's bound on 1 + Σ_{j≠k} e^{z_j − z_k} at Σ(z_j − z_k) = t."""
+    return 1.0 + (K - 1) * np.exp(np.asarray(t, dtype=float) / (K - 1))
+
+
+def phi(loss: str, t, K: int, delta: float = 0.0, gamma: float = 0.0):
+    """φ(t) with L(z, y_k) ≥ φ(Σ_{j≠k}(z_j − z_k)), equality iff all z_j (j ≠ k) are equal.
+
+    CE: log ξ(t) (seed 003 eq. 8); LS(δ): log ξ(t) − (δ/K)·t (seed 000 App. B.3, since −Σ_l log p_l/K =
+    −log p_k − (1/K)Σ_{j≠k}(z_j − z_k)); FL(γ): η(ξ(t)) with η(u) = (1 − 1/u)^γ log u, increasing on u ≥ 1
+    (seed 000 App. B.2).
+    """
+    xi = _xi(t, K)
+    if loss == "ce":
+        return np.log(xi)
+    if loss == "ls":
+        return np.log(xi) - (delta / K) * np.asarray(t, dtype=float)
+    if loss == "fl":
+        return (1.0 - 1.0 / xi) ** gamma * np.log(xi)
+    raise ValueError(f"phi is defined for ce, ls, fl; got {loss!r}")
+
+
+def lower_bound_gap(problem: Problem, Z) -> np.ndarray:
+    """L(z_i, y_i) − φ(Σ_{j≠k}(z_j − z_k)) for each column of Z (K, N): ≥ 0, and 0 iff the off-target
+    logits of that column are equal."""
+    _check(problem)
+    Z = np.asarray(Z, dtype=float)
+    Y = np.repeat(np.eye(problem.K), problem.n, axis=1)
+    L = np.asarray(_losses.per_sample(problem.loss, jnp.asarray(Z), jnp.asarray(Y), problem.hyper))
+    zk = np.sum(Y * Z, axis=0)
+    t = np.sum(Z, axis=0) - problem.K * zk
+    return L - phi(problem.loss, t, problem.K, problem.delta, problem.gamma)
+
+
+def psi(loss: str, t, K: int, c: float, delta: float = 0.0, gamma: float = 0.0):
+    """ψ(t) = φ(t) + c|t| (seed 003 eq. 10; seed 000 Figs. 9–10). With t = −(K−1)a and c = √n λ_Z this is
+    g(a) of `scale_objective`."""
+    return phi(loss, t, K, delta, gamma) + c * np.abs(np.asarray(t, dtype=float))
+
+
+def xi_ce(rho, K: int, n: int, lam_w: float, lam_h: float):
+    """ξ(ρ; λ_W, λ_H) of seed 002 App. B.1 (its Fig. 8): the CE objective on the NC family with ‖W‖_F² = ρ,
+
+    ξ = −ρ/((1+c₁)(K−1))·√(λ_W/(λ_H n)) + c₂ + λ_W ρ,  c₁ = [(K−1)exp(−ρ/(K−1)·√(λ_W/(λ_H n)))]^{-1},
+    c₂ = log((1+c₁)(K−1))/(1+c₁) + c₁/(1+c₁)·log((1+c₁)/c₁).
+
+    Equal to g(a) at a = ρ√(λ_W/(λ_H n))/(K−1); its minimum is the CE global minimum.
+    """
+    rho = np.asarray(rho, dtype=float)
+    r = math.sqrt(lam_w / (lam_h * n))
+    a = rho * r / (K - 1)
+    c1 = np.exp(a) / (K - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c2 = np.log((1 + c1) * (K - 1)) / (1 + c1) + c1 / (1 + c1) * np.log1p(1 / c1)
+    return -rho / ((1 + c1) * (K - 1)) * r + c2 + lam_w * rho

@@ -1,0 +1,152 @@
+"""`predict` and `minimizer`: what theory says the global minimum of a UFM problem is, case by case."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ufm import Problem
+
+from . import _contrastive, _mse
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """Theory's global minimum of one problem. Fields are None where nothing is known; `case` says why.
+
+    objective: global minimum value f*.  b: b* (K,).  case: regime label ("mse:d>=K:lam_b-large",
+    "ls:collapsed-to-zero", "ce:d=K-1:extension", ...).  a: logit scale a* (CE/LS/FL).  p_t, p_n: softmax of
+    a*(e_k − 1/K).  kappa: K·p_t where seed 004 Thm 4.2 applies (CE/LS, d ≥ K, s < 1).  w_norm: mean ‖w^k‖.
+    h_mean_norm: mean ‖h̄_k − h_G‖.  gram_h: H̄ᵀH̄ (K, K) when unique, else a description.
+    extension: True where the label goes beyond the printed theorem's hypotheses (confirmed numerically).
+    source: seed file and theorem.
+    """
+
+    objective: float | None
+    b: np.ndarray | None
+    case: str
+    a: float | None = None
+    p_t: float | None = None
+    p_n: float | None = None
+    kappa: float | None = None
+    w_norm: float | None = None
+    h_mean_norm: float | None = None
+    gram_h: np.ndarray | str | None = None
+    extension: bool = False
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
+        return out
+
+
+def _norms(W, H, n):
+    Hbar = H.reshape(H.shape[0], -1, n).mean(axis=2)
+    M = Hbar - Hbar.mean(axis=1, keepdims=True)
+    return float(np.mean(np.linalg.norm(W, axis=1))), float(np.mean(np.linalg.norm(M, axis=0))), Hbar.T @ Hbar
+
+
+def _unknown(problem: Problem, why: str) -> Prediction:
+    return Prediction(objective=None, b=None, case=f"{problem.loss}:{why}", source="none")
+
+
+def _predict_mse(problem: Problem) -> Prediction:
+    if problem.alpha != 1.0:
+        return _unknown(problem, "alpha!=1:no-closed-form (use the certificate)")
+    c = _mse.cases(problem)
+    W, H, b = _mse.minimizer(problem)
+    unique = not (problem.d < problem.K - 1 or (not problem.bias and problem.d < problem.K))
+    w_norm, h_norm, gram = _norms(W, H, problem.n)
+    if c.case == "mse:zero":
+        w_norm, h_norm, gram, unique = 0.0, 0.0, np.zeros((problem.K, problem.K)), True
+    return Prediction(
+        objective=c.objective,
+        b=np.full(problem.K, c.b),
+        case=c.case,
+        w_norm=w_norm if unique else None,
+        h_mean_norm=h_norm if unique else None,
+        gram_h=gram if unique else f"M²-scaled rank-{problem.d} projector inside the top singular space (not unique)",
+        source="seed 001 Thm 3.1 / Thm B.1 (appendix form), Lemma B.2",
+    )
+
+
+def _predict_contrastive(problem: Problem) -> Prediction:
+    K, d, loss = problem.K, problem.d, problem.loss
+    if d < K - 1:
+        return _unknown(problem, "d<K-1:no-closed-form (ETF does not fit)")
+    if loss in ("ce", "ls"):
+        a = _contrastive.ce_ls_scale(problem)
+        f = float(_contrastive.scale_objective(problem, a)[0])
+        source = "seed 004 Thm 4.1, Lemma D.5" + ("; seed 002 Thm 3.1" if loss == "ce" else "")
+        extension = d < K
+    else:
+        m = _contrastive.scale_minima(problem)
+        a, f = m.a, m.g
+        source = "seed 003 Thm 1 + seed 000 App. B.2 (1-D scale)"
+        extension = d <= K
+    if a == 0.0:
+        case = f"{loss}:collapsed-to-zero"
+    elif extension:
+        case = f"{loss}:d={'K-1' if d == K - 1 else 'K'}:extension"
+    else:
+        case = f"{loss}:d>={'K' if loss != 'fl' else 'K+1'}:etf"
+    pt, pn = _contrastive.probabilities(K, a)
+    W, H, _ = _contrastive.nc_minimizer(problem, a)
+    w_norm, h_norm, gram = _norms(W, H, problem.n)
+    kappa = K * pt if (loss in ("ce", "ls") and d >= K and a > 0) else None
+    return Prediction(
+        objective=f, b=np.zeros(K), case=case, a=a, p_t=pt, p_n=pn, kappa=kappa, w_norm=w_norm,
+        h_mean_norm=h_norm, gram_h=gram, extension=extension, source=source,
+    )
+
+
+def predict(problem: Problem) -> Prediction:
+    """The global minimum of `problem` as far as theory (checked numerically) knows it.
+
+    MSE(α=1, M): seed 001 Thm B.1 in every bias/dimension regime (and the value route, `theory.mse_value_route`).
+    CE/LS: a* = log(K/s − K + 1), s = √(KN)λ_Z + δ (seed 004 Lemma D.5), f* = g(a*), for d ≥ K; also d = K−1
+    (extension: the ETF fits, the d-independent convex lower bound is attained). FL: a* = global minimiser of
+    the 1-D g (seed 003 Thm 1, d > K; d ∈ {K−1, K} as an extension). Otherwise fields are None and `case`
+    says why (d < K−1 for CE/LS/FL; MSE with α ≠ 1; a frozen W).
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"predict(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    if problem.fixed_w:
+        return _unknown(problem, "fixed-etf:no-closed-form (convex in H: use the certificate)")
+    if problem.loss == "mse":
+        return _predict_mse(problem)
+    return _predict_contrastive(problem)
+
+
+def minimizer(problem: Problem, P: np.ndarray | None = None):
+    """An explicit global minimizer (W, H, b) where `predict` knows one (ValueError otherwise).
+
+    P (d, r) fixes the rotation: r = min(d, K) for MSE (orthonormal columns), r = K for CE/LS/FL (PᵀP = I, or
+    the default ETF basis which also covers d = K−1).
+    """
+    pred = predict(problem)
+    if pred.objective is None:
+        raise ValueError(f"minimizer: no closed form for this problem ({pred.case})")
+    if problem.loss == "mse":
+        return _mse.minimizer(problem, P)
+    return _contrastive.nc_minimizer(problem, pred.a, P)
+
+
+def origin_bias(problem: Problem) -> np.ndarray:
+    """b₀ making (0, 0, b₀) critical: 0 for CE/LS/FL (uniform logits are symmetric) and, for MSE(α, M),
+    b₀ = αM/(α + K − 1 + Kλ_b)·1 (= 1/(K(1+λ_b)) at α = M = 1, THEORY §7); 0 without bias."""
+    if not problem.bias or problem.loss != "mse":
+        return np.zeros(problem.K)
+    a, M, K = problem.alpha, problem.M, problem.K
+    return np.full(K, a * M / (a + K - 1 + K * problem.lam_b))
+
+
+def mse_threshold(problem: Problem) -> dict:
+    """The MSE regime boundaries: λ_Wλ_H = 1/(NK) (x = 1) and λ_b = x/(1−x) (seed 001 Thm B.1)."""
+    x = math.sqrt(problem.K * problem.N * problem.lam_w * problem.lam_h) / problem.M
+    return {"x": x, "zero": x >= 1, "lam_b_boundary": x / (1 - x) if x < 1 else math.inf}
