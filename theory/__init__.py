@@ -9,10 +9,19 @@ from ._contrastive import (
 )
 from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, value_route as mse_value_route
 from ._predict import Prediction, minimizer, mse_threshold, origin_bias, predict
+from ._saddles import Saddle, mse_subset, origin, padded, saddles
+from ._certificate import Certificate, certificate
+from ._hessian import (
+    PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
+    predicted_spectra, rotation_zero_modes, spectrum, spectrum_full, spectrum_h, spectrum_w,
+)
 
 __all__ = [
     "Prediction", "predict", "minimizer", "origin_bias", "mse_threshold",
     "MSECase", "mse_cases", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
+    "Certificate", "certificate", "Saddle", "saddles", "origin", "padded", "mse_subset",
+    "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
+    "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes",
 ]

@@ -121,7 +121,7 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     _check(problem)
     K, n, d, N = problem.K, problem.n, problem.d, problem.N
     lw, lh = problem.lam_w, problem.lam_h
-    _, b = value_route(problem)
+    b = cases(problem).b
     Y = problem.M * np.repeat(np.eye(K), n, axis=1) - b
     U, s, Vt = np.linalg.svd(Y, full_matrices=False)
     r = min(d, K)

@@ -1,0 +1,107 @@
+"""Global-optimality certificate for convex losses (THEORY §5; derived here, not printed in the seeds).
+
+min_{WH=Z} λ_W/2‖W‖² + λ_H/2‖H‖² = λ_Z‖Z‖_* (seed 002 Lemma A.3, seed 004 Lemma C.3), so
+
+    f(W, H, b) ≥ F(Z, b) := g(Z + b1ᵀ) + λ_Z‖Z‖_* + λ_b/2‖b‖²,   Z = WH,
+
+with F convex for convex L, and f* ≥ F* := min F. For any point, with Ẑ the rank-r truncation of WH:
+
+    f − f* ≤ f − F* = [f − F(Ẑ, b)] + [F(Ẑ, b) − F*] ≤ [f − F(Ẑ, b)] + ‖s‖·(‖(Ẑ, b)‖ + R*),
+
+s ∈ ∂F(Ẑ, b) the minimum-norm subgradient, R* ≥ ‖(Z*, b*)‖ from the level set (g ≥ 0 for every loss here:
+‖Z*‖_F ≤ ‖Z*‖_* ≤ F(Ẑ, b)/λ_Z, ‖b*‖² ≤ 2F(Ẑ, b)/λ_b). The first bracket is the imbalance of the
+factorization (0 at balanced W, H). At a stationary point of f, s vanishes iff ‖G‖₂ ≤ λ_Z with
+G = ∇_Z g(Z + b1ᵀ) (the 1/N included): the ratio ‖G‖₂/λ_Z is 1 at a minimizer with Z* ≠ 0 (≤ 1 at Z* = 0)
+and > 1 at a strict saddle (seed 002 Thm 3.2 proof).
+
+With W frozen (fixed_w="etf"), f is convex in (H, b) for a convex loss and the bound is the plain convex one,
+f − f* ≤ ‖∇f‖·(‖(H, b)‖ + R*), R*² = 2f/λ_H + 2f/λ_b.
+FL is not convex in z: only the ratio and the residual are reported (local statement, seed 003 Cor. 2).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import ufm
+from ufm import Problem
+
+CONVEX = ("ce", "ls", "mse")
+
+
+class Certificate(NamedTuple):
+    """ratio: ‖G‖₂/λ_Z (None with a frozen W).  stationarity: ‖∇f‖₂ over the free variables.
+    imbalance: f − F(Ẑ, b) ≥ 0.  subgradient: ‖s‖ of ∂F (or ‖∇f‖ with a frozen W).  gap_bound: rigorous
+    upper bound on f − f* (None for FL, and with a bias but λ_b = 0, where b* is unbounded in the bound).
+    note: what was certified."""
+
+    ratio: float | None
+    stationarity: float
+    imbalance: float
+    subgradient: float
+    gap_bound: float | None
+    note: str
+
+
+def _logit_gradient(problem: Problem, Zb):
+    obj = ufm.objective(problem)
+    return np.asarray(jax.grad(obj.g)(jnp.asarray(Zb))), float(obj.g(jnp.asarray(Zb)))
+
+
+def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificate:
+    """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
+    rank_tol·σ_max are truncated (the truncation is accounted for exactly in `imbalance`)."""
+    W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
+    if not problem.bias:
+        b = np.zeros(problem.K)
+    obj = ufm.objective(problem)
+    f = float(obj.f((W, H, b)))
+    x = obj.pack((W, H, b))
+    stationarity = float(np.linalg.norm(np.asarray(obj.grad_x(x))))
+    convex = problem.loss in CONVEX
+
+    if problem.fixed_w:
+        # f is convex in (H, b) for a convex loss: f − f* ≤ ‖∇f‖ (‖x‖ + R*).
+        if not convex or (problem.bias and problem.lam_b == 0):
+            return Certificate(None, stationarity, 0.0, stationarity, None, "frozen W: residual only")
+        R = math.sqrt(2 * f / problem.lam_h + (2 * f / problem.lam_b if problem.bias else 0.0))
+        gap = stationarity * (float(np.linalg.norm(np.asarray(x))) + R)
+        return Certificate(None, stationarity, 0.0, stationarity, gap, "frozen W: convex in (H, b)")
+
+    lam_z = problem.lam_z
+    Z = W @ H
+    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    r = int(np.sum(s > rank_tol * max(s[0] if s.size else 0.0, np.finfo(float).tiny))) if s.size else 0
+    Zr = (U[:, :r] * s[:r]) @ Vt[:r]
+    G, g_val = _logit_gradient(problem, Zr + b[:, None])
+    ratio = float(np.linalg.norm(G, 2)) / lam_z
+    F = g_val + lam_z * float(np.sum(s[:r])) + 0.5 * problem.lam_b * float(b @ b)
+    imbalance = f - F
+
+    # Minimum-norm subgradient of λ_Z‖·‖_* + G at Ẑ: G + λ_Z(U_r V_rᵀ + R), ‖R‖₂ ≤ 1, R ⟂ range.
+    Ur, Vr = U[:, :r], Vt[:r].T
+    PU = np.eye(Z.shape[0]) - Ur @ Ur.T
+    PV = np.eye(Z.shape[1]) - Vr @ Vr.T
+    G_perp = PU @ G @ PV
+    a_, sg, ct = np.linalg.svd(G_perp, full_matrices=False)
+    excess = (a_ * np.maximum(sg - lam_z, 0.0)) @ ct
+    sZ = (G - G_perp) + lam_z * Ur @ Vr.T + excess
+    sb = G.sum(axis=1) + problem.lam_b * b if problem.bias else np.zeros(0)
+    subgradient = float(math.sqrt(np.sum(sZ**2) + np.sum(sb**2)))
+
+    if not convex:
+        return Certificate(ratio, stationarity, imbalance, subgradient, None,
+                           "FL is not convex in z: local certificate only (seed 003 Cor. 2)")
+    if problem.bias and problem.lam_b == 0:
+        return Certificate(ratio, stationarity, imbalance, subgradient, None,
+                           "bias with λ_b = 0: b* unbounded in the level-set bound, no gap bound")
+    R = math.sqrt((F / lam_z) ** 2 + (2 * F / problem.lam_b if problem.bias else 0.0))
+    norm_x = math.sqrt(float(np.sum(Zr**2)) + float(b @ b))
+    gap = max(imbalance + subgradient * (norm_x + R), 0.0)
+    return Certificate(ratio, stationarity, imbalance, subgradient, gap,
+                       "convex relaxation F(Z, b) with nuclear norm (THEORY §5)")

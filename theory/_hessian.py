@@ -1,0 +1,178 @@
+"""Hessians of the UFM and their spectra (THEORY §6; seed 004 Thm 4.2 and App. E).
+
+φ(W, H) = g(WH + b1ᵀ) is the data term alone (seed 004 eq. 40: no weight decay). Its Hessian w.r.t. W with H
+fixed is (Kd × Kd); w.r.t. H with W fixed it is block-diagonal with one (d × d) block per sample,
+(1/N) Wᵀ ∇²L(z_i) W (seed 004 eq. 46), so its spectrum is computed block by block at any size.
+The full Hessian of f in the free variables is dense up to `max_dense`, matrix-free (Lanczos on
+Hessian-vector products, scipy's eigsh) beyond.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+import ufm
+from ufm import Problem
+
+from ._predict import predict
+
+
+class Spectrum(NamedTuple):
+    """Eigenvalues (ascending) and their clusters [(value, multiplicity), ...] (relative tolerance `rtol`)."""
+
+    eigenvalues: np.ndarray
+    clusters: list
+    condition: float  # largest / smallest eigenvalue above rtol·max|λ| (the nonzero eigenspace)
+
+
+def clusters(eigs, rtol: float = 1e-8) -> list:
+    """Group sorted eigenvalues whose gap is ≤ rtol·max|λ| (zeros: |λ| ≤ rtol·max|λ|, reported as 0.0)."""
+    eigs = np.sort(np.asarray(eigs, dtype=float))
+    if eigs.size == 0:
+        return []
+    scale = max(float(np.max(np.abs(eigs))), np.finfo(float).tiny)
+    tol = rtol * scale
+    out: list = []
+    start = 0
+    for i in range(1, eigs.size + 1):
+        if i == eigs.size or eigs[i] - eigs[i - 1] > tol:
+            group = eigs[start:i]
+            value = float(np.mean(group))
+            out.append((0.0 if abs(value) <= tol else value, int(group.size)))
+            start = i
+    # Merge clusters that both rounded to zero.
+    merged: list = []
+    for v, m in out:
+        if merged and merged[-1][0] == v == 0.0:
+            merged[-1] = (0.0, merged[-1][1] + m)
+        else:
+            merged.append((v, m))
+    return merged
+
+
+def spectrum(eigs, rtol: float = 1e-8) -> Spectrum:
+    eigs = np.sort(np.asarray(eigs, dtype=float))
+    scale = max(float(np.max(np.abs(eigs))), np.finfo(float).tiny) if eigs.size else 1.0
+    nz = eigs[np.abs(eigs) > rtol * scale]
+    cond = float(np.max(np.abs(nz)) / np.min(np.abs(nz))) if nz.size else math.nan
+    return Spectrum(eigs, clusters(eigs, rtol), cond)
+
+
+def _data(problem: Problem, b):
+    obj = ufm.objective(problem)
+    b = jnp.asarray(b if problem.bias else np.zeros(problem.K))
+    return obj, b
+
+
+def hessian_w(problem: Problem, W, H, b) -> np.ndarray:
+    """∇²_W φ at (W, H, b), dense (Kd × Kd), W vectorised row by row."""
+    obj, b = _data(problem, b)
+    W, H = jnp.asarray(W), jnp.asarray(H)
+    fn = lambda w: obj.g(w.reshape(W.shape) @ H + b[:, None])  # noqa: E731
+    return np.asarray(jax.hessian(fn)(W.ravel()))
+
+
+def hessian_h_blocks(problem: Problem, W, H, b) -> np.ndarray:
+    """The N diagonal blocks (1/N) Wᵀ ∇²_z L(z_i) W of ∇²_H φ (seed 004 eq. 46), shape (N, d, d)."""
+    obj, b = _data(problem, b)
+    W, H = jnp.asarray(W), jnp.asarray(H)
+    Z = W @ H + b[:, None]
+    hz = jax.hessian(obj.g)(Z)  # (K, N, K, N), zero off the sample diagonal
+    N = Z.shape[1]
+    per = jnp.stack([hz[:, i, :, i] for i in range(N)]) if N <= 64 else _per_sample_hessians(obj, Z)
+    return np.asarray(jnp.einsum("kd,nkl,le->nde", W, per, W))
+
+
+def _per_sample_hessians(obj, Z):
+    N = Z.shape[1]
+
+    def one(i):
+        return jax.hessian(lambda z: obj.g(Z.at[:, i].set(z)))(Z[:, i])
+
+    return jax.lax.map(one, jnp.arange(N))
+
+
+def spectrum_w(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
+    return spectrum(np.linalg.eigvalsh(hessian_w(problem, W, H, b)), rtol)
+
+
+def spectrum_h(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
+    return spectrum(np.linalg.eigvalsh(hessian_h_blocks(problem, W, H, b)).ravel(), rtol)
+
+
+def hessian_full(problem: Problem, W, H, b, max_dense: int = 4000) -> np.ndarray:
+    """∇²f in the free variables (W unless frozen, H, b if bias), dense; ValueError beyond `max_dense`."""
+    obj = ufm.objective(problem)
+    x = obj.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
+    if x.size > max_dense:
+        raise ValueError(f"hessian_full: {x.size} variables exceed max_dense={max_dense}; use extreme_eigenvalues")
+    return np.asarray(jax.hessian(obj.f_x)(x))
+
+
+def spectrum_full(problem: Problem, W, H, b, rtol: float = 1e-8, max_dense: int = 4000) -> Spectrum:
+    return spectrum(np.linalg.eigvalsh(hessian_full(problem, W, H, b, max_dense)), rtol)
+
+
+def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA", tol: float = 1e-12) -> np.ndarray:
+    """k extreme eigenvalues of ∇²f by Lanczos on Hessian-vector products (no dense matrix).
+
+    which: "SA" (smallest algebraic) or "LA" (largest). Works at any size.
+    """
+    obj = ufm.objective(problem)
+    x = obj.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
+    hvp = jax.jit(lambda v: obj.hvp_x(x, v))
+    op = LinearOperator((x.size, x.size), matvec=lambda v: np.asarray(hvp(jnp.asarray(v.ravel()))), dtype=np.float64)
+    if which == "SA":
+        # Shift so that the smallest eigenvalue becomes the largest in magnitude: Lanczos converges fast there.
+        top = float(eigsh(op, k=1, which="LA", tol=1e-6, return_eigenvectors=False)[0])
+        shifted = LinearOperator(op.shape, matvec=lambda v: op.matvec(v) - top * v, dtype=np.float64)
+        vals = eigsh(shifted, k=k, which="LM", tol=tol, return_eigenvectors=False) + top
+    else:
+        vals = eigsh(op, k=k, which=which, tol=tol, return_eigenvectors=False)
+    return np.sort(vals)
+
+
+class PredictedSpectra(NamedTuple):
+    """Seed 004 App. E at the CE/LS minimizer: (value, multiplicity) lists for ∇²_W φ and ∇²_H φ, and κ = Kp_t."""
+
+    w: list
+    h: list
+    kappa: float
+
+
+def predicted_spectra(problem: Problem) -> PredictedSpectra:
+    """Eigenvalues with multiplicities of the block Hessians at the CE/LS global minimizer (d ≥ K, s < 1).
+
+    D_k = diag(p̄_k) − p̄_k p̄_kᵀ has eigenvalues 0, p_n (K−2 times), Kp_tp_n (seed 004 eq. 45).
+    H-block (eqs. 46–50): c_H·{0, p_n, Kp_tp_n} with multiplicities N(1+d−K), N(K−2), N, c_H = a_W²/N,
+      a_W² = √(λ_H n/λ_W)·a.
+    W-block (eqs. 52–58): c_W·{0, p_n, (1−p_t+p_n)(p_n+(K−1)p_t)/K, Kp_np_t} with multiplicities
+      Kd − K² + 2K − 1, K² − 3K + 1, K − 1, 1, where c_W = n√(λ_W/(λ_H n))·a/N — eq. 52 omits the 1/N of
+      φ = (1/N)·L (see errata). Condition number of both: Kp_t (eq. 15).
+    """
+    pred = predict(problem)
+    if pred.kappa is None:
+        raise ValueError(f"predicted_spectra needs CE/LS with d ≥ K and s < 1; got case {pred.case}")
+    K, n, d, N = problem.K, problem.n, problem.d, problem.N
+    a, pt, pn = pred.a, pred.p_t, pred.p_n
+    cH = math.sqrt(problem.lam_h * n / problem.lam_w) * a / N
+    cW = n * math.sqrt(problem.lam_w / (problem.lam_h * n)) * a / N
+    lam2 = (1 - pt + pn) * (pn + (K - 1) * pt) / K
+    h = [(0.0, N * (1 + d - K)), (cH * pn, N * (K - 2)), (cH * K * pt * pn, N)]
+    w = [(0.0, K * d - K * K + 2 * K - 1), (cW * pn, K * K - 3 * K + 1), (cW * lam2, K - 1), (cW * K * pn * pt, 1)]
+    return PredictedSpectra([c for c in w if c[1] > 0], [c for c in h if c[1] > 0], K * pt)
+
+
+def rotation_zero_modes(problem: Problem, rank: int) -> int:
+    """Dimension of the orbit {(WR, RᵀH)} of a point whose W and H have rank `rank`:
+    d(d−1)/2 − (d−r)(d−r−1)/2 zero modes of ∇²f from the rotation symmetry (THEORY §6)."""
+    d, r = problem.d, rank
+    if problem.fixed_w:
+        return 0
+    return d * (d - 1) // 2 - (d - r) * (d - r - 1) // 2

@@ -1,0 +1,147 @@
+"""Strict saddles of the UFM with their negative-curvature directions (THEORY §7).
+
+At a critical point (W, H, b) take α ∈ R^d with Wα = 0 and αᵀH = 0, (u, v) the top singular pair of −G,
+G = ∇_Z g(WH + b1ᵀ), and
+
+    Δ_W = (λ_H/λ_W)^{1/4} u αᵀ,  Δ_H = (λ_W/λ_H)^{1/4} α vᵀ,  Δ_b = 0.
+
+Then WΔ_H = 0 and Δ_W H = 0, so the logits do not move to first order and
+∇²f[Δ, Δ] = λ_W‖Δ_W‖² + λ_H‖Δ_H‖² + 2⟨G, Δ_WΔ_H⟩ = 2(λ_Z − ‖G‖₂)  (seed 002 Thm 3.2 proof, App. C;
+seed 001 Thm 3.3; seed 003 Thm 2), negative exactly when the certificate ratio ‖G‖₂/λ_Z exceeds 1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import ufm
+from ufm import Problem
+
+from ._predict import minimizer, origin_bias, predict
+
+
+class Saddle(NamedTuple):
+    """A constructed critical point and its predicted negative curvature.
+
+    name: "origin", "padded-r<r>", "mse-subset-<s>".  point: (W, H, b).  direction: (Δ_W, Δ_H, Δ_b).
+    curvature: predicted ∇²f[Δ, Δ] = 2(λ_Z − ‖G‖₂).  rayleigh: curvature / ‖Δ‖².
+    lambda_min: the exact smallest Hessian eigenvalue where known (the origin), else None.
+    source: seed and statement.
+    """
+
+    name: str
+    point: tuple
+    direction: tuple
+    curvature: float
+    rayleigh: float
+    lambda_min: float | None
+    source: str
+
+
+def _logit_gradient(problem: Problem, W, H, b):
+    obj = ufm.objective(problem)
+    return np.asarray(jax.grad(obj.g)(jnp.asarray(W @ H + b[:, None])))
+
+
+def _direction(problem: Problem, W, H, b, alpha):
+    G = _logit_gradient(problem, W, H, b)
+    U, s, Vt = np.linalg.svd(-G)
+    u, v = U[:, 0], Vt[0]
+    lw, lh = problem.lam_w, problem.lam_h
+    dW = (lh / lw) ** 0.25 * np.outer(u, alpha)
+    dH = (lw / lh) ** 0.25 * np.outer(alpha, v)
+    curvature = 2 * (problem.lam_z - s[0])
+    norm2 = float(np.sum(dW**2) + np.sum(dH**2))
+    return (dW, dH, np.zeros(problem.K)), curvature, curvature / norm2, s[0]
+
+
+def origin(problem: Problem) -> Saddle:
+    """(0, 0, b₀): critical for every loss (b₀ = `origin_bias`). Its W–H Hessian block is
+    [[λ_W I, G⊗], [G⊗ᵀ, λ_H I]], so λ_min = (λ_W+λ_H)/2 − sqrt(((λ_W−λ_H)/2)² + ‖G‖₂²) (THEORY §7)."""
+    K, d, N = problem.K, problem.d, problem.N
+    W, H, b = np.zeros((K, d)), np.zeros((d, N)), origin_bias(problem)
+    alpha = np.eye(d)[0]
+    direction, curvature, rayleigh, g2 = _direction(problem, W, H, b, alpha)
+    lw, lh = problem.lam_w, problem.lam_h
+    lam_min = (lw + lh) / 2 - math.sqrt(((lw - lh) / 2) ** 2 + g2**2)
+    return Saddle("origin", (W, H, b), direction, curvature, rayleigh, lam_min,
+                  "seed 002 Thm 3.2 / seed 001 Thm 3.3 (origin); exact λ_min from the 2×2 block structure")
+
+
+def _lower_dim_minimizer(problem: Problem, r: int):
+    small = problem.replace(d=r)
+    pred = predict(small)
+    if pred.objective is not None:
+        return minimizer(small)
+    sol = ufm.solve(small, tol=1e-13, seed=0)
+    return sol.W, sol.H, sol.b
+
+
+def padded(problem: Problem, r: int) -> Saddle:
+    """A global minimizer of the same problem with feature dimension r < K−1, padded with zero columns of W
+    and zero rows of H to d > r: still critical (the padded coordinates see zero gradient), not global;
+    α = e_{r+1} is in null(W) ∩ null(Hᵀ) (THEORY §7)."""
+    if not 1 <= r < min(problem.K - 1, problem.d):
+        raise ValueError(f"padded: r must satisfy 1 ≤ r < min(K−1, d) = {min(problem.K - 1, problem.d)}; got {r}")
+    Wr, Hr, b = _lower_dim_minimizer(problem, r)
+    K, d, N = problem.K, problem.d, problem.N
+    W = np.zeros((K, d))
+    W[:, :r] = Wr
+    H = np.zeros((d, N))
+    H[:r] = Hr
+    b = np.asarray(b) if problem.bias else np.zeros(K)
+    direction, curvature, rayleigh, _ = _direction(problem, W, H, b, np.eye(d)[r])
+    return Saddle(f"padded-r{r}", (W, H, b), direction, curvature, rayleigh, None,
+                  "seed 002 App. C / seed 003 Thm 2: non-global critical point of a lower-dimensional solution")
+
+
+def mse_subset(problem: Problem, size: int) -> Saddle:
+    """MSE without bias: W H = Σ_{k<size} (√n − Nλ_Z) e_k v_kᵀ (v_k = 1_{class k}/√n), a proper subset of the
+    singular triplets of Y (seed 001 eq. 22, Lemma B.2 proof), balanced; critical, with the unused triplet's
+    σ = √n > Nλ_Z giving ‖G‖₂ = √n/N > λ_Z."""
+    if problem.loss != "mse" or problem.alpha != 1.0 or problem.M != 1.0 or problem.bias:
+        raise ValueError("mse_subset needs vanilla MSE (alpha = M = 1) without bias")
+    K, n, d, N = problem.K, problem.n, problem.d, problem.N
+    if not 1 <= size < min(d, K):
+        raise ValueError(f"mse_subset: size must satisfy 1 ≤ size < min(d, K) = {min(d, K)}; got {size}")
+    eta = math.sqrt(n) - N * problem.lam_z
+    if eta <= 0:
+        raise ValueError("mse_subset needs √n > Nλ_Z (x < 1), else the only critical point is the origin")
+    lw, lh = problem.lam_w, problem.lam_h
+    W = np.zeros((K, d))
+    H = np.zeros((d, N))
+    for k in range(size):
+        W[k, k] = (lh / lw) ** 0.25 * math.sqrt(eta)
+        H[k, k * n : (k + 1) * n] = (lw / lh) ** 0.25 * math.sqrt(eta) / math.sqrt(n)
+    b = np.zeros(K)
+    direction, curvature, rayleigh, _ = _direction(problem, W, H, b, np.eye(d)[size])
+    return Saddle(f"mse-subset-{size}", (W, H, b), direction, curvature, rayleigh, None,
+                  "seed 001 Thm 3.2, eq. 22 (critical points from subsets of singular triplets)")
+
+
+def saddles(problem: Problem) -> list[Saddle]:
+    """Every construction that applies to `problem`: the origin (when it is a strict saddle, ‖G‖₂ > λ_Z);
+    padded minimizers of dimension 1 and K−2 (d > r); for MSE without bias, singular-subset points of
+    size 1 and min(d, K) − 1."""
+    if problem.fixed_w:
+        return []
+    out = []
+    o = origin(problem)
+    if o.curvature < 0:
+        out.append(o)
+    for r in sorted({1, problem.K - 2}):
+        if 1 <= r < min(problem.K - 1, problem.d):
+            s = padded(problem, r)
+            if s.curvature < 0:
+                out.append(s)
+    if problem.loss == "mse" and problem.alpha == 1.0 and problem.M == 1.0 and not problem.bias:
+        if math.sqrt(problem.n) > problem.N * problem.lam_z:
+            for size in sorted({1, min(problem.d, problem.K) - 1}):
+                if 1 <= size < min(problem.d, problem.K):
+                    out.append(mse_subset(problem, size))
+    return out
