@@ -10,6 +10,11 @@ from ._contrastive import (
 from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, value_route as mse_value_route
 from ._predict import Prediction, minimizer, mse_threshold, origin_bias, predict
 from ._saddles import Saddle, mse_subset, origin, padded, saddles
+from ._errata import Erratum, errata
+from ._landscape import (
+    FLThreshold, fl_convexity_margin, fl_convexity_threshold, fl_min_curvature, polar_ce, polar_ce_two_logit_grad,
+    polar_feature, polar_logits, polar_mse, polar_mse_limit_grad,
+)
 from ._certificate import Certificate, certificate
 from ._hessian import (
     PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
@@ -21,6 +26,8 @@ __all__ = [
     "MSECase", "mse_cases", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
+    "Erratum", "errata", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
+    "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
     "Certificate", "certificate", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes",
