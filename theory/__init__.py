@@ -16,6 +16,7 @@ from ._landscape import (
     polar_feature, polar_logits, polar_mse, polar_mse_limit_grad,
 )
 from ._certificate import Certificate, certificate
+from ._verify import Claim, Report, verify
 from ._hessian import (
     PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
     predicted_spectra, rotation_zero_modes, spectrum, spectrum_full, spectrum_h, spectrum_w,
@@ -28,7 +29,7 @@ __all__ = [
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
     "Erratum", "errata", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
-    "Certificate", "certificate", "Saddle", "saddles", "origin", "padded", "mse_subset",
+    "Certificate", "certificate", "Claim", "Report", "verify", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes",
 ]

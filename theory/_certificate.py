@@ -24,12 +24,11 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-import ufm
 from ufm import Problem
+from ufm._objective import Layout, data_term_and_grad, grad_x, value_x
 
 CONVEX = ("ce", "ls", "mse")
 
@@ -49,20 +48,20 @@ class Certificate(NamedTuple):
 
 
 def _logit_gradient(problem: Problem, Zb):
-    obj = ufm.objective(problem)
-    return np.asarray(jax.grad(obj.g)(jnp.asarray(Zb))), float(obj.g(jnp.asarray(Zb)))
+    g, G = data_term_and_grad(Layout.of(problem), problem.hyper, jnp.asarray(Zb))
+    return np.asarray(G), float(g)
 
 
 def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificate:
     """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
-    rank_tol·σ_max are truncated (the truncation is accounted for exactly in `imbalance`)."""
+    rank_tol·max(σ_max, 1) are truncated (the truncation is accounted for exactly in `imbalance`)."""
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
     if not problem.bias:
         b = np.zeros(problem.K)
-    obj = ufm.objective(problem)
-    f = float(obj.f((W, H, b)))
-    x = obj.pack((W, H, b))
-    stationarity = float(np.linalg.norm(np.asarray(obj.grad_x(x))))
+    layout = Layout.of(problem)
+    x = layout.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
+    f = float(value_x(layout, problem.hyper, x))
+    stationarity = float(np.linalg.norm(np.asarray(grad_x(layout, problem.hyper, x))))
     convex = problem.loss in CONVEX
 
     if problem.fixed_w:
@@ -76,7 +75,8 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     lam_z = problem.lam_z
     Z = W @ H
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
-    r = int(np.sum(s > rank_tol * max(s[0] if s.size else 0.0, np.finfo(float).tiny))) if s.size else 0
+    # Relative to max(σ_max, 1): logits are O(1), so a Z of norm 1e-12 counts as 0, not as rank 1.
+    r = int(np.sum(s > rank_tol * max(s[0] if s.size else 0.0, 1.0)))
     Zr = (U[:, :r] * s[:r]) @ Vt[:r]
     G, g_val = _logit_gradient(problem, Zr + b[:, None])
     ratio = float(np.linalg.norm(G, 2)) / lam_z

@@ -3,6 +3,7 @@ seed 000 App. B–C), the lower-bound functions φ, and the CE curve ξ(ρ) of s
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -35,19 +36,28 @@ def scale_slope(problem: Problem) -> float:
     return (problem.K - 1) * math.sqrt(problem.n) * problem.lam_z
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _g_and_slope(loss: str, K: int, hyper, c, a):
+    """g(a) and g'(a) for a vector of scales a (one compilation per (loss, K))."""
+    e1 = jnp.zeros(K).at[0].set(1.0)
+    u = (e1 - 1.0 / K)[:, None]
+
+    def g(t):
+        return _losses.per_sample(loss, t * u, e1[:, None], hyper)[0] + c * t
+
+    return jax.vmap(g)(a), jax.vmap(jax.grad(g))(a)
+
+
 def _g_fn(problem: Problem):
-    K = problem.K
-    e1 = np.zeros(K)
-    e1[0] = 1.0
-    Y = jnp.asarray(e1[:, None])
-    u = jnp.asarray((e1 - 1.0 / K)[:, None])
-    hyper = problem.hyper
-    c = scale_slope(problem)
+    args = (problem.loss, problem.K, problem.hyper, scale_slope(problem))
 
     def g(a):
-        return _losses.per_sample(problem.loss, a * u, Y, hyper)[0] + c * a
+        return _g_and_slope(*args, jnp.asarray(a, jnp.float64))[0]
 
-    return jax.jit(jax.vmap(g)), jax.jit(jax.vmap(jax.grad(g)))
+    def dg(a):
+        return _g_and_slope(*args, jnp.asarray(a, jnp.float64))[1]
+
+    return g, dg
 
 
 def scale_objective(problem: Problem, a) -> np.ndarray:

@@ -46,7 +46,7 @@ def _record(seed, location, printed, corrected, pv, cv, nv, setting) -> Erratum:
 def _mse_bias_regime() -> Erratum:
     K, n, d, lam, lb = 4, 5, 6, 1e-2, 1.0
     p = ufm.Problem(K=K, n=n, d=d, loss="mse", lam_w=lam, lam_h=lam, lam_b=lb)
-    b_num = float(np.mean(ufm.solve(p).b))
+    b_num = float(np.mean(ufm.solve(p, method="newton", max_steps=2000).b))
     return _record(
         "001_c8014ae539682a1b.txt", "Thm 3.1 (main text), bias, d ≥ K, second λ_b regime",
         "b* = √n·λ_W·λ_H / λ_b", "b* = √(n·λ_W·λ_H) / λ_b  (as in App. Thm B.1)",
@@ -59,7 +59,7 @@ def _mse_threshold() -> Erratum:
     K, n, d, lam, lb = 4, 5, 6, 1e-2, 1e-2
     N = n * K
     p = ufm.Problem(K=K, n=n, d=d, loss="mse", lam_w=lam, lam_h=lam, lam_b=lb)
-    b_num = float(np.mean(ufm.solve(p).b))
+    b_num = float(np.mean(ufm.solve(p, method="newton", max_steps=2000).b))
     printed_thr = math.sqrt(K * N) * lam * lam / (1 - math.sqrt(K * N) * lam * lam)
     x = math.sqrt(K * N * lam * lam)
     # λ_b = 0.01 lies above the printed threshold (8.9e-4) and below the true one (x/(1−x) = 0.098):
@@ -77,7 +77,7 @@ def _lemma_b2_tail() -> Erratum:
     K, n, d, lam = 4, 5, 2, 1e-2
     N = n * K
     p = ufm.Problem(K=K, n=n, d=d, loss="mse", lam_w=lam, lam_h=lam, bias=False)
-    f_num = ufm.solve(p).objective
+    f_num = ufm.solve(p, method="newton", max_steps=2000).objective
     # ξ of (14) with λ's scaled by N (f = ξ/N); Y has K singular values √n.
     lt = N * lam
     s = np.full(K, math.sqrt(n))
@@ -94,7 +94,7 @@ def _lemma_b2_tail() -> Erratum:
 
 def _hessian_w_scale() -> Erratum:
     p = ufm.Problem(K=4, n=3, d=5, loss="ls", delta=0.2, lam_w=2e-3, lam_h=1e-3, lam_b=1e-2)
-    sol = ufm.solve(p)
+    sol = ufm.solve(p, method="newton", max_steps=2000)
     top = float(_hessian.spectrum_w(p, sol.W, sol.H, sol.b).eigenvalues[-1])
     pred = predict(p)
     K, n, N, a, pt, pn = p.K, p.n, p.N, pred.a, pred.p_t, pred.p_n
@@ -110,7 +110,7 @@ def _hessian_w_scale() -> Erratum:
 
 def _thm1_gram() -> Erratum:
     p = ufm.Problem(K=4, n=3, d=6, loss="fl", gamma=2.0, lam_w=1e-3, lam_h=1e-3, lam_b=1e-2)
-    sol = ufm.solve(p)
+    sol = ufm.solve(p, method="newton", max_steps=2000)
     W = sol.W
     w2 = float(np.mean(np.sum(W**2, axis=1)))
     target = w2 * p.K / (p.K - 1) * (np.eye(p.K) - 1.0 / p.K)

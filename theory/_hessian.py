@@ -9,6 +9,7 @@ Hessian-vector products, scipy's eigsh) beyond.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -17,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-import ufm
-from ufm import Problem
+from ufm import Problem, _losses
+from ufm._objective import Layout, data_term, hessian_x, hvp_x
 
 from ._predict import predict
 
@@ -64,38 +65,38 @@ def spectrum(eigs, rtol: float = 1e-8) -> Spectrum:
     return Spectrum(eigs, clusters(eigs, rtol), cond)
 
 
-def _data(problem: Problem, b):
-    obj = ufm.objective(problem)
-    b = jnp.asarray(b if problem.bias else np.zeros(problem.K))
-    return obj, b
+@functools.partial(jax.jit, static_argnums=0)
+def _hessian_w(layout: Layout, hyper, W, H, b):
+    fn = lambda w: data_term(layout, hyper, w.reshape(W.shape) @ H + b[:, None])  # noqa: E731
+    return jax.hessian(fn)(W.ravel())
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _hessian_h_blocks(layout: Layout, hyper, W, H, b):
+    Z = W @ H + b[:, None]
+    Y = layout.Y()
+    N = Z.shape[1]
+
+    def one(z, y):  # ∇²_z of the i-th term of g = (1/N) Σ_i L(z_i, y_i)
+        return jax.hessian(lambda v: _losses.per_sample(layout.loss, v[:, None], y[:, None], hyper)[0])(z) / N
+
+    per = jax.vmap(one, in_axes=(1, 1))(Z, Y)  # (N, K, K)
+    return jnp.einsum("kd,nkl,le->nde", W, per, W)
+
+
+def _args(problem: Problem, W, H, b):
+    b = b if problem.bias else np.zeros(problem.K)
+    return Layout.of(problem), problem.hyper, jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)
 
 
 def hessian_w(problem: Problem, W, H, b) -> np.ndarray:
     """∇²_W φ at (W, H, b), dense (Kd × Kd), W vectorised row by row."""
-    obj, b = _data(problem, b)
-    W, H = jnp.asarray(W), jnp.asarray(H)
-    fn = lambda w: obj.g(w.reshape(W.shape) @ H + b[:, None])  # noqa: E731
-    return np.asarray(jax.hessian(fn)(W.ravel()))
+    return np.asarray(_hessian_w(*_args(problem, W, H, b)))
 
 
 def hessian_h_blocks(problem: Problem, W, H, b) -> np.ndarray:
     """The N diagonal blocks (1/N) Wᵀ ∇²_z L(z_i) W of ∇²_H φ (seed 004 eq. 46), shape (N, d, d)."""
-    obj, b = _data(problem, b)
-    W, H = jnp.asarray(W), jnp.asarray(H)
-    Z = W @ H + b[:, None]
-    hz = jax.hessian(obj.g)(Z)  # (K, N, K, N), zero off the sample diagonal
-    N = Z.shape[1]
-    per = jnp.stack([hz[:, i, :, i] for i in range(N)]) if N <= 64 else _per_sample_hessians(obj, Z)
-    return np.asarray(jnp.einsum("kd,nkl,le->nde", W, per, W))
-
-
-def _per_sample_hessians(obj, Z):
-    N = Z.shape[1]
-
-    def one(i):
-        return jax.hessian(lambda z: obj.g(Z.at[:, i].set(z)))(Z[:, i])
-
-    return jax.lax.map(one, jnp.arange(N))
+    return np.asarray(_hessian_h_blocks(*_args(problem, W, H, b)))
 
 
 def spectrum_w(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
@@ -106,13 +107,17 @@ def spectrum_h(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
     return spectrum(np.linalg.eigvalsh(hessian_h_blocks(problem, W, H, b)).ravel(), rtol)
 
 
+def _free(problem: Problem, W, H, b):
+    layout = Layout.of(problem)
+    return layout, layout.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
+
+
 def hessian_full(problem: Problem, W, H, b, max_dense: int = 4000) -> np.ndarray:
     """∇²f in the free variables (W unless frozen, H, b if bias), dense; ValueError beyond `max_dense`."""
-    obj = ufm.objective(problem)
-    x = obj.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
+    layout, x = _free(problem, W, H, b)
     if x.size > max_dense:
         raise ValueError(f"hessian_full: {x.size} variables exceed max_dense={max_dense}; use extreme_eigenvalues")
-    return np.asarray(jax.hessian(obj.f_x)(x))
+    return np.asarray(hessian_x(layout, problem.hyper, x))
 
 
 def spectrum_full(problem: Problem, W, H, b, rtol: float = 1e-8, max_dense: int = 4000) -> Spectrum:
@@ -124,17 +129,22 @@ def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA"
 
     which: "SA" (smallest algebraic) or "LA" (largest). Works at any size.
     """
-    obj = ufm.objective(problem)
-    x = obj.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
-    hvp = jax.jit(lambda v: obj.hvp_x(x, v))
-    op = LinearOperator((x.size, x.size), matvec=lambda v: np.asarray(hvp(jnp.asarray(v.ravel()))), dtype=np.float64)
+    if which not in ("SA", "LA"):
+        raise ValueError(f"extreme_eigenvalues: which must be 'SA' or 'LA'; got {which!r}")
+    layout, x = _free(problem, W, H, b)
+    hyper = problem.hyper
+
+    def mv(v):
+        return np.asarray(hvp_x(layout, hyper, x, jnp.asarray(np.ravel(v))))
+
+    op = LinearOperator((x.size, x.size), matvec=mv, dtype=np.float64)
     if which == "SA":
         # Shift so that the smallest eigenvalue becomes the largest in magnitude: Lanczos converges fast there.
         top = float(eigsh(op, k=1, which="LA", tol=1e-6, return_eigenvectors=False)[0])
-        shifted = LinearOperator(op.shape, matvec=lambda v: op.matvec(v) - top * v, dtype=np.float64)
+        shifted = LinearOperator(op.shape, matvec=lambda v: op.matvec(v) - top * np.ravel(v), dtype=np.float64)
         vals = eigsh(shifted, k=k, which="LM", tol=tol, return_eigenvectors=False) + top
     else:
-        vals = eigsh(op, k=k, which=which, tol=tol, return_eigenvectors=False)
+        vals = eigsh(op, k=k, which="LA", tol=tol, return_eigenvectors=False)
     return np.sort(vals)
 
 

@@ -22,11 +22,14 @@ def _fl(z, k, gamma):
     return _losses.fl(z[:, None], Y, gamma)[0]
 
 
+_fl_hessian = jax.jit(jax.hessian(_fl), static_argnums=1)
+
+
 def fl_min_curvature(p, gamma: float) -> float:
     """λ_min of ∇²_z FL(γ) at logits z = log p with true class 0, restricted to 1^⊥ (FL is shift-invariant, so
-    1 is always a null direction)."""
+    1 is always a null direction). By automatic differentiation, independent of `fl_convexity_margin`."""
     z = jnp.log(jnp.asarray(p, jnp.float64))
-    Hs = np.asarray(jax.hessian(_fl)(z, 0, gamma))
+    Hs = np.asarray(_fl_hessian(z, 0, gamma))
     K = z.shape[0]
     Q, _ = np.linalg.qr(np.eye(K)[:, : K - 1] - 1.0 / K)  # orthonormal basis of 1^⊥
     return float(np.linalg.eigvalsh(Q.T @ Hs @ Q)[0])

@@ -50,6 +50,18 @@ def _value(b, K, n, d, lw, lh, lb):
     return data / N + 0.5 * lb * K * b * b
 
 
+def _value_grid(bs, K, n, d, lw, lh, lb):
+    """`_value` for a vector of b (the same formula, vectorised for the grid search)."""
+    N = n * K
+    special = math.sqrt(n) * np.abs(1 - K * bs)
+    s = np.sort(np.concatenate([np.full((bs.size, K - 1), math.sqrt(n)), special[:, None]], axis=1), axis=1)[:, ::-1]
+    lt = N * math.sqrt(lw * lh)
+    r = min(d, K)
+    eta = np.maximum(s[:, :r] - lt, 0.0)
+    data = 0.5 * np.sum((s[:, :r] - eta) ** 2, 1) + lt * np.sum(eta, 1) + 0.5 * np.sum(s[:, r:] ** 2, 1)
+    return data / N + 0.5 * lb * K * bs * bs
+
+
 def value_route(problem: Problem) -> tuple[float, float]:
     """(f*, b*) with no case analysis (THEORY §4.1; seed 001 proof of Thm B.1 with Lemmas B.2–B.3).
 
@@ -64,7 +76,7 @@ def value_route(problem: Problem) -> tuple[float, float]:
     if not problem.bias:
         return M * M * f(0.0), 0.0
     grid = np.linspace(-1.0, 2.0, 6001)
-    vals = np.array([f(b) for b in grid])
+    vals = _value_grid(grid, K, n, d, lw, lh, lb)
     i = int(np.argmin(vals))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     res = minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-15})

@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 import ufm
 from ufm import Problem
+from ufm._objective import Layout, data_term_and_grad
 
 from ._predict import minimizer, origin_bias, predict
 
@@ -44,8 +44,7 @@ class Saddle(NamedTuple):
 
 
 def _logit_gradient(problem: Problem, W, H, b):
-    obj = ufm.objective(problem)
-    return np.asarray(jax.grad(obj.g)(jnp.asarray(W @ H + b[:, None])))
+    return np.asarray(data_term_and_grad(Layout.of(problem), problem.hyper, jnp.asarray(W @ H + b[:, None]))[1])
 
 
 def _direction(problem: Problem, W, H, b, alpha):
@@ -124,17 +123,18 @@ def mse_subset(problem: Problem, size: int) -> Saddle:
                   "seed 001 Thm 3.2, eq. 22 (critical points from subsets of singular triplets)")
 
 
-def saddles(problem: Problem) -> list[Saddle]:
+def saddles(problem: Problem, padded_ranks=None) -> list[Saddle]:
     """Every construction that applies to `problem`: the origin (when it is a strict saddle, ‖G‖₂ > λ_Z);
-    padded minimizers of dimension 1 and K−2 (d > r); for MSE without bias, singular-subset points of
-    size 1 and min(d, K) − 1."""
+    padded minimizers of the ranks in `padded_ranks` (default 1 and K−2, where r < min(K−1, d); for CE/LS/FL
+    each needs a solve of the rank-r problem); for MSE without bias, singular-subset points of size 1 and
+    min(d, K) − 1."""
     if problem.fixed_w:
         return []
     out = []
     o = origin(problem)
     if o.curvature < 0:
         out.append(o)
-    for r in sorted({1, problem.K - 2}):
+    for r in sorted({1, problem.K - 2} if padded_ranks is None else set(padded_ranks)):
         if 1 <= r < min(problem.K - 1, problem.d):
             s = padded(problem, r)
             if s.curvature < 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -162,3 +163,31 @@ def objective(problem: Problem) -> Objective:
         pack=layout.pack,
         unpack=layout.unpack,
     )
+
+
+# Compiled derivatives shared by the theory checks: the layout is static (one compilation per shape), the
+# numbers of the problem are traced (no recompilation when λ, δ, γ, α, M change).
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def data_term_and_grad(layout: Layout, hyper: Hyper, Z):
+    """(g(Z), ∇_Z g(Z)) with the 1/N included."""
+    return jax.value_and_grad(data_term, argnums=2)(layout, hyper, Z)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hessian_x(layout: Layout, hyper: Hyper, x):
+    """Dense ∇²f on the free vector x."""
+    return jax.hessian(value_x, argnums=2)(layout, hyper, x)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def hvp_x(layout: Layout, hyper: Hyper, x, v):
+    """∇²f(x)·v on the free vector (forward-over-reverse)."""
+    return jax.jvp(lambda y: jax.grad(value_x, argnums=2)(layout, hyper, y), (x,), (v,))[1]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def grad_x(layout: Layout, hyper: Hyper, x):
+    """∇f on the free vector x."""
+    return jax.grad(value_x, argnums=2)(layout, hyper, x)
