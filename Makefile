@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 verify: $(STAMP)
-	$(VENV)/bin/ufm solve
+	$(VENV)/bin/ufm verify
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m "not slow"

@@ -119,8 +119,28 @@ def _check_solver_flags(args) -> None:
         raise UsageError(f"--init-scale must be ≥ 0; got {args.init_scale}")
 
 
+def _finite_or_none(v):
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def theory_record(sol) -> dict:
+    """`prediction` (objective, b, a, case, kappa, extension) and `certificate` (ratio, gap_bound, ...)."""
+    import theory
+
+    pred = theory.predict(sol.problem)
+    cert = theory.certificate(sol.problem, sol.W, sol.H, sol.b)
+    return {
+        "prediction": {
+            "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
+            "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,
+        },
+        "certificate": {k: _finite_or_none(v) for k, v in cert._asdict().items()},
+    }
+
+
 def solution_record(sol) -> dict:
-    """A JSON-ready dict of one solution: problem, objective, gradient, steps, status, b, metrics, times."""
+    """A JSON-ready dict of one solution: problem, objective, gradient, steps, status, b, metrics, times,
+    and what theory predicts for it (prediction, certificate)."""
     from . import metrics
 
     return {
@@ -136,6 +156,7 @@ def solution_record(sol) -> dict:
         "metrics": metrics.all(sol.W, sol.H, sol.b),
         "seconds": sol.seconds,
         "compile_seconds": sol.compile_seconds,
+        **theory_record(sol),
     }
 
 
@@ -157,6 +178,16 @@ def _table(rec: dict) -> str:
         ("b mean ± spread", f"{sum(rec['b']) / len(rec['b']):.6g} ± {max(rec['b']) - min(rec['b']):.2e}"),
     ]
     rows += [(k, f"{v:.6g}") for k, v in rec["metrics"].items()]
+    pred, cert = rec["prediction"], rec["certificate"]
+    if pred["objective"] is not None:
+        gap = (rec["objective"] - pred["objective"]) / abs(pred["objective"])
+        rows.append(("theory f*", f"{pred['objective']:.15g}  (relative gap {gap:.1e}; {pred['case']})"))
+    else:
+        rows.append(("theory", pred["case"]))
+    if cert["ratio"] is not None:
+        rows.append(("‖G‖₂/λ_Z", f"{cert['ratio']:.12g}"))
+    if cert["gap_bound"] is not None:
+        rows.append(("certified f − f* ≤", f"{cert['gap_bound']:.2e}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
 
@@ -174,11 +205,49 @@ def _cmd_solve(args) -> int:
     return 0 if sol.status in ("converged", "stalled", "max_steps") else 1
 
 
+def _verify_parser(sub) -> None:
+    p = sub.add_parser("verify", help="check every theorem of the papers against float64 solves (the main job)")
+    p.add_argument("--quick", action="store_true", help="the quick battery (< 1 min on 2 cores)")
+    p.add_argument("--seed", type=_number(int), default=0, help="seed of the parameter draws (default 0)")
+    p.add_argument("--json", metavar="PATH", default=None, help="write every case with its numbers to PATH")
+    p.set_defaults(run=_cmd_verify)
+
+
+def _cmd_verify(args) -> int:
+    if args.seed < 0:
+        raise UsageError(f"--seed must be ≥ 0; got {args.seed}")
+    if args.json is not None:
+        import os
+
+        parent = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(parent):
+            raise UsageError(f"--json: directory {parent} does not exist")
+    import theory
+    from theory._verify import main_progress
+
+    report = theory.verify(quick=args.quick, seed=args.seed, progress=main_progress)
+    print(report.table())
+    if args.json is not None:
+        with open(args.json, "w") as fh:
+            json.dump(report.to_dict(), fh, indent=1, default=_json_default)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0 if report.passed else 1
+
+
+def _json_default(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ufm", description="Unconstrained feature model toolkit (Neural Collapse).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _solve_parser(sub)
+    _verify_parser(sub)
     return parser
 
 

@@ -1,0 +1,35 @@
+"""Every erratum is confirmed by the numerics; the quick verification battery passes (as `ufm verify --quick`)."""
+
+import json
+
+import theory
+from ufm._cli import main
+
+
+def test_every_erratum_holds():
+    records = theory.errata()
+    assert len(records) >= 7
+    for e in records:
+        assert e.holds, (e.location, e.evidence)
+        assert e.seed.endswith(".txt") and e.printed and e.corrected
+
+
+def test_quick_battery_passes_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "verify.json"
+    assert main(["verify", "--quick", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "claims pass" in out and "Errata" in out
+    report = json.loads(path.read_text())
+    assert report["passed"] and report["quick"]
+    names = " ".join(c["claim"] for c in report["claims"])
+    for word in ("global minimum", "value route", "rotation", "certificate", "K·p_t", "saddle", "escapes", "FL"):
+        assert word in names
+    for c in report["claims"]:
+        assert c["cases"] and all("error" in case for case in c["cases"])
+
+
+def test_verify_bad_arguments(capsys):
+    assert main(["verify", "--seed", "-1"]) == 2
+    assert main(["verify", "--json", "/nonexistent/dir/x.json"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and "--json" in err
