@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import theory
 from ufm._cli import main
 
@@ -33,3 +35,9 @@ def test_verify_bad_arguments(capsys):
     assert main(["verify", "--json", "/nonexistent/dir/x.json"]) == 2
     err = capsys.readouterr().err
     assert "--seed" in err and "--json" in err
+
+
+@pytest.mark.slow
+def test_full_battery_passes():
+    report = theory.verify(quick=False, seed=1)
+    assert report.passed, [c.name for c in report.claims if not c.passed]

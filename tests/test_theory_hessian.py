@@ -64,3 +64,16 @@ def test_clusters():
     assert theory.clusters([1e-18, -2e-18, 1.0, 1.0 + 1e-12, 2.0]) == [(0.0, 2), (1.0 + 5e-13, 2), (2.0, 1)]
     with pytest.raises(ValueError, match="CE/LS"):
         theory.predicted_spectra(ufm.Problem(loss="mse"))
+
+
+def test_logit_hessian_eigenvalues_eq45():
+    # D_k = diag(p̄_k) − p̄_k p̄_kᵀ at the minimizer has eigenvalues 0, p_n (K−2 times), K p_t p_n (seed 004 eq. 45).
+    p = ufm.Problem(K=5, n=2, d=6, loss="ls", delta=0.3, lam_w=1e-3, lam_h=1e-3)
+    pred = theory.predict(p)
+    W, H, b = theory.minimizer(p)
+    z = (W @ H + b[:, None])[:, 0]
+    q = np.exp(z - z.max())
+    q /= q.sum()
+    ev = np.sort(np.linalg.eigvalsh(np.diag(q) - np.outer(q, q)))
+    expected = np.sort([0.0] + [pred.p_n] * (p.K - 2) + [p.K * pred.p_t * pred.p_n])
+    np.testing.assert_allclose(ev, expected, atol=1e-15)

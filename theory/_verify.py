@@ -190,6 +190,8 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
 
     obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", "001 Thm B.1; 004 Thm 4.1; 003 Thm 1", 1e-9)
     route_c = claim("route", "MSE case formulas = SVD value route (rel)", "001 Thm B.1 vs Lemma B.2–B.3", 1e-12)
+    ext_c = claim("ext", "EXTENSION beyond the printed d-hypotheses: f = g(a*)", "d=K−1 CE/LS/FL, d=K FL (numerical)",
+                  1e-9)
     proc_c = claim("proc", "solution = predicted minimizer mod rotation", "001 Thm B.1; 004 eqs. 11–12", 1e-6)
     b_c = claim("b", "bias b = b*", "001 Thm B.1 (bias); 004 Thm 4.1 (iii)", 1e-7)
     nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", "001 Thm 3.1; 002 Thm 3.1; 003 Thm 1", 1e-8)
@@ -222,6 +224,8 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
             continue
         obj_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), solver=sol.objective,
                   predicted=pred.objective, case=pred.case, status=sol.status)
+        if pred.extension:
+            ext_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), case=pred.case)
         if p.loss == "mse":
             fv, bv = _mse.value_route(p)
             route_c.add(lab, abs(fv - pred.objective) / fv, route=fv, cases=pred.objective)
