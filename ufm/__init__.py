@@ -16,6 +16,15 @@ from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton  # noqa: E402
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # `ufm.scan` is the scan engine of experiments/ (imported on first use: it pulls in theory and sqlite).
+    if name == "scan":
+        import experiments.scan as scan
+
+        return scan
+    raise AttributeError(f"module 'ufm' has no attribute {name!r}")
+
 __all__ = [
     "Problem", "simplex_etf", "Objective", "Params", "Layout", "objective", "logits",
     "solve", "solve_batch", "Solution", "STATUSES", "initial_point",

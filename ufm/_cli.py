@@ -242,12 +242,184 @@ def _json_default(v):
     return str(v)
 
 
+GRID_FLAGS = ("K", "n", "d", "lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M", "etf_norm")
+
+
+def _grid(text: str):
+    """A grid flag: a number, a comma list, start:stop:m (linear) or start:stop:m:log."""
+    def num(t):
+        v = float(t)
+        return int(v) if v.is_integer() and "." not in t and "e" not in t.lower() else v
+
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] != "log"):
+                raise ValueError
+            start, stop, m = float(parts[0]), float(parts[1]), int(parts[2])
+            return {"logspace" if len(parts) == 4 else "linspace": [start, stop, m]}
+        vals = [num(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number, a comma list, start:stop:m or start:stop:m:log; got {text!r}") from None
+    return vals if len(vals) > 1 else vals[0]
+
+
+def _scan_parser(sub) -> None:
+    p = sub.add_parser("scan", help="grid scans: run, status, export, merge, plot")
+    ss = p.add_subparsers(dest="scan_command", metavar="SCAN_COMMAND", parser_class=_Parser)
+    ss.required = True
+    r = ss.add_parser("run", help="run or resume a scan into a store")
+    r.add_argument("spec", nargs="?", help="TOML spec (or give one group with the flags below)")
+    r.add_argument("--store", required=True, help="SQLite store (created if missing, resumed if present)")
+    r.add_argument("--shard", default=None, help="i/m: run the i-th of m deterministic shares (else SLURM_ARRAY_*)")
+    r.add_argument("--name", default="cli", help="group name")
+    r.add_argument("--loss", default=None)
+    for key in GRID_FLAGS:
+        r.add_argument("--" + key.replace("_", "-"), dest=key, type=_grid, default=None)
+    r.add_argument("--no-bias", action="store_true")
+    r.add_argument("--dtype", default=None)
+    r.add_argument("--seeds", type=_number(int), default=None)
+    r.add_argument("--method", default=None)
+    r.add_argument("--tol", type=_number(float), default=None)
+    r.add_argument("--max-steps", type=_number(int), default=None)
+    r.add_argument("--chunk", type=_number(int), default=None, help="configurations per batched solve")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(run=_cmd_scan_run)
+    st = ss.add_parser("status", help="done / pending / failed by group")
+    st.add_argument("store")
+    st.set_defaults(run=_cmd_scan_status)
+    ex = ss.add_parser("export", help="write the results as csv, json or parquet")
+    ex.add_argument("store")
+    ex.add_argument("--format", default="csv", help="csv | json | parquet (needs pyarrow)")
+    ex.add_argument("--out", default=None, help="output file (default: stdout for csv/json)")
+    ex.set_defaults(run=_cmd_scan_export)
+    mg = ss.add_parser("merge", help="combine stores of the same spec (e.g. shards)")
+    mg.add_argument("stores", nargs="+")
+    mg.add_argument("--into", required=True)
+    mg.set_defaults(run=_cmd_scan_merge)
+    pl = ss.add_parser("plot", help="phase diagram: heatmap of z over (x, y) with theory boundaries")
+    pl.add_argument("store")
+    pl.add_argument("--x", required=True)
+    pl.add_argument("--y", required=True)
+    pl.add_argument("--z", required=True)
+    pl.add_argument("--log", action="store_true", help="colour by log10 z")
+    pl.add_argument("--where", action="append", default=[], help="KEY=VALUE filter (repeatable)")
+    pl.add_argument("--out", default=None, help="output path without extension")
+    pl.set_defaults(run=_cmd_scan_plot)
+
+
+def _scan_spec(args):
+    from experiments import scan
+
+    flags = {k: getattr(args, k) for k in GRID_FLAGS if getattr(args, k) is not None}
+    try:
+        if args.spec is not None:
+            if flags or args.loss:
+                raise UsageError("give a SPEC file or grid flags, not both")
+            try:
+                with open(args.spec, "rb") as fh:
+                    text = fh.read().decode()
+            except OSError as e:
+                raise UsageError(f"spec: cannot read {args.spec!r} ({e.strerror})") from None
+            raw = scan.parse_toml(text)
+            if args.chunk is not None:
+                raw.setdefault("solver", {})["chunk"] = args.chunk
+            return scan.from_dict(raw)
+        if args.loss is None:
+            raise UsageError("scan run: give a SPEC file or at least --loss and the grid flags")
+        group = {"name": args.name, "loss": args.loss, **flags}
+        if args.no_bias:
+            group["bias"] = False
+        for key in ("dtype", "seeds", "method", "tol", "max_steps"):
+            if getattr(args, key) is not None:
+                group[key] = getattr(args, key)
+        solver = {} if args.chunk is None else {"chunk": args.chunk}
+        return scan.from_dict({"group": [group], "solver": solver})
+    except scan.SpecError as e:
+        raise UsageError(f"scan spec: {e}") from None
+
+
+def _cmd_scan_run(args) -> int:
+    from experiments import scan
+
+    spec = _scan_spec(args)
+    try:
+        shard = scan.shard_from_env(args.shard)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        summary = scan.run(spec, args.store, shard=shard, progress=not args.quiet)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(summary))
+    return 0
+
+
+def _cmd_scan_status(args) -> int:
+    from experiments import scan
+
+    try:
+        st = scan.status(args.store)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    width = max([len(g) for g in st] + [5])
+    print(f"{'group':<{width}}  {'done':>6}  {'pending':>7}  {'failed':>6}  {'running':>7}")
+    for g, c in st.items():
+        print(f"{g:<{width}}  {c['done']:>6}  {c['pending']:>7}  {c['failed']:>6}  {c['running']:>7}")
+    return 0
+
+
+def _cmd_scan_export(args) -> int:
+    from experiments import scan
+
+    try:
+        text = scan.export(args.store, args.format, args.out)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {text}", file=sys.stderr)
+    return 0
+
+
+def _cmd_scan_merge(args) -> int:
+    from experiments import scan
+
+    try:
+        st = scan.merge(args.stores, args.into)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(st))
+    return 0
+
+
+def _cmd_scan_plot(args) -> int:
+    from experiments import scan
+
+    where = {}
+    for item in args.where:
+        if "=" not in item:
+            raise UsageError(f"--where must be KEY=VALUE; got {item!r}")
+        k, v = item.split("=", 1)
+        where[k] = v
+    try:
+        paths = scan.plot(args.store, args.x, args.y, args.z, log=args.log, where=where, out=args.out)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    for p in paths:
+        print(p)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ufm", description="Unconstrained feature model toolkit (Neural Collapse).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _solve_parser(sub)
     _verify_parser(sub)
+    _scan_parser(sub)
     return parser
 
 

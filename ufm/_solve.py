@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._objective import Layout, Params, value_x
 from ._problem import Hyper, Problem
@@ -310,12 +311,15 @@ def solve_batch(
     init=None,
     init_scale: float = 0.1,
     history_every: int | None = None,
+    devices=None,
 ) -> Solution:
     """`solve` vmapped over problems that share (K, n, d, loss, bias, fixed_w, dtype) and differ in the
     λ's, the loss parameters and the seed. Returns one `Solution` whose fields are stacked along axis 0;
     `solution[i]` equals `solve(problems[i], seed=seeds[i], ...)` up to floating-point reassociation.
 
     seeds: one seed for all, or one per problem. init: None, or one (W, H, b) per problem.
+    devices: several local devices to split the batch across (jax.sharding, batch axis); the batch size
+    must be a multiple of their number. None: the default device.
     """
     problems = tuple(problems)
     if not problems:
@@ -342,7 +346,15 @@ def solve_batch(
     x0 = jnp.asarray(np.stack([initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]), p0.dtype)
     hyper = Hyper(*(jnp.asarray(col, p0.dtype) for col in zip(*(p.hyper for p in problems))))
     tol_a = jnp.asarray(tol, p0.dtype)
-    exe, compile_s = _compiled(layout, solver, max_steps, stride, rows, B, hyper, x0, tol_a)
+    if devices is not None and len(devices) > 1:
+        if B % len(devices):
+            raise ValueError(f"solve_batch: {B} problems do not split evenly across {len(devices)} devices")
+        sharding = NamedSharding(Mesh(np.asarray(devices), ("batch",)), PartitionSpec("batch"))
+        hyper, x0 = jax.device_put((hyper, x0), sharding)
+        key_batch = (B, tuple(str(d) for d in devices))
+    else:
+        key_batch = B
+    exe, compile_s = _compiled(layout, solver, max_steps, stride, rows, key_batch, hyper, x0, tol_a)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
     return _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True)

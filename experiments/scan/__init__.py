@@ -1,0 +1,12 @@
+"""Grid scans of UFM problems: TOML specs, batched compiled solves, a resumable SQLite store, sharding,
+merging and phase diagrams. Also reachable as `ufm.scan`."""
+
+from ._io import export, load, merge, rows, status
+from ._plot import plot
+from ._run import Progress, run, shard_from_env
+from ._spec import Group, Spec, SpecError, from_dict, grid_values, parse, parse_toml
+
+__all__ = [
+    "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
+    "status", "load", "rows", "export", "merge", "plot",
+]

@@ -1,0 +1,221 @@
+"""Scan specifications: TOML groups of parameter grids, validated and expanded before any solve."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+
+import numpy as np
+
+import ufm
+from ufm._objective import Layout
+from ufm._solve import METHODS
+
+GRID_KEYS = ("K", "n", "d", "lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M", "etf_norm", "bias")
+INT_KEYS = ("K", "n", "d")
+GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS
+SOLVER_KEYS = ("method", "tol", "max_steps", "chunk", "memory_gb")
+MAX_CONFIGS = 2_000_000
+
+
+class SpecError(ValueError):
+    """A scan specification that cannot run; the message names the key and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """One group of a scan: a loss, grids for every parameter, a number of seeds and solver options."""
+
+    name: str
+    base: dict  # scalar Problem fields (loss, fixed_w, dtype)
+    grids: dict  # key → tuple of values
+    seeds: int
+    method: str
+    tol: float | None
+    max_steps: int | None
+
+    def configs(self) -> list[ufm.Problem]:
+        keys = list(self.grids)
+        out = []
+        for values in itertools.product(*(self.grids[k] for k in keys)):
+            fields = dict(self.base, **dict(zip(keys, values)))
+            out.append(ufm.Problem(**fields))
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A validated scan: groups plus solver defaults. `canonical` is its identity (merge refuses others)."""
+
+    groups: tuple
+    solver: dict
+
+    @property
+    def canonical(self) -> str:
+        return json.dumps({"groups": [dataclasses.asdict(g) for g in self.groups], "solver": self.solver},
+                          sort_keys=True, default=list)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:16]
+
+    def jobs(self) -> list[dict]:
+        """Every (group, problem, seed, config hash) of the scan, in a deterministic order."""
+        out = []
+        for g in self.groups:
+            for p in g.configs():
+                h = config_hash(p, g)
+                for s in range(g.seeds):
+                    out.append({"group": g.name, "problem": p, "seed": s, "hash": h, "method": g.method,
+                                "tol": g.tol, "max_steps": g.max_steps})
+        return out
+
+
+def config_hash(p: ufm.Problem, g: Group) -> str:
+    """Identity of a configuration: every Problem field and the solver options, canonically serialised."""
+    key = json.dumps({"problem": p.to_dict(), "method": g.method, "tol": g.tol, "max_steps": g.max_steps},
+                     sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _fail(where: str, why: str):
+    raise SpecError(f"{where}: {why}")
+
+
+def grid_values(value, where: str) -> tuple:
+    """A grid: a number (or bool/str), a list, {linspace = [start, stop, m]} or {logspace = [start, stop, m]}
+    (start and stop are the values themselves, not exponents)."""
+    if isinstance(value, dict):
+        if len(value) != 1 or next(iter(value)) not in ("linspace", "logspace"):
+            _fail(where, f"a table grid must be {{linspace = [start, stop, m]}} or {{logspace = [...]}}; got {value}")
+        kind, args = next(iter(value.items()))
+        if not (isinstance(args, list) and len(args) == 3 and all(isinstance(a, (int, float)) for a in args)
+                and isinstance(args[2], int) and not isinstance(args[2], bool)):
+            _fail(where, f"{kind} needs [start, stop, m] with an integer m; got {args}")
+        start, stop, m = args
+        if m < 1:
+            _fail(where, f"{kind} needs m ≥ 1; got {m}")
+        if kind == "logspace":
+            if start <= 0 or stop <= 0:
+                _fail(where, f"logspace needs start, stop > 0; got {start}, {stop}")
+            vals = np.geomspace(start, stop, m)
+        else:
+            vals = np.linspace(start, stop, m)
+        return tuple(float(v) for v in vals)
+    if isinstance(value, list):
+        if not value:
+            _fail(where, "empty grid")
+        return tuple(value)
+    return (value,)
+
+
+def _group(raw: dict, index: int, solver: dict) -> Group:
+    where = f"group {index + 1}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
+    for key in raw:
+        if key not in GROUP_KEYS:
+            _fail(f"{where}.{key}", f"unknown key (allowed: {', '.join(GROUP_KEYS)})")
+    if "loss" not in raw:
+        _fail(f"{where}.loss", "missing (one of ce, ls, fl, mse)")
+    base = {k: raw[k] for k in ("loss", "fixed_w", "dtype") if k in raw}
+    if base.get("fixed_w") == "none":
+        base["fixed_w"] = None
+    grids = {}
+    for key in GRID_KEYS:
+        if key in raw:
+            vals = grid_values(raw[key], f"{where}.{key}")
+            if key in INT_KEYS:
+                if not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                    _fail(f"{where}.{key}", f"needs integers; got {list(vals)}")
+            elif key == "bias":
+                if not all(isinstance(v, bool) for v in vals):
+                    _fail(f"{where}.{key}", f"needs true/false; got {list(vals)}")
+            elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
+                _fail(f"{where}.{key}", f"needs finite numbers; got {list(vals)}")
+            grids[key] = tuple(float(v) if key not in INT_KEYS + ("bias",) else v for v in vals)
+    seeds = raw.get("seeds", 1)
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        _fail(f"{where}.seeds", f"needs an integer ≥ 1; got {seeds!r}")
+    method = raw.get("method", solver.get("method", "auto"))
+    if method not in METHODS:
+        _fail(f"{where}.method", f"must be one of {', '.join(METHODS)}; got {method!r}")
+    tol = raw.get("tol", solver.get("tol"))
+    if tol is not None and not (isinstance(tol, (int, float)) and 0 <= tol < 1):
+        _fail(f"{where}.tol", f"must be in [0, 1); got {tol!r}")
+    max_steps = raw.get("max_steps", solver.get("max_steps"))
+    if max_steps is not None and not (isinstance(max_steps, int) and max_steps >= 1):
+        _fail(f"{where}.max_steps", f"must be an integer ≥ 1; got {max_steps!r}")
+    name = raw.get("name", f"group{index + 1}")
+    if not isinstance(name, str) or not name:
+        _fail(f"{where}.name", f"must be a non-empty string; got {name!r}")
+    group = Group(name, base, grids, seeds, method, None if tol is None else float(tol), max_steps)
+    n = math.prod(len(v) for v in grids.values())
+    if n * seeds > MAX_CONFIGS:
+        _fail(where, f"{n * seeds} jobs exceed the limit of {MAX_CONFIGS}")
+    # Validate every configuration now (Problem names the bad field), before any solve.
+    try:
+        group.configs()
+    except ValueError as e:
+        field = str(e).split(".", 1)[1].split(" ", 1)[0]
+        _fail(f"{where}.{field}", str(e))
+    return group
+
+
+def check_memory(spec: Spec, memory_gb: float) -> None:
+    """Reject a shape whose single solve cannot fit in `memory_gb` (the free vector and the solver's
+    working copies, L-BFGS history included: about (2·memory + 16) vectors of the free size)."""
+    for g in spec.groups:
+        for p in g.configs()[:1] + g.configs()[-1:]:
+            need = bytes_per_solve(p)
+            if need > memory_gb * 2**30:
+                _fail(f"group {g.name!r}", f"one solve of K={p.K} n={p.n} d={p.d} needs ~{need / 2**30:.1f} GiB, "
+                                           f"more than memory_gb = {memory_gb:g}")
+
+
+def bytes_per_solve(p: ufm.Problem) -> int:
+    size = Layout.of(p).size
+    item = 8 if p.dtype == "float64" else 4
+    return int(size * item * (2 * 20 + 16) + 3 * p.K * p.N * item)
+
+
+def parse_toml(text: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec: not valid TOML ({e})") from None
+
+
+def parse(text: str) -> Spec:
+    """Parse and validate a TOML scan specification."""
+    return from_dict(parse_toml(text))
+
+
+def from_dict(raw: dict) -> Spec:
+    for key in raw:
+        if key not in ("solver", "group"):
+            _fail(key, "unknown top-level key (allowed: solver, group)")
+    solver = raw.get("solver", {})
+    if not isinstance(solver, dict):
+        _fail("solver", "must be a table")
+    for key in solver:
+        if key not in SOLVER_KEYS:
+            _fail(f"solver.{key}", f"unknown key (allowed: {', '.join(SOLVER_KEYS)})")
+    groups = raw.get("group")
+    if not isinstance(groups, list) or not groups:
+        _fail("group", "at least one [[group]] is needed")
+    built = tuple(_group(g, i, solver) for i, g in enumerate(groups))
+    names = [g.name for g in built]
+    if len(set(names)) != len(names):
+        _fail("group.name", f"names must be unique; got {names}")
+    chunk = solver.get("chunk", 64)
+    if not isinstance(chunk, int) or chunk < 1:
+        _fail("solver.chunk", f"must be an integer ≥ 1; got {chunk!r}")
+    memory_gb = solver.get("memory_gb", 4.0)
+    if not isinstance(memory_gb, (int, float)) or memory_gb <= 0:
+        _fail("solver.memory_gb", f"must be > 0; got {memory_gb!r}")
+    spec = Spec(built, {"chunk": chunk, "memory_gb": float(memory_gb)})
+    check_memory(spec, float(memory_gb))
+    return spec

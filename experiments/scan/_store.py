@@ -1,0 +1,137 @@
+"""The scan store: one SQLite file (WAL), one row per (config hash, seed).
+
+A row is 'pending', 'running' (claimed by host:pid), 'done' or 'failed'. Claims and results are written in
+transactions (BEGIN IMMEDIATE), so two processes split the work without duplicates and a killed process loses
+at most its claimed chunk, which the next run reclaims once its claimer is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+
+import ufm
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    hash TEXT NOT NULL, seed INTEGER NOT NULL, idx INTEGER NOT NULL, grp TEXT NOT NULL,
+    shape TEXT NOT NULL, problem TEXT NOT NULL, method TEXT NOT NULL, tol REAL, max_steps INTEGER,
+    status TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, claimed_at REAL, result TEXT,
+    PRIMARY KEY (hash, seed)
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, shape, idx);
+"""
+
+
+def me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def connect(path: str) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.executescript(SCHEMA)
+    return con
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection):
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def shape_key(p: ufm.Problem) -> str:
+    return json.dumps(list(p.static))
+
+
+def initialise(con, spec, jobs) -> None:
+    """Record the spec (refusing a different one) and insert every job not yet present as pending."""
+    with transaction(con):
+        row = con.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
+        if row is None:
+            con.execute("INSERT INTO meta VALUES ('spec', ?)", (spec.canonical,))
+            con.execute("INSERT INTO meta VALUES ('digest', ?)", (spec.digest,))
+        elif row[0] != spec.canonical:
+            raise ValueError("store: it holds a different scan spec; use another --store or the same spec")
+        con.executemany(
+            "INSERT OR IGNORE INTO jobs (hash, seed, idx, grp, shape, problem, method, tol, max_steps) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(j["hash"], j["seed"], j["index"], j["group"], shape_key(j["problem"]), json.dumps(j["problem"].to_dict()),
+              j["method"], j["tol"], j["max_steps"]) for j in jobs],
+        )
+
+
+def _alive(claimer: str) -> bool:
+    host, _, pid = claimer.rpartition(":")
+    if host != socket.gethostname():
+        return True  # cannot tell: leave other hosts' claims alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def release_dead_claims(con) -> int:
+    """Return rows claimed by processes of this host that no longer exist to 'pending'."""
+    with transaction(con):
+        rows = con.execute("SELECT DISTINCT claimed_by FROM jobs WHERE status='running'").fetchall()
+        dead = [c for (c,) in rows if c and not _alive(c)]
+        for c in dead:
+            con.execute("UPDATE jobs SET status='pending', claimed_by=NULL WHERE status='running' AND claimed_by=?", (c,))
+    return len(dead)
+
+
+def claim(con, chunk: int, indices: set | None = None):
+    """Claim up to `chunk` pending jobs of one shape (the shape with the most pending work first).
+
+    `indices`: restrict to these job indices (a shard). Returns [(hash, seed, problem, method, tol, max_steps)].
+    """
+    with transaction(con):
+        rows = con.execute(
+            "SELECT hash, seed, idx, shape, problem, method, tol, max_steps FROM jobs WHERE status='pending' "
+            "ORDER BY shape, method, tol, max_steps, idx"
+        ).fetchall()
+        if indices is not None:
+            rows = [r for r in rows if r[2] in indices]
+        if not rows:
+            return []
+        key = rows[0][3], rows[0][5], rows[0][6], rows[0][7]
+        picked = [r for r in rows if (r[3], r[5], r[6], r[7]) == key][:chunk]
+        now, who = time.time(), me()
+        con.executemany("UPDATE jobs SET status='running', claimed_by=?, claimed_at=? WHERE hash=? AND seed=?",
+                        [(who, now, r[0], r[1]) for r in picked])
+    return [(r[0], r[1], ufm.Problem(**json.loads(r[4])), r[5], r[6], r[7]) for r in picked]
+
+
+def finish(con, results) -> None:
+    """Write [(hash, seed, status, result_dict)] in one transaction."""
+    with transaction(con):
+        con.executemany("UPDATE jobs SET status=?, result=?, claimed_by=NULL WHERE hash=? AND seed=?",
+                        [(st, json.dumps(res), h, s) for h, s, st, res in results])
+
+
+def counts(con) -> dict:
+    """{group: {status: count}}."""
+    out: dict = {}
+    for grp, status, n in con.execute("SELECT grp, status, COUNT(*) FROM jobs GROUP BY grp, status"):
+        out.setdefault(grp, {})[status] = n
+    return out
+
+
+def spec_text(con) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
+    return None if row is None else row[0]
