@@ -61,7 +61,8 @@ def test_newton_polishes_to_1e_12(kw):
     np.testing.assert_allclose(auto.objective, polished.objective, rtol=1e-12)
 
 
-def test_solve_batch_equals_loop():
+@pytest.mark.parametrize("execution", ["vmap", "map"])
+def test_solve_batch_equals_loop(execution):
     base = ufm.Problem(K=4, n=3, d=5, loss="ls", lam_b=1e-2)
     problems = [
         base.replace(lam_w=1e-3, lam_h=1e-3, delta=0.0),
@@ -70,7 +71,7 @@ def test_solve_batch_equals_loop():
         base.replace(lam_w=0.3, lam_h=0.3, delta=0.2),  # collapses to zero
     ]
     seeds = [0, 1, 2, 3]
-    batch = ufm.solve_batch(problems, seeds=seeds)
+    batch = ufm.solve_batch(problems, seeds=seeds, execution=execution)
     assert len(batch) == 4 and batch.W.shape == (4, 4, 5)
     for i, (p, s) in enumerate(zip(problems, seeds)):
         single = ufm.solve(p, seed=s)
@@ -88,6 +89,8 @@ def test_solve_batch_rejects_mixed_shapes():
         ufm.solve_batch([ufm.Problem(d=5), ufm.Problem(d=6)])
     with pytest.raises(ValueError, match="seeds"):
         ufm.solve_batch([ufm.Problem(), ufm.Problem()], seeds=[1, 2, 3])
+    with pytest.raises(ValueError, match="execution"):
+        ufm.solve_batch([ufm.Problem()], execution="pmap")
 
 
 @pytest.mark.parametrize("loss", ["mse", "ce"])

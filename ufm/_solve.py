@@ -185,13 +185,31 @@ def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: 
 _COMPILED: dict = {}
 
 
-def _compiled(layout, solver, max_steps, stride, rows, batch, hyper, x0, tol):
-    """AOT-compile `_run` once per (layout, solver, steps, batch size); returns (executable, compile seconds)."""
-    key = (layout, solver, max_steps, stride, rows, batch)
+EXECUTIONS = ("auto", "vmap", "map")
+
+
+def default_execution() -> str:
+    """"vmap" on accelerators (the batch runs in parallel lanes), "map" on CPU.
+
+    A vmapped while_loop runs in lockstep: every member pays for the batch's largest number of outer steps and,
+    inside Newton-CG, of CG iterations, and the converged members are masked, not skipped. An accelerator has
+    the width to absorb that; a CPU does not (measured: experiments/benchmarks/batched_scan.py). "map" runs the
+    members one after another inside the same compiled program (lax.map): no lockstep, no Python per problem.
+    """
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
+def _compiled(layout, solver, max_steps, stride, rows, batch, hyper, x0, tol, execution="vmap"):
+    """AOT-compile `_run` once per (layout, solver, steps, batch size, execution); returns (executable, compile
+    seconds)."""
+    key = (layout, solver, max_steps, stride, rows, batch, execution if batch is not None else None)
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     fn = lambda h, x, t: _run(layout, solver, max_steps, stride, rows, h, x, t)  # noqa: E731
-    if batch is not None:
+    if batch is not None and execution == "map":
+        one = fn
+        fn = lambda h, x, t: lax.map(lambda hx: one(hx[0], hx[1], t), (h, x))  # noqa: E731
+    elif batch is not None:
         fn = jax.vmap(fn, in_axes=(0, 0, None))
     t0 = time.perf_counter()
     exe = jax.jit(fn).lower(hyper, x0, tol).compile()
@@ -312,6 +330,7 @@ def solve_batch(
     init_scale: float = 0.1,
     history_every: int | None = None,
     devices=None,
+    execution: str = "auto",
 ) -> Solution:
     """`solve` vmapped over problems that share (K, n, d, loss, bias, fixed_w, dtype) and differ in the
     λ's, the loss parameters and the seed. Returns one `Solution` whose fields are stacked along axis 0;
@@ -320,6 +339,8 @@ def solve_batch(
     seeds: one seed for all, or one per problem. init: None, or one (W, H, b) per problem.
     devices: several local devices to split the batch across (jax.sharding, batch axis); the batch size
     must be a multiple of their number. None: the default device.
+    execution: "vmap" (all members in lockstep lanes), "map" (members one after another in one compiled
+    program) or "auto" (`default_execution`: vmap on accelerators, map on CPU). Same results either way.
     """
     problems = tuple(problems)
     if not problems:
@@ -332,6 +353,9 @@ def solve_batch(
                 f"solve_batch(problems): problems[{i}] differs from problems[0] in a static field "
                 "(K, n, d, loss, bias, fixed_w, etf_norm, dtype); group problems by shape first"
             )
+    if execution not in EXECUTIONS:
+        raise ValueError(f"solve_batch: execution must be one of {', '.join(EXECUTIONS)}; got {execution!r}")
+    execution = default_execution() if execution == "auto" else execution
     B = len(problems)
     seeds = [seeds] * B if isinstance(seeds, (int, np.integer)) else list(seeds)
     if len(seeds) != B:
@@ -354,7 +378,7 @@ def solve_batch(
         key_batch = (B, tuple(str(d) for d in devices))
     else:
         key_batch = B
-    exe, compile_s = _compiled(layout, solver, max_steps, stride, rows, key_batch, hyper, x0, tol_a)
+    exe, compile_s = _compiled(layout, solver, max_steps, stride, rows, key_batch, hyper, x0, tol_a, execution)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
     return _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True)

@@ -63,8 +63,10 @@ def solve_chunk(items, size: int, devices=None) -> list:
     seeds = [it[1] for it in items]
     pad = size - len(items)
     method, tol, max_steps = items[0][3], items[0][4], items[0][5]
+    # Several devices: vmap lanes split across them; one device: the backend's default (map on CPU).
     batch = ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
-                            seeds=seeds + [seeds[-1]] * pad, devices=devices)
+                            seeds=seeds + [seeds[-1]] * pad, devices=devices,
+                            execution="vmap" if devices else "auto")
     metrics = ufm.metrics.all(batch.W, batch.H, batch.b)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
