@@ -94,7 +94,7 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
             handles.append(matplotlib.lines.Line2D([], [], color="white", linestyle=style[1:], label=label))
             del cs
     if handles:
-        leg = ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.6, facecolor="gray")
+        leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.5, facecolor="gray")
         for t in leg.get_texts():
             t.set_color("white")
     ax.set_xlabel(LABELS.get(x, x))
