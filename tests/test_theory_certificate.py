@@ -1,6 +1,5 @@
 """The global-optimality certificate: ratio 1 at minimizers, > 1 at saddles, and a gap bound that holds."""
 
-import numpy as np
 import pytest
 
 import theory

@@ -8,7 +8,7 @@ from ._contrastive import (
     scale_objective, scale_slope, xi_ce,
 )
 from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, value_route as mse_value_route
-from ._predict import Prediction, minimizer, mse_threshold, origin_bias, predict
+from ._predict import Prediction, minimizer, origin_bias, predict
 from ._saddles import Saddle, mse_subset, origin, padded, saddles
 from ._errata import Erratum, errata
 from ._landscape import (
@@ -23,7 +23,7 @@ from ._hessian import (
 )
 
 __all__ = [
-    "Prediction", "predict", "minimizer", "origin_bias", "mse_threshold",
+    "Prediction", "predict", "minimizer", "origin_bias",
     "MSECase", "mse_cases", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",

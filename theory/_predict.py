@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -144,9 +143,3 @@ def origin_bias(problem: Problem) -> np.ndarray:
         return np.zeros(problem.K)
     a, M, K = problem.alpha, problem.M, problem.K
     return np.full(K, a * M / (a + K - 1 + K * problem.lam_b))
-
-
-def mse_threshold(problem: Problem) -> dict:
-    """The MSE regime boundaries: λ_Wλ_H = 1/(NK) (x = 1) and λ_b = x/(1−x) (seed 001 Thm B.1)."""
-    x = math.sqrt(problem.K * problem.N * problem.lam_w * problem.lam_h) / problem.M
-    return {"x": x, "zero": x >= 1, "lam_b_boundary": x / (1 - x) if x < 1 else math.inf}

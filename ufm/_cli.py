@@ -242,9 +242,6 @@ def _json_default(v):
     return str(v)
 
 
-GRID_FLAGS = ("K", "n", "d", "lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M", "etf_norm")
-
-
 def _grid(text: str):
     """A grid flag: a number, a comma list, start:stop:m (linear) or start:stop:m:log."""
     def num(t):
@@ -266,6 +263,8 @@ def _grid(text: str):
 
 
 def _scan_parser(sub) -> None:
+    from experiments.scan._spec import GRID_KEYS
+
     p = sub.add_parser("scan", help="grid scans: run, status, export, merge, plot")
     ss = p.add_subparsers(dest="scan_command", metavar="SCAN_COMMAND", parser_class=_Parser)
     ss.required = True
@@ -275,8 +274,9 @@ def _scan_parser(sub) -> None:
     r.add_argument("--shard", default=None, help="i/m: run the i-th of m deterministic shares (else SLURM_ARRAY_*)")
     r.add_argument("--name", default="cli", help="group name")
     r.add_argument("--loss", default=None)
-    for key in GRID_FLAGS:
-        r.add_argument("--" + key.replace("_", "-"), dest=key, type=_grid, default=None)
+    for key in GRID_KEYS:
+        if key != "bias":  # --no-bias below
+            r.add_argument("--" + key.replace("_", "-"), dest=key, type=_grid, default=None)
     r.add_argument("--no-bias", action="store_true")
     r.add_argument("--dtype", default=None)
     r.add_argument("--seeds", type=_number(int), default=None)
@@ -312,7 +312,7 @@ def _scan_parser(sub) -> None:
 def _scan_spec(args):
     from experiments import scan
 
-    flags = {k: getattr(args, k) for k in GRID_FLAGS if getattr(args, k) is not None}
+    flags = {k: getattr(args, k) for k in scan.GRID_KEYS if k != "bias" and getattr(args, k) is not None}
     try:
         if args.spec is not None:
             if flags or args.loss:

@@ -4,9 +4,9 @@ merging and phase diagrams. Also reachable as `ufm.scan`."""
 from ._io import export, load, merge, rows, status
 from ._plot import plot
 from ._run import Progress, run, shard_from_env
-from ._spec import Group, Spec, SpecError, from_dict, grid_values, parse, parse_toml
+from ._spec import GRID_KEYS, Group, Spec, SpecError, from_dict, grid_values, parse, parse_toml
 
 __all__ = [
-    "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
+    "GRID_KEYS", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
     "status", "load", "rows", "export", "merge", "plot",
 ]
