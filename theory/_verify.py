@@ -115,7 +115,7 @@ def draw(rng, quick: bool) -> list[Problem]:
     regimes, both sides of the zero-solution boundary), CE and LS (δ ∈ [0, 1), both sides of s = 1), FL
     (γ ∈ {0, 1, 2, 3, 5})."""
     out = []
-    sizes = [(4, 3)] if quick else [(4, 3), (6, 4)]
+    sizes = [(4, 3)] if quick else [(4, 3), (6, 4), (10, 3)]
     for K, n in sizes:
         for d in (2, K - 1, K + 2) if quick else (2, K - 1, K, K + 2):
             for target in ((0.3, 1.5) if quick else (0.2, 0.6, 1.5)):
