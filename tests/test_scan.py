@@ -46,6 +46,18 @@ SPEC = textwrap.dedent("""
 TOTAL = 3 * 2 * 2 + 3
 
 
+def test_example_spec_parses_and_store_folder_is_created(tmp_path):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = scan.parse(open(os.path.join(here, "experiments", "specs", "example.toml")).read())
+    assert len(spec.jobs()) == 2 * 9 * 9 + 10 * 2
+    small = SPEC.replace("seeds = 2", "seeds = 1")
+    (tmp_path / "spec.toml").write_text(small)
+    store = tmp_path / "new" / "dir" / "s.db"
+    assert main(["scan", "run", str(tmp_path / "spec.toml"), "--store", str(store), "--quiet"]) == 0
+    assert store.exists()
+    assert main(["scan", "run", str(tmp_path / "spec.toml"), "--store", str(tmp_path), "--quiet"]) == 2  # a folder
+
+
 def test_grid_expansion():
     assert scan.grid_values(0.5, "x") == (0.5,)
     assert scan.grid_values([1, 2], "x") == (1, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sqlite3
 import sys
 
 from ._problem import Problem
@@ -352,6 +353,8 @@ def _cmd_scan_run(args) -> int:
         summary = scan.run(spec, args.store, shard=shard, progress=not args.quiet)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except (sqlite3.Error, OSError) as e:
+        raise UsageError(f"--store {args.store}: {e}") from None
     print(json.dumps(summary))
     return 0
 
@@ -430,6 +433,9 @@ def main(argv=None) -> int:
     except UsageError as e:
         msg = str(e).splitlines()[0]
         print(msg if msg.startswith("ufm") else f"ufm: {msg}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as e:  # a scan store that is not a database, or cannot be written
+        print(f"ufm: store: {e}", file=sys.stderr)
         return 2
 
 

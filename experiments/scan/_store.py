@@ -33,6 +33,8 @@ def me() -> str:
 
 
 def connect(path: str) -> sqlite3.Connection:
+    """Open (creating it and its folder if needed) a store in WAL mode."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     con = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
