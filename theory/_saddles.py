@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
 import ufm
 from ufm import Problem
-from ufm._objective import Layout, data_term_and_grad
+
+from ._certificate import _logit_gradient
 
 from ._predict import minimizer, origin_bias, predict
 
@@ -43,12 +43,8 @@ class Saddle(NamedTuple):
     source: str
 
 
-def _logit_gradient(problem: Problem, W, H, b):
-    return np.asarray(data_term_and_grad(Layout.of(problem), problem.hyper, jnp.asarray(W @ H + b[:, None]))[1])
-
-
 def _direction(problem: Problem, W, H, b, alpha):
-    G = _logit_gradient(problem, W, H, b)
+    G, _ = _logit_gradient(problem, W @ H + b[:, None])
     U, s, Vt = np.linalg.svd(-G)
     u, v = U[:, 0], Vt[0]
     lw, lh = problem.lam_w, problem.lam_h

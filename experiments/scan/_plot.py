@@ -86,13 +86,11 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
     fx = np.geomspace(xs.min(), xs.max(), 400) if x in LOG_AXES and xs.min() > 0 else np.linspace(xs.min(), xs.max(), 400)
     fy = np.geomspace(ys.min(), ys.max(), 400) if y in LOG_AXES and ys.min() > 0 else np.linspace(ys.min(), ys.max(), 400)
     FX, FY = np.meshgrid(fx, fy)
-    styles = ["w--", "w:"]
     handles = []
-    for (label, B), style in zip(_boundaries(row, x, y, FX, FY), styles):
+    for (label, B), style in zip(_boundaries(row, x, y, FX, FY), ("--", ":")):
         if np.nanmin(B) < 0 < np.nanmax(B):
-            cs = ax.contour(FX, FY, B, levels=[0.0], colors="white", linestyles=style[1:])
-            handles.append(matplotlib.lines.Line2D([], [], color="white", linestyle=style[1:], label=label))
-            del cs
+            ax.contour(FX, FY, B, levels=[0.0], colors="white", linestyles=style)
+            handles.append(matplotlib.lines.Line2D([], [], color="white", linestyle=style, label=label))
     if handles:
         leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.5, facecolor="gray")
         for t in leg.get_texts():

@@ -118,8 +118,7 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
     jobs = spec.jobs()
     for i, j in enumerate(jobs):
         j["index"] = i
-    indices = None if shard is None else {j["index"] for j in jobs if j["index"] % shard[1] == shard[0]}
-    scope = jobs if indices is None else [j for j in jobs if j["index"] in indices]
+    scope = jobs if shard is None else [j for j in jobs if j["index"] % shard[1] == shard[0]]
     con = _store.connect(store)
     _store.initialise(con, spec, scope)
     _store.release_dead_claims(con)
@@ -128,11 +127,12 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
         per_shape[_store.shape_key(j["problem"])] = per_shape.get(_store.shape_key(j["problem"]), 0) + 1
     devices = jax.local_devices() if jax.local_device_count() > 1 else None
     n_dev = len(devices) if devices else 1
-    done_before = sum(1 for _ in con.execute("SELECT 1 FROM jobs WHERE status IN ('done','failed')"))
-    bar = Progress(len(scope), min(done_before, len(scope)), progress)
+    cond, args = _store.shard_clause(shard)
+    done_before = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status IN ('done','failed'){cond}", args).fetchone()[0]
+    bar = Progress(len(scope), done_before, progress)
     solved, chunks = 0, 0
     while max_chunks is None or chunks < max_chunks:
-        items = _store.claim(con, spec.solver["chunk"], indices)
+        items = _store.claim(con, spec.solver["chunk"], shard)
         if not items:
             break
         size = batch_size(spec, items[0][2], per_shape[_store.shape_key(items[0][2])], n_dev)
@@ -149,9 +149,8 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
         chunks += 1
         bar.update(len(items))
     summary = {"solved_now": solved}
-    where = "" if indices is None else f" AND idx IN ({','.join(str(i) for i in sorted(indices))})"
     for status in ("done", "failed", "pending", "running"):
-        summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{where}", (status,)).fetchone()[0]
+        summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{cond}", (status, *args)).fetchone()[0]
     con.close()
     return summary
 

@@ -168,7 +168,8 @@ def check_memory(spec: Spec, memory_gb: float) -> None:
     """Reject a shape whose single solve cannot fit in `memory_gb` (the free vector and the solver's
     working copies, L-BFGS history included: about (2·memory + 16) vectors of the free size)."""
     for g in spec.groups:
-        for p in g.configs()[:1] + g.configs()[-1:]:
+        configs = g.configs()
+        for p in (configs[0], configs[-1]):
             need = bytes_per_solve(p)
             if need > memory_gb * 2**30:
                 _fail(f"group {g.name!r}", f"one solve of K={p.K} n={p.n} d={p.d} needs ~{need / 2**30:.1f} GiB, "

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, claimed_at REAL, result TEXT,
     PRIMARY KEY (hash, seed)
 );
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, shape, idx);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, idx);
+CREATE INDEX IF NOT EXISTS jobs_shape ON jobs (status, shape, idx);
 """
 
 
@@ -97,26 +98,31 @@ def release_dead_claims(con) -> int:
     return len(dead)
 
 
-def claim(con, chunk: int, indices: set | None = None):
-    """Claim up to `chunk` pending jobs of one shape (the shape with the most pending work first).
+def shard_clause(shard) -> tuple[str, tuple]:
+    """SQL condition (and its parameters) selecting the jobs of shard (i, m): idx ≡ i (mod m)."""
+    return ("", ()) if shard is None else (" AND idx % ? = ?", (shard[1], shard[0]))
 
-    `indices`: restrict to these job indices (a shard). Returns [(hash, seed, problem, method, tol, max_steps)].
-    """
+
+def claim(con, chunk: int, shard=None):
+    """Claim up to `chunk` pending jobs of one shape and solver setting (the one of the lowest pending job
+    index), within shard (i, m) if given. Returns [(hash, seed, problem, method, tol, max_steps)].
+    Two indexed queries per chunk: the cost does not grow with the size of the scan."""
+    cond, args = shard_clause(shard)
     with transaction(con):
-        rows = con.execute(
-            "SELECT hash, seed, idx, shape, problem, method, tol, max_steps FROM jobs WHERE status='pending' "
-            "ORDER BY shape, method, tol, max_steps, idx"
-        ).fetchall()
-        if indices is not None:
-            rows = [r for r in rows if r[2] in indices]
-        if not rows:
+        first = con.execute(
+            f"SELECT shape, method, tol, max_steps FROM jobs WHERE status='pending'{cond} ORDER BY idx LIMIT 1", args
+        ).fetchone()
+        if first is None:
             return []
-        key = rows[0][3], rows[0][5], rows[0][6], rows[0][7]
-        picked = [r for r in rows if (r[3], r[5], r[6], r[7]) == key][:chunk]
+        picked = con.execute(
+            "SELECT hash, seed, problem, method, tol, max_steps FROM jobs WHERE status='pending' AND shape=? "
+            f"AND method=? AND tol IS ? AND max_steps IS ?{cond} ORDER BY idx LIMIT ?",
+            (*first, *args, chunk),
+        ).fetchall()
         now, who = time.time(), me()
         con.executemany("UPDATE jobs SET status='running', claimed_by=?, claimed_at=? WHERE hash=? AND seed=?",
                         [(who, now, r[0], r[1]) for r in picked])
-    return [(r[0], r[1], ufm.Problem(**json.loads(r[4])), r[5], r[6], r[7]) for r in picked]
+    return [(r[0], r[1], ufm.Problem(**json.loads(r[2])), r[3], r[4], r[5]) for r in picked]
 
 
 def finish(con, results) -> None:
