@@ -12,6 +12,7 @@ from . import metrics, solvers  # noqa: E402
 from ._objective import Layout, Objective, Params, logits, objective  # noqa: E402
 from ._problem import Problem, simplex_etf  # noqa: E402
 from ._solve import STATUSES, Solution, initial_point, solve, solve_batch  # noqa: E402
+from ._trajectory import Trajectory, trajectory  # noqa: E402
 from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton  # noqa: E402
 
 __version__ = "0.1.0"
@@ -27,6 +28,6 @@ def __getattr__(name):
 
 __all__ = [
     "Problem", "simplex_etf", "Objective", "Params", "Layout", "objective", "logits",
-    "solve", "solve_batch", "Solution", "STATUSES", "initial_point",
+    "solve", "solve_batch", "Solution", "STATUSES", "initial_point", "trajectory", "Trajectory",
     "GD", "SGD", "Adam", "LBFGS", "Newton", "Auto", "solvers", "metrics",
 ]

@@ -1,0 +1,49 @@
+"""NAME.json beside each figure: the parameters, the numbers plotted, and the checks against `theory/` (each
+check: value, tolerance, pass). The gallery and the tests read it."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if math.isfinite(v) else None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def check(value: float, tol: float, why: str, upper: bool = True) -> dict:
+    """A check `value ≤ tol` (upper) or `value ≥ tol` (lower bound), with the reason for the tolerance."""
+    value = float(value)
+    ok = math.isfinite(value) and (value <= tol if upper else value >= tol)
+    return {"value": value, "tol": tol, "kind": "≤" if upper else "≥", "why": why, "pass": bool(ok)}
+
+
+def write(out_dir, module_name: str, quick: bool, params: dict, data: dict, checks: dict, seconds: float | None = None) -> Path:
+    module = sys.modules[module_name]
+    path = Path(out_dir) / f"{module.NAME}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"name": module.NAME, "title": module.TITLE, "reproduces": module.REPRODUCES, "caption": module.CAPTION,
+            "quick": quick, "seconds": seconds, "params": params, "checks": checks, "data": data}
+    path.write_text(json.dumps(_plain(body), indent=1, allow_nan=False))
+    return path
+
+
+def read(out_dir, name: str) -> dict:
+    return json.loads((Path(out_dir) / f"{name}.json").read_text())
