@@ -18,6 +18,11 @@ MODULES = (
     "seed001_fig2_landscape",
     "seed001_fig8_gradient_field",
     "seed002_fig8_xi",
+    "seed000_fig9_10_psi_fl",
+    "seed004_fig10_convergence",
+    "seed004_fig8_norm_error",
+    "seed004_fig6_delta",
+    "seed003_fig1_losses",
 )
 
 
