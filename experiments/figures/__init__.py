@@ -23,6 +23,9 @@ MODULES = (
     "seed004_fig8_norm_error",
     "seed004_fig6_delta",
     "seed003_fig1_losses",
+    "seed001_fig4_dimension",
+    "mse_regime_map",
+    "hessian_condition",
 )
 
 
