@@ -26,6 +26,7 @@ MODULES = (
     "seed001_fig4_dimension",
     "mse_regime_map",
     "hessian_condition",
+    "certificate_path",
 )
 
 
