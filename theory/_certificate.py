@@ -73,7 +73,6 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
         gap = stationarity * (float(np.linalg.norm(np.asarray(x))) + R)
         return Certificate(None, stationarity, 0.0, stationarity, gap, "frozen W: convex in (H, b)")
 
-    lam_z = problem.lam_z
     Z = W @ H
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
     # Relative to max(σ_max, 1): logits are O(1), so a Z of norm 1e-12 counts as 0, not as rank 1.

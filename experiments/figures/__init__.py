@@ -27,6 +27,7 @@ MODULES = (
     "mse_regime_map",
     "hessian_condition",
     "certificate_path",
+    "saddle_escape",
 )
 
 

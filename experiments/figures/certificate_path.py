@@ -33,7 +33,7 @@ SETUP = {"K": 4, "n": 5, "d": 6, "lam_w": 5e-3, "lam_h": 5e-3, "lam_b": 5e-3, "b
 
 def params(quick: bool) -> dict:
     return {**SETUP, "losses": {k: v for k, v in LOSSES}, "optimizer": {"method": "sgd", "lr": 0.1, "momentum": 0.9},
-            "steps": 1500 if quick else 4000, "every": 30 if quick else 40, "polish": {"method": "newton", "steps": 6}}
+            "steps": 1500 if quick else 4000, "every": 50 if quick else 40, "polish": {"method": "newton", "steps": 6}}
 
 
 @styled

@@ -28,7 +28,7 @@ KS = (4, 10)
 
 
 def params(quick: bool) -> dict:
-    return {**SETUP, "K": list(KS), "d": "K + 2", "deltas": 6 if quick else 14, "spectrum_at": {"K": 10, "delta": 0.2}}
+    return {**SETUP, "K": list(KS), "d": "K + 2", "deltas": 6 if quick else 14, "spectrum_at": {"K": 10, "delta": 0.2}, "method": "newton"}
 
 
 def _problem(K, delta):
@@ -47,7 +47,7 @@ def make(out_dir, quick: bool = False) -> list:
         deltas = np.linspace(0.0, 0.97 * thr, p["deltas"])
         dense = np.linspace(0.0, 0.999 * thr, 300)
         ax.plot(dense, [theory.predict(_problem(K, d)).kappa for d in dense], color=PALETTE[i], label=f"$K p_t$, $K$={K}")
-        sols = ufm.solve_batch([_problem(K, d) for d in deltas])
+        sols = ufm.solve_batch([_problem(K, d) for d in deltas], method="newton")
         cw, ch = [], []
         for j, d in enumerate(deltas):
             prob, s = _problem(K, d), sols[j]
@@ -68,7 +68,7 @@ def make(out_dir, quick: bool = False) -> list:
     ax = axes[0, 1]
     K, delta = p["spectrum_at"]["K"], p["spectrum_at"]["delta"]
     prob = _problem(K, delta)
-    s = ufm.solve(prob)
+    s = ufm.solve(prob, method="newton")
     eig = theory.spectrum_w(prob, s.W, s.H, s.b).eigenvalues
     pred = theory.predicted_spectra(prob)
     ax.plot(np.arange(eig.size), eig, ".", color=PALETTE[0], ms=3, label="measured")

@@ -3,7 +3,6 @@ scan (`ufm.scan`) and compared cell by cell with the closed form."""
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ CASES = ("mse:zero", "mse:d>=K:lam_b-small", "mse:d>=K:lam_b-large")  # theory.m
 def params(quick: bool) -> dict:
     g = 9 if quick else 24
     return {"loss": "mse", "K": 4, "n": 5, "d": 6, "bias": True, "lam_h": 0.1,
-            "lam_w": {"logspace": [1e-4, 1.0, g]}, "lam_b": {"logspace": [1e-3, 1e2, g]}, "method": "auto",
+            "lam_w": {"logspace": [1e-4, 1.0, g]}, "lam_b": {"logspace": [1e-3, 1e2, g]}, "method": "newton",
             "tol": 1e-12}
 
 

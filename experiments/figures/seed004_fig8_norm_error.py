@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 
-import theory
 import ufm
 
 from . import _ls_runs, _record

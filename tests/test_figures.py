@@ -1,0 +1,173 @@
+"""Every figure builds in quick mode; the numbers behind each are checked here against `theory/` directly
+(independently of the checks each figure records in its own JSON)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import experiments.figures as figures
+import theory
+import ufm
+from ufm._cli import main
+
+NAMES = list(figures.modules())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    paths = figures.build(out, quick=True, progress=False)
+    return out, paths
+
+
+def meta(built, name):
+    return json.loads((built[0] / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_figure_builds_png_pdf_json_and_its_checks_pass(built, name):
+    out, paths = built
+    suffixes = sorted(p.suffix for p in paths[name])
+    assert suffixes == [".json", ".pdf", ".png"]
+    png = (out / f"{name}.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a real raster, not an empty canvas
+    assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    m = meta(built, name)
+    assert m["quick"] is True and m["checks"], "every figure checks its numbers"
+    bad = {k: c for k, c in m["checks"].items() if not c["pass"]}
+    assert not bad
+
+
+def test_gallery_lists_every_figure_with_caption_source_and_command(built):
+    out, _ = built
+    page = (out / "index.html").read_text()
+    for name, mod in figures.modules().items():
+        assert f"src='{name}.png'" in page
+        assert f"ufm figures --only {name} --out {out} --quick" in page
+        assert mod.REPRODUCES.split(";")[0].replace("'", "&#x27;") in page
+
+
+def test_xi_minimum_is_the_ce_global_minimum(built):
+    for key, v in meta(built, "seed002-fig8-xi")["data"].items():
+        K, lw, lh = (float(s.split("=")[1]) for s in key.split(", "))
+        pred = theory.predict(ufm.Problem(K=int(K), n=100, d=int(K), loss="ce", lam_w=lw, lam_h=lh))
+        assert v["xi_star"] == pytest.approx(pred.objective, rel=1e-9)  # bounded scalar search to 1e-10 in ρ
+        assert v["rho_star"] == pytest.approx(int(K) * pred.w_norm**2, rel=1e-6)  # argmin of a flat minimum
+
+
+def test_norm_vs_delta_equals_the_closed_form(built):
+    from experiments.figures import _ls_runs
+
+    for key, v in meta(built, "seed004-fig6-delta")["data"]["norms"].items():
+        pred = theory.predict(_ls_runs.problem(float(key.split("=")[1])))
+        # float64 solves at rel. gradient 1e-12. Past the threshold the closed form is 0 and f − f* ~ λ‖W‖²:
+        # the norms reach only the square root of the objective's accuracy, hence abs 1e-8.
+        assert v["w_solve"] == pytest.approx(pred.w_norm, rel=1e-8, abs=1e-8)
+        assert v["h_solve"] == pytest.approx(pred.h_mean_norm, rel=1e-8, abs=1e-8)
+
+
+def test_condition_numbers_equal_k_pt(built):
+    d = meta(built, "hessian-condition")["data"]
+    for K in (4, 10):
+        for delta, cw, ch in zip(d[f"K={K}"]["delta"], d[f"K={K}"]["cond_w"], d[f"K={K}"]["cond_h"], strict=True):
+            prob = ufm.Problem(K=K, n=10, d=K + 2, loss="ls", delta=delta, lam_w=5e-4, lam_h=5e-4, lam_b=5e-4)
+            kappa = theory.predict(prob).kappa
+            assert cw == pytest.approx(kappa, rel=1e-7) and ch == pytest.approx(kappa, rel=1e-7)  # dense eigh
+
+
+def test_regime_map_cells_equal_the_mse_cases(built):
+    m = meta(built, "mse-regime-map")
+    p, d = m["params"], m["data"]
+    for i, lam_b in enumerate(d["lam_b"]):
+        for j, prod in enumerate(d["lam_w_lam_h"]):
+            prob = ufm.Problem(K=p["K"], n=p["n"], d=p["d"], loss="mse", lam_w=prod / p["lam_h"], lam_h=p["lam_h"],
+                               lam_b=lam_b)
+            c = theory.mse_cases(prob)
+            assert d["cases"][int(d["case"][i][j])] == c.case
+            assert d["b"][i][j] == pytest.approx(c.b, abs=1e-9)  # solves at rel. gradient 1e-12
+
+
+def test_psi_minima_are_the_scale_minima(built):
+    for key, v in meta(built, "seed000-fig9-10-psi-fl")["data"].items():
+        K, gamma, c = (float(s.split("=")[1]) for s in key.split(", "))
+        lam = c / 10.0  # n = 100: c = √n λ_Z
+        m = theory.scale_minima(ufm.Problem(K=int(K), n=100, d=int(K) + 1, loss="fl", gamma=gamma, lam_w=lam, lam_h=lam))
+        assert v["global_a"] == pytest.approx(m.a, abs=1e-9)
+        assert len(v["local"]) == len(m.local)
+
+
+def test_gradient_field_at_right_angle_matches_seed001_text(built):
+    # Seed 001 App. C.2: at θ = π/2 the MSE field is (∂_s, ∂_θ) = (s, αMs).
+    d = meta(built, "seed001-fig8-gradient-field")["data"]
+    for title, (alpha, M) in (("MSE", (1.0, 1.0)), (r"MSE, $\alpha$=4", (4.0, 1.0)), ("MSE, $M$=4", (1.0, 4.0))):
+        row = d[title]["theta=pi/2"]
+        s = np.array(row["s"])
+        theta = math.pi / 2  # the grid point nearest π/2 may differ slightly: use the field itself
+        ds, dt = theory.polar_mse_limit_grad(s, theta, alpha, M)
+        np.testing.assert_allclose(ds, s, atol=1e-12)
+        np.testing.assert_allclose(dt, alpha * M * s, rtol=1e-12)
+        assert np.all(np.array(row["d_theta"]) > 0)
+
+
+def test_landscape_minimum_of_vanilla_mse(built):
+    # MSE at θ = 0: ½(s − 1)² + ½ s²/(K−1) is minimised at s = (K−1)/K (seed 001 eq. 31 with α = M = 1).
+    v = meta(built, "seed001-fig2-landscape")["data"]["MSE"]
+    K, s_max, g = 10, 6.0, meta(built, "seed001-fig2-landscape")["params"]["grid"][0]
+    assert v["argmin_theta"] == 0.0
+    assert abs(v["argmin_s"] - (K - 1) / K) <= s_max / (g - 1)  # within one grid step
+
+
+def test_dimension_figure_margins_and_objectives(built):
+    d = meta(built, "seed001-fig4-dimension")["data"]
+    K = 10
+    for loss, rows in d.items():
+        for r in rows:
+            prob = ufm.Problem(K=K, n=20, d=r["d"], loss=loss, lam_w=5e-4, lam_h=5e-4, lam_b=5e-4)
+            pred = theory.predict(prob)
+            if pred.objective is not None:
+                assert r["objective"] == pytest.approx(pred.objective, rel=1e-10)
+            if r["d"] >= K - 1:
+                assert r["cm_min"] == pytest.approx(K / (K - 1), abs=1e-8)
+    # Below K − 1 MSE's minimizer cannot classify every class; CE still does (the point of the figure).
+    assert d["mse"][0]["accuracy"] < 1.0 and d["ce"][0]["accuracy"] == 1.0
+
+
+def test_certificate_bound_dominates_the_true_gap(built):
+    for name, v in meta(built, "certificate-path")["data"].items():
+        gap, bound = np.array(v["true_gap"]), np.array(v["gap_bound"])
+        assert np.all(bound >= gap - 1e-13 * max(1.0, abs(v["f_star"]))), name  # rigorous bound; rounding of f, f*
+
+
+def test_saddle_runs_start_at_the_predicted_curvature(built):
+    d = meta(built, "saddle-escape")["data"]
+    assert {k.split(": ")[1] for k in d} >= {"origin", "padded-r1", "padded-r2", "mse-subset-1"}
+    for key, v in d.items():
+        if key.endswith("origin"):
+            assert v["lambda_min"][0] == pytest.approx(v["predicted_start"], abs=1e-6)  # 1e-6 perturbation
+        else:
+            assert v["lambda_min"][0] <= v["predicted_start"] + 1e-6
+        assert v["lambda_min"][0] < 0 and v["lambda_min"][-1] > -1e-6
+
+
+def test_cli_list_and_bad_input(capsys, tmp_path):
+    assert main(["figures", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in NAMES)
+    assert main(["figures", "--only", "no-such-figure"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--only" in err and "no-such-figure" in err
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["figures", "--out", str(f), "--only", NAMES[0]]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_cli_builds_one_figure_and_the_gallery(capsys, tmp_path):
+    assert main(["figures", "--only", "seed001-fig8-gradient-field", "--out", str(tmp_path), "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "4/4 checks pass" in out and (tmp_path / "index.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "index.html", "seed001-fig8-gradient-field.json", "seed001-fig8-gradient-field.pdf",
+        "seed001-fig8-gradient-field.png"]
