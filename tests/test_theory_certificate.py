@@ -44,7 +44,8 @@ def test_zero_solution_ratio_at_most_one():
     p = ufm.Problem(K=4, n=3, d=6, loss="ce", lam_w=0.3, lam_h=0.3)
     sol = ufm.solve(p)
     c = theory.certificate(p, sol.W, sol.H, sol.b)
-    assert c.ratio <= 1.0 and c.gap_bound < 1e-12
+    # The solve stops at ‖∇f‖ ≤ 1e-12·|f|; the bound multiplies that residual by ‖x‖ + R* (here ≈ 20).
+    assert c.ratio <= 1.0 and c.gap_bound < 1e-10
 
 
 def test_saddles_have_ratio_above_one():

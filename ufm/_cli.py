@@ -463,6 +463,34 @@ def _cmd_figures(args) -> int:
     return 1 if failed else 0
 
 
+def _bench_parser(sub) -> None:
+    p = sub.add_parser("bench", help="speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up")
+    p.add_argument("--quick", action="store_true", help="the small sizes only (< 2 min on 2 cores)")
+    p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
+    p.add_argument("--only", nargs="+", metavar="SECTION", default=None,
+                   help="torch | batched | hardware | memory | startup (default: all)")
+    p.set_defaults(run=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    import os
+
+    import experiments.benchmarks as bench
+
+    bad = [s for s in (args.only or []) if s not in bench.SECTIONS]
+    if bad:
+        raise UsageError(f"--only: unknown section(s) {', '.join(bad)}; choose from {', '.join(bench.SECTIONS)}")
+    if args.json is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise UsageError(f"--json: directory {os.path.dirname(os.path.abspath(args.json))} does not exist")
+    report = bench.run(quick=args.quick, only=args.only)
+    print(bench.table(report))
+    if args.json is not None:
+        with open(args.json, "w") as fh:
+            json.dump(report, fh, indent=1, default=_json_default)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ufm", description="Unconstrained feature model toolkit (Neural Collapse).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -471,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     _verify_parser(sub)
     _scan_parser(sub)
     _figures_parser(sub)
+    _bench_parser(sub)
     return parser
 
 

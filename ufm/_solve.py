@@ -167,7 +167,8 @@ def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: 
     start = jnp.where(jnp.isfinite(f) & jnp.all(jnp.isfinite(g)), RUNNING, DIVERGED)
     if isinstance(solver, Auto):
         x, f, g, k, status, hist, row = _phase(
-            solver.lbfgs, fun, x0, f, g, k, start, hist, row, jnp.maximum(tol, solver.switch), max_steps, stride, f0
+            solver.lbfgs, fun, x0, f, g, k, start, hist, row, jnp.maximum(tol, solver.switch),
+            min(max_steps, solver.lbfgs_steps), stride, f0,
         )
         status = jnp.where(status == DIVERGED, DIVERGED, RUNNING)
         x, f, g, k, status, hist, row = _phase(
@@ -299,7 +300,8 @@ def solve(
       from `ufm.solvers` with its own settings (learning rate, schedule, memory, ...).
     tol: stop when ‖∇f‖₂ ≤ tol·min(|f|, |f(x0)|) (default 1e-12 for auto/newton, 1e-10 for lbfgs, 1e-8 for first-order
       methods in float64; 1e-5, 1e-5, 1e-4 in float32).
-    max_steps: iteration cap (default 200 newton, 5000 lbfgs and auto's L-BFGS phase, 20000 first-order).
+    max_steps: iteration cap (default 200 newton and auto, 5000 lbfgs, 20000 first-order; auto's L-BFGS phase also
+      stops after Auto.lbfgs_steps, its Newton polish after Auto.polish_steps more).
     seed, init, init_scale: see `initial_point`.
     history_every: stride of the (step, objective, grad_norm) history (default: about 500 rows).
 

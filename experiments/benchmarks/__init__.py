@@ -1,1 +1,84 @@
-"""Benchmarks that print ratios (run as modules, e.g. `python -m experiments.benchmarks.batched_scan`)."""
+"""`ufm bench`: speed and memory, as ratios, in one run (each section is a module with `run(quick)` and
+`table(result)`): 1 the public PyTorch UFM loop, 2 batched scans, 3 hardware efficiency, 4 memory,
+5 start-up. Torch is the optional `bench` extra; without it section 1 times the ufm side only."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+
+import jax
+
+from . import batched_scan, hardware, memory, startup, versus_torch
+
+SECTIONS = {"torch": versus_torch, "batched": batched_scan, "hardware": hardware, "memory": memory,
+            "startup": startup}
+_RUN = {"batched": batched_scan.bench}
+
+# Targets the report is judged against (issue: `ufm bench`).
+TARGETS = {"torch": "≥ 100× faster than the PyTorch loop to the 1e-6 gap", "batched": "batched ≥ 20× one by one",
+           "hardware": "gradient step ≥ 50% of the matmul peak", "startup": "compile ≤ 5 s per shape"}
+
+
+def machine() -> dict:
+    import os
+
+    dev = jax.devices()[0]
+    return {"device": str(dev), "backend": jax.default_backend(), "device_kind": getattr(dev, "device_kind", ""),
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": sys.version.split()[0],
+            "jax": jax.__version__, "platform": platform.platform()}
+
+
+def run(quick: bool = False, only=None, progress: bool = True) -> dict:
+    names = list(SECTIONS) if not only else list(only)
+    bad = [n for n in names if n not in SECTIONS]
+    if bad:
+        raise ValueError(f"bench: unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
+    report = {"machine": machine(), "quick": quick, "sections": {}, "seconds": {}}
+    for name in names:
+        t0 = time.perf_counter()
+        if progress:
+            print(f"bench: {name} ...", end="", file=sys.stderr, flush=True)
+        report["sections"][name] = _RUN.get(name, SECTIONS[name].run)(quick)
+        report["seconds"][name] = time.perf_counter() - t0
+        if progress:
+            print(f" {report['seconds'][name]:.1f} s", file=sys.stderr, flush=True)
+    report["targets"] = verdicts(report)
+    return report
+
+
+def verdicts(report: dict) -> dict:
+    """Each target: the measured figure and whether it is met (None where the section did not run)."""
+    s, out = report["sections"], {}
+    if "torch" in s:
+        ratios = [r["ratio"] for r in s["torch"]["rows"] if "ratio" in r]
+        out["torch"] = {"target": TARGETS["torch"], "measured": min(ratios) if ratios else None,
+                        "met": (min(ratios) >= 100) if ratios else None}
+    if "batched" in s:
+        best = max(r["ratio_map"] for r in s["batched"]["rows"])
+        out["batched"] = {"target": TARGETS["batched"], "measured": best, "met": best >= 20}
+    if "hardware" in s:
+        f = s["hardware"]["fraction_of_peak"]
+        out["hardware"] = {"target": TARGETS["hardware"], "measured": f, "met": f >= 0.5}
+    if "startup" in s:
+        worst = max(v for c in s["startup"]["compile_seconds_per_shape"].values() for v in c.values())
+        out["startup"] = {"target": TARGETS["startup"], "measured": worst, "met": worst <= 5.0}
+    return out
+
+
+def table(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"ufm bench{' --quick' if report['quick'] else ''} on {m['device']} ({m['backend']}, {m['cpu']}, "
+             f"{m['cores']} cores), jax {m['jax']}, python {m['python']}"]
+    for name, result in report["sections"].items():
+        lines += SECTIONS[name].table(result)
+    lines.append("targets:")
+    for name, v in report["targets"].items():
+        met = {True: "met", False: "NOT met", None: "not measured"}[v["met"]]
+        val = "n/a" if v["measured"] is None else f"{v['measured']:.3g}"
+        lines.append(f"   {v['target']:55s} measured {val:>8s}  {met}")
+    return "\n".join(lines)
+
+
+__all__ = ["SECTIONS", "TARGETS", "run", "table", "verdicts", "machine"]

@@ -27,8 +27,9 @@ def grid(m: int, K=10, n=50, d=32, loss="ce"):
     return [ufm.Problem(K=K, n=n, d=d, loss=loss, lam_w=float(a), lam_h=float(b), lam_b=1e-2) for a in lw for b in lh]
 
 
-def run(configs: int = 256, method: str = "auto", vmap_configs: int = 32, loss: str = "ce") -> dict:
-    problems = grid(configs, loss=loss)
+def run(configs: int = 256, method: str = "auto", vmap_configs: int = 32, loss: str = "ce", K: int = 10, n: int = 50,
+        d: int = 32) -> dict:
+    problems = grid(configs, K=K, n=n, d=d, loss=loss)
     seeds = list(range(len(problems)))
     # Compile every path first (cached by shape and batch size), then time.
     one = ufm.solve(problems[0], method=method, seed=0)
@@ -53,7 +54,7 @@ def run(configs: int = 256, method: str = "auto", vmap_configs: int = 32, loss: 
     rate_map = len(problems) / t_map
     rate_vmap = len(sub) / t_vmap
     return {
-        "configs": len(problems), "vmap_configs": len(sub), "method": method, "loss": loss, "shape": "K=10 n=50 d=32",
+        "configs": len(problems), "vmap_configs": len(sub), "method": method, "loss": loss, "shape": f"K={K} n={n} d={d}",
         "seconds_loop": t_loop, "seconds_map": t_map, "seconds_vmap_subset": t_vmap,
         "configs_per_second_loop": rate_loop, "configs_per_second_map": rate_map,
         "configs_per_second_vmap": rate_vmap, "ratio_map": rate_map / rate_loop, "ratio_vmap": rate_vmap / rate_loop,
@@ -92,3 +93,22 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+SHAPES = {"small (K=4, n=10, d=8)": (4, 10, 8), "medium (K=10, n=50, d=32)": (10, 50, 32)}
+
+
+def bench(quick: bool = False) -> dict:
+    """Section 2 of `ufm bench`: the 256-configuration λ grid at each shape (quick: the small shape)."""
+    shapes = dict(list(SHAPES.items())[:1]) if quick else SHAPES
+    return {"rows": [{"shape_name": name, **run(256, "auto", 32, "ce", K, n, d)} for name, (K, n, d) in shapes.items()]}
+
+
+def table(r: dict) -> list[str]:
+    out = ["2. Batched scans: 256-configuration (λ_W, λ_H) grid, CE, auto, configs/second"]
+    for row in r["rows"]:
+        out.append(f"   {row['shape_name']:26s} one by one {row['configs_per_second_loop']:8.1f}   "
+                   f"batched map {row['configs_per_second_map']:8.1f} ({row['ratio_map']:.1f}x)   "
+                   f"vmap {row['configs_per_second_vmap']:8.1f} ({row['ratio_vmap']:.2f}x, lockstep max "
+                   f"{row['steps_max_vmap']} vs mean {row['steps_mean_single']:.0f} steps)")
+    return out

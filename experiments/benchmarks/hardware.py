@@ -1,0 +1,96 @@
+"""Section 3 of `ufm bench`: achieved GFLOP/s of one full-batch gradient step (≈ 6KdN flops: Z = WH, ∇_W = GHᵀ,
+∇_H = WᵀG) against the machine's own matrix-multiply GFLOP/s, measured in the same run."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import ufm
+from ufm._objective import Layout, value_x
+from ufm._problem import Hyper
+
+from . import _torch_loop
+
+
+def _best_seconds(fn, *args, reps: int = 7) -> float:
+    """Fastest of `reps` timed calls after a warm-up (the machine's attainable speed, not its noise)."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def matmul_gflops(m: int, k: int, n: int, dtype="float32") -> float:
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.standard_normal((m, k)), dtype)
+    b = jnp.asarray(rng.standard_normal((k, n)), dtype)
+    mm = jax.jit(jnp.matmul)
+    return 2.0 * m * k * n / _best_seconds(mm, a, b) / 1e9
+
+
+def grad_step_gflops(K: int, n: int, d: int, loss: str = "ce", dtype="float32") -> tuple[float, float]:
+    """(GFLOP/s, seconds) of one jitted value-and-gradient of f at the UFM size (K, n, d)."""
+    p = ufm.Problem(K=K, n=n, d=d, loss=loss, dtype=dtype)
+    layout = Layout.of(p)
+    hyper = Hyper(*(jnp.asarray(v, dtype) for v in p.hyper))
+    x = jnp.asarray(ufm.initial_point(p), dtype)
+    step = jax.jit(jax.value_and_grad(lambda x: value_x(layout, hyper, x)))
+    s = _best_seconds(step, x)
+    return 6.0 * K * d * p.N / s / 1e9, s
+
+
+def torch_step_gflops(K: int, n: int, d: int) -> float | None:
+    """The same step (CE, float32) as the PyTorch loop computes it: forward and backward."""
+    if not _torch_loop.available():
+        return None
+    import torch
+
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    W = (0.1 * torch.randn(K, d, device=dev)).requires_grad_()
+    H = (0.1 * torch.randn(d, K * n, device=dev)).requires_grad_()
+    labels = torch.arange(K, device=dev).repeat_interleave(n)
+
+    def step():
+        W.grad = H.grad = None
+        f = torch.nn.functional.cross_entropy((W @ H).T, labels) + 5e-4 * ((W * W).sum() + (H * H).sum())
+        f.backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    step()
+    best = float("inf")
+    for _ in range(7):
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return 6.0 * K * d * K * n / best / 1e9
+
+
+def run(quick: bool = False) -> dict:
+    K, n, d = 100, 100, 512
+    peak = max(matmul_gflops(s, s, s) for s in ((1024, 2048) if quick else (1024, 2048, 4096)))
+    same = matmul_gflops(K, d, K * n)  # Z = WH alone, at the UFM's own (skinny) shape
+    achieved, seconds = grad_step_gflops(K, n, d)
+    torch_gf = torch_step_gflops(K, n, d)
+    return {"K": K, "n": n, "d": d, "dtype": "float32", "flops_per_step": 6.0 * K * d * K * n,
+            "step_seconds": seconds, "step_gflops": achieved, "matmul_peak_gflops": peak,
+            "matmul_same_shape_gflops": same, "fraction_of_peak": achieved / peak,
+            "torch_step_gflops": torch_gf, "device": str(jax.devices()[0])}
+
+
+def table(r: dict) -> list[str]:
+    out = [f"3. Hardware efficiency: one CE gradient step at K={r['K']}, n={r['n']}, d={r['d']} ({r['dtype']}, "
+           f"6KdN = {r['flops_per_step'] / 1e9:.2f} GFLOP)",
+           f"   ufm step {r['step_seconds'] * 1e3:.1f} ms = {r['step_gflops']:.1f} GFLOP/s; matmul peak "
+           f"{r['matmul_peak_gflops']:.1f} GFLOP/s (square), {r['matmul_same_shape_gflops']:.1f} at the step's "
+           f"(K×d)·(d×N) shape; fraction of peak {r['fraction_of_peak']:.0%}"]
+    if r["torch_step_gflops"] is not None:
+        out.append(f"   the PyTorch loop's step: {r['torch_step_gflops']:.1f} GFLOP/s")
+    return out

@@ -1,0 +1,92 @@
+"""`ufm bench` sections at tiny sizes: the numbers are sane and the PyTorch loop solves the same problem.
+(Speed itself is measured by `ufm bench`, not asserted here.)"""
+
+import json
+
+import numpy as np
+import pytest
+
+import experiments.benchmarks as bench
+import theory
+import ufm
+from experiments.benchmarks import _torch_loop, hardware, memory, startup, versus_torch
+from ufm._cli import main
+
+
+def test_versus_torch_rows_reach_the_gaps():
+    r = versus_torch.run(sizes={"tiny": (3, 6, 5)}, torch_seconds=30.0)
+    assert [row["loss"] for row in r["rows"]] == ["mse", "ce"]
+    for row in r["rows"]:
+        # float64 solve at rel. gradient 1e-12: the objective gap is at rounding level.
+        assert row["ufm_float64"]["gap"] <= 1e-12
+        assert row["ufm_to_target"] is not None and row["ufm_to_target"]["gap"] <= versus_torch.TARGET
+        if r["torch_available"]:
+            t = row["torch"]
+            assert t["reached"] and t["steps"] > 0
+            # The loop's float32 objective agrees with the float64 one: its iterate really is within ~1e-6.
+            assert t["gap_float64"] <= 5 * versus_torch.TARGET
+            assert row["ratio"] > 0
+        else:
+            assert row["torch"] is None
+    text = "\n".join(versus_torch.table(r))
+    assert ("torch is not installed" in text) != r["torch_available"]
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_torch_loop_minimises_the_ufm_objective(loss):
+    if not _torch_loop.available():
+        with pytest.raises(ImportError):
+            _torch_loop.run(ufm.Problem(loss=loss), 1.0)
+        return
+    p = ufm.Problem(K=3, n=4, d=5, loss=loss, lam_w=5e-3, lam_h=5e-3, lam_b=1e-2)
+    f_star = theory.predict(p).objective
+    r = _torch_loop.run(p, f_star, target=1e-5, seconds=30.0)
+    assert r.reached
+    f64 = float(ufm.objective(p).f((r.W, r.H, r.b)))
+    # float32 loop, float64 re-evaluation: the two gaps agree to float32 rounding of f (~1e-7 relative).
+    assert (f64 - f_star) / f_star == pytest.approx(r.gap, abs=1e-6)
+
+
+def test_hardware_counts_flops_against_a_matmul():
+    assert hardware.matmul_gflops(64, 64, 64) > 0
+    gf, seconds = hardware.grad_step_gflops(4, 8, 16)
+    assert gf > 0 and seconds > 0
+
+
+def test_memory_peak_is_measured_against_the_array_bytes():
+    r = memory.measure(3, 20, 16, "gd")
+    if "error" in r:
+        assert "Linux" in r["error"]
+        return
+    assert r["array_bytes"] == (3 * 16 + 16 * 60 + 3) * 8
+    assert r["peak"] >= r["rss_before"] > 0 and r["ratio"] >= 0
+
+
+def test_startup_process_timer_reads_json():
+    seconds, rec = startup._process(["-c", "print('{\"a\": 1}')"])
+    assert rec == {"a": 1} and seconds > 0
+
+
+def test_cli_bench_hardware_writes_json_with_targets(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--only", "hardware", "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    h = rep["sections"]["hardware"]
+    assert h["fraction_of_peak"] == pytest.approx(h["step_gflops"] / h["matmul_peak_gflops"])
+    assert rep["targets"]["hardware"]["met"] == (h["fraction_of_peak"] >= 0.5)
+    assert rep["machine"]["backend"] in ("cpu", "gpu", "cuda", "rocm", "tpu")
+    assert "3. Hardware efficiency" in capsys.readouterr().out
+
+
+def test_cli_bench_bad_section_exits_2(capsys):
+    assert main(["bench", "--only", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--only" in err
+
+
+def test_verdicts_flag_missed_targets():
+    rep = {"sections": {"batched": {"rows": [{"ratio_map": 1.3}]},
+                        "startup": {"compile_seconds_per_shape": {"s": {"auto": 6.0, "gd": 1.0}}}}}
+    v = bench.verdicts(rep)
+    assert v["batched"]["met"] is False and v["startup"]["met"] is False and v["startup"]["measured"] == 6.0
+    assert np.isclose(v["batched"]["measured"], 1.3)
