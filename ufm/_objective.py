@@ -26,7 +26,9 @@ class Params(NamedTuple):
 class Layout:
     """The static part of a problem: shapes, loss kind and which variables are free.
 
-    Solvers work on a flat vector x of the free variables: [vec W (unless fixed), vec H, b (if bias)].
+    The free variables as one flat vector x = [vec W (unless fixed), vec H, b (if bias)] (pack/unpack: the
+    public and analysis form) or as the tuple of their arrays (free/full: what the solvers iterate on, so
+    that no step copies H in and out of x).
     """
 
     K: int
@@ -68,6 +70,19 @@ class Layout:
             W, i = x[: K * d].reshape(K, d), K * d
         H = x[i : i + d * N].reshape(d, N)
         b = x[i + d * N :] if self.bias else jnp.zeros(K, x.dtype)
+        return Params(W, H, b)
+
+    def free(self, params) -> tuple:
+        """Full Params → the tuple of free arrays (W unless frozen, H, b if bias): the solvers' iterate."""
+        W, H, b = params
+        return tuple(([] if self.fixed_w else [W]) + [H] + ([b] if self.bias else []))
+
+    def full(self, free) -> Params:
+        """The tuple of free arrays → full Params (the frozen W and b ≡ 0 filled in)."""
+        it = iter(free)
+        W = self.W_fixed() if self.fixed_w else next(it)
+        H = next(it)
+        b = next(it) if self.bias else jnp.zeros(self.K, H.dtype)
         return Params(W, H, b)
 
     def pack(self, params) -> jax.Array:

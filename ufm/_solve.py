@@ -13,9 +13,10 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ._objective import Layout, Params, value_x
+from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton
+from .solvers import _tree as T
 
 STATUSES = ("running", "converged", "max_steps", "diverged", "stalled")
 RUNNING, CONVERGED, MAX_STEPS, DIVERGED, STALLED = range(5)
@@ -121,7 +122,7 @@ def _scale(f, f0):
 
 
 def _rel(f, g, f0):
-    return jnp.linalg.norm(g) / _scale(f, f0)
+    return T.norm(g) / _scale(f, f0)
 
 
 def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride, f0):
@@ -140,16 +141,16 @@ def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride, f
         x, f, g, state, k, _, hist, row = c
         x1, f1, g1, state1, stalled = solver.step(fun, x, f, g, state, max_steps)
         k1 = k + 1
-        finite = jnp.isfinite(f1) & jnp.all(jnp.isfinite(g1)) & jnp.all(jnp.isfinite(x1))
+        finite = jnp.isfinite(f1) & T.all_finite(g1) & T.all_finite(x1)
         finite &= f1 <= BLOWUP * jnp.maximum(jnp.abs(f0), 1.0)
-        x1, f1, g1 = (jnp.where(finite, new, old) for new, old in ((x1, x), (f1, f), (g1, g)))
+        x1, f1, g1 = (T.where(finite, new, old) for new, old in ((x1, x), (f1, f), (g1, g)))
         status = jnp.select(
             [~finite, _rel(f1, g1, f0) <= tol, stalled, k1 >= max_steps],
             [DIVERGED, CONVERGED, STALLED, MAX_STEPS],
             RUNNING,
         )
         record = (k1 % stride == 0) & (row < hist.shape[0])
-        entry = jnp.stack([k1.astype(f1.dtype), f1, jnp.linalg.norm(g1)])
+        entry = jnp.stack([k1.astype(f1.dtype), f1, T.norm(g1)])
         hist = jnp.where(record, hist.at[jnp.minimum(row, hist.shape[0] - 1)].set(entry), hist)
         return x1, f1, g1, state1, k1, status, hist, row + record
 
@@ -158,13 +159,14 @@ def _phase(solver, fun, x, f, g, k, status, hist, row, tol, max_steps, stride, f
 
 
 def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: Hyper, x0, tol):
-    """The whole solve as one pure function (jit/vmap it): (hyper, x0, tol) → _Out."""
-    fun = lambda x: value_x(layout, hyper, x)  # noqa: E731
+    """The whole solve as one pure function (jit/vmap it): (hyper, x0, tol) → _Out. x0: the tuple of free
+    arrays (`Layout.free`)."""
+    fun = lambda x: value(layout, hyper, layout.full(x))  # noqa: E731
     f, g = jax.value_and_grad(fun)(x0)
     f0 = f
-    hist = jnp.full((rows, 3), jnp.nan, x0.dtype).at[0].set(jnp.stack([jnp.zeros_like(f), f, jnp.linalg.norm(g)]))
+    hist = jnp.full((rows, 3), jnp.nan, f.dtype).at[0].set(jnp.stack([jnp.zeros_like(f), f, T.norm(g)]))
     k, row = jnp.zeros((), jnp.int32), jnp.ones((), jnp.int32)
-    start = jnp.where(jnp.isfinite(f) & jnp.all(jnp.isfinite(g)), RUNNING, DIVERGED)
+    start = jnp.where(jnp.isfinite(f) & T.all_finite(g), RUNNING, DIVERGED)
     if isinstance(solver, Auto):
         x, f, g, k, status, hist, row = _phase(
             solver.lbfgs, fun, x0, f, g, k, start, hist, row, jnp.maximum(tol, solver.switch),
@@ -178,9 +180,9 @@ def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: 
         x, f, g, k, status, hist, row = _phase(solver, fun, x0, f, g, k, start, hist, row, tol, max_steps, stride, f0)
     # The final iterate always closes the history.
     last = hist[jnp.maximum(row - 1, 0), 0]
-    entry = jnp.stack([k.astype(f.dtype), f, jnp.linalg.norm(g)])
+    entry = jnp.stack([k.astype(f.dtype), f, T.norm(g)])
     hist = jnp.where((last != k) & (row < rows), hist.at[jnp.minimum(row, rows - 1)].set(entry), hist)
-    return _Out(x, f, jnp.linalg.norm(g), _rel(f, g, f0), k, status, hist)
+    return _Out(x, f, T.norm(g), _rel(f, g, f0), k, status, hist)
 
 
 _COMPILED: dict = {}
@@ -268,9 +270,8 @@ def _resolve(solver, dtype, tol, max_steps, history_every):
 
 
 def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched):
-    x = np.asarray(out.x)
-    unpack = jax.vmap(layout.unpack) if batched else layout.unpack
-    W, H, b = (np.asarray(a) for a in unpack(jnp.asarray(x)))
+    full = jax.vmap(layout.full) if batched else layout.full
+    W, H, b = (np.asarray(a) for a in full(out.x))
     f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
     status = np.asarray(STATUSES, dtype=object)[np.asarray(out.status)]
     hist = np.asarray(out.history)
@@ -313,7 +314,7 @@ def solve(
     solver = as_solver(method)
     layout = Layout.of(problem)
     tol, max_steps, stride, rows = _resolve(solver, problem.dtype, tol, max_steps, history_every)
-    x0 = jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)
+    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)))
     hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
     tol_a = jnp.asarray(tol, problem.dtype)
     exe, compile_s = _compiled(layout, solver, max_steps, stride, rows, None, hyper, x0, tol_a)
@@ -370,6 +371,7 @@ def solve_batch(
     layout = Layout.of(p0)
     tol, max_steps, stride, rows = _resolve(solver, p0.dtype, tol, max_steps, history_every)
     x0 = jnp.asarray(np.stack([initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]), p0.dtype)
+    x0 = layout.free(jax.vmap(layout.unpack)(x0))
     hyper = Hyper(*(jnp.asarray(col, p0.dtype) for col in zip(*(p.hyper for p in problems))))
     tol_a = jnp.asarray(tol, p0.dtype)
     if devices is not None and len(devices) > 1:

@@ -12,10 +12,11 @@ import numpy as np
 from jax import lax
 
 from . import metrics as _metrics
-from ._objective import Layout, Params, value_x
+from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from ._solve import BLOWUP, _check_int, as_solver, initial_point
 from .solvers import Auto
+from .solvers import _tree as T
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Trajectory:
 
 
 def _run(layout: Layout, solver, steps: int, every: int, hyper: Hyper, x0):
-    fun = lambda x: value_x(layout, hyper, x)  # noqa: E731
+    fun = lambda x: value(layout, hyper, layout.full(x))  # noqa: E731
     f, g = jax.value_and_grad(fun)(x0)
     cap = BLOWUP * jnp.maximum(jnp.abs(f), 1.0)
     state = solver.init(fun, x0, f, g, steps)
@@ -61,19 +62,19 @@ def _run(layout: Layout, solver, steps: int, every: int, hyper: Hyper, x0):
     def one(k, c):
         x, f, g, state, failed = c
         x1, f1, g1, state1, _ = solver.step(fun, x, f, g, state, steps)
-        ok = (failed < 0) & jnp.isfinite(f1) & jnp.all(jnp.isfinite(g1)) & jnp.all(jnp.isfinite(x1)) & (f1 <= cap)
+        ok = (failed < 0) & jnp.isfinite(f1) & T.all_finite(g1) & T.all_finite(x1) & (f1 <= cap)
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         failed = jnp.where((failed < 0) & ~ok, (k + 1).astype(failed.dtype), failed)
         return keep(x1, x), keep(f1, f), keep(g1, g), keep(state1, state), failed
 
     def chunk(c, i):
         c = lax.fori_loop(i * every, (i + 1) * every, one, c)
-        return c, (c[0], c[1], jnp.linalg.norm(c[2]))
+        return c, (c[0], c[1], T.norm(c[2]))
 
     c, (xs, fs, gs) = lax.scan(chunk, (x0, f, g, state, never), jnp.arange(steps // every, dtype=jnp.int32))
-    xs = jnp.concatenate([x0[None], xs])
+    xs = jax.tree_util.tree_map(lambda a0, a: jnp.concatenate([a0[None], a]), x0, xs)
     fs = jnp.concatenate([f[None], fs])
-    gs = jnp.concatenate([jnp.linalg.norm(g)[None], gs])
+    gs = jnp.concatenate([T.norm(g)[None], gs])
     return xs, fs, gs, c[4]
 
 
@@ -107,7 +108,7 @@ def trajectory(
     if steps % every:
         raise ValueError(f"trajectory: steps ({steps}) must be a multiple of every ({every})")
     layout = Layout.of(problem)
-    x0 = jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)
+    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)))
     hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
     key = (layout, solver, steps, every)
     compile_s = 0.0
@@ -119,7 +120,7 @@ def trajectory(
     t0 = time.perf_counter()
     xs, fs, gs, failed = jax.block_until_ready(_COMPILED[key](hyper, x0))
     seconds = time.perf_counter() - t0
-    W, H, b = (np.asarray(a) for a in jax.vmap(layout.unpack)(xs))
+    W, H, b = (np.asarray(a) for a in jax.vmap(layout.full)(xs))
     failed = int(failed)
     return Trajectory(
         problem=problem, method=solver, step=np.arange(0, steps + 1, every), W=W, H=H, b=b,

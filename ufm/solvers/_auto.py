@@ -15,14 +15,15 @@ class Auto:
     same compiled loop.
 
     The defaults hand over early: L-BFGS is cheap per step far from the minimizer but slow on the flat
-    weight-decay directions of the UFM (MSE took 200 L-BFGS steps where Newton-CG needs ~20); measured in
-    `ufm bench` and experiments/benchmarks.
+    weight-decay directions of the UFM (MSE took 200 L-BFGS steps where Newton-CG needs ~20). Ten L-BFGS
+    steps then Newton converged on every problem of the comparison in the README's Performance section and
+    was the fastest or within noise of it; Newton alone once stalled at float32's floor from a random start.
     """
 
     lbfgs: LBFGS = LBFGS()
     newton: Newton = Newton()
     switch: float = 1e-2
-    lbfgs_steps: int = 50
+    lbfgs_steps: int = 10
     polish_steps: int = 100
 
     def __post_init__(self):

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from . import _tree as T
+
 
 class LBFGSState(NamedTuple):
     opt_state: optax.OptState
@@ -44,6 +46,6 @@ class LBFGS:
         updates, opt_state = self._tx().update(g, state.opt_state, x, value=f, grad=g, value_fn=fun)
         x_new = optax.apply_updates(x, updates)
         f_new, g_new = optax.value_and_grad_from_state(fun)(x_new, state=opt_state)
-        progress = (f_new < f) | (jnp.linalg.norm(g_new) < jnp.linalg.norm(g))
+        progress = (f_new < f) | (T.norm(g_new) < T.norm(g))
         idle = jnp.where(progress, 0, state.idle + 1)
         return x_new, f_new, g_new, LBFGSState(opt_state, idle), idle >= self.patience

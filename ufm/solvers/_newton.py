@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from . import _tree as T
+
 
 class NewtonState(NamedTuple):
     radius: jax.Array
@@ -17,9 +19,9 @@ class NewtonState(NamedTuple):
 
 def _to_boundary(z, p, radius):
     """τ ≥ 0 with ‖z + τ p‖ = radius (z inside the ball)."""
-    a = jnp.vdot(p, p)
-    b = 2 * jnp.vdot(z, p)
-    c = jnp.vdot(z, z) - radius**2
+    a = T.vdot(p, p)
+    b = 2 * T.vdot(z, p)
+    c = T.vdot(z, z) - radius**2
     a_safe = jnp.where(a > 0, a, 1.0)
     tau = (-b + jnp.sqrt(jnp.maximum(b * b - 4 * a * c, 0.0))) / (2 * a_safe)
     return jnp.where(a > 0, tau, 0.0)
@@ -32,7 +34,7 @@ def steihaug_cg(hvp, g, radius, tol, max_steps):
     the current direction to the boundary). Singular B (the rotation symmetry of the UFM) is fine: CG stays
     in the Krylov space of g, which lies in the range of B.
     """
-    z0 = jnp.zeros_like(g)
+    z0 = T.zeros_like(g)
 
     def cond(c):
         return ~c[5]
@@ -40,20 +42,20 @@ def steihaug_cg(hvp, g, radius, tol, max_steps):
     def body(c):
         z, r, p, rr, j, _ = c
         Bp = hvp(p)
-        pBp = jnp.vdot(p, Bp)
+        pBp = T.vdot(p, Bp)
         curved = pBp > 0
         alpha = rr / jnp.where(curved, pBp, 1.0)
-        z_next = z + alpha * p
-        leaves = ~curved | (jnp.linalg.norm(z_next) >= radius)
-        z_edge = z + _to_boundary(z, p, radius) * p
-        r_next = r + alpha * Bp
-        rr_next = jnp.vdot(r_next, r_next)
-        p_next = -r_next + (rr_next / jnp.where(rr > 0, rr, 1.0)) * p
+        z_next = T.axpy(alpha, p, z)
+        leaves = ~curved | (T.norm(z_next) >= radius)
+        z_edge = T.axpy(_to_boundary(z, p, radius), p, z)
+        r_next = T.axpy(alpha, Bp, r)
+        rr_next = T.vdot(r_next, r_next)
+        p_next = T.axpy(rr_next / jnp.where(rr > 0, rr, 1.0), p, T.neg(r_next))
         done = leaves | (jnp.sqrt(rr_next) <= tol) | (j + 1 >= max_steps)
-        return jnp.where(leaves, z_edge, z_next), r_next, p_next, rr_next, j + 1, done
+        return T.where(leaves, z_edge, z_next), r_next, p_next, rr_next, j + 1, done
 
-    rr0 = jnp.vdot(g, g)
-    init = (z0, g, -g, rr0, jnp.zeros((), jnp.int32), rr0 == 0)
+    rr0 = T.vdot(g, g)
+    init = (z0, g, T.neg(g), rr0, jnp.zeros((), jnp.int32), rr0 == 0)
     z, _, _, _, j, _ = lax.while_loop(cond, body, init)
     return z, j
 
@@ -90,30 +92,31 @@ class Newton:
             raise ValueError(f"Newton.accept must be in [0, 0.25); got {self.accept!r}")
 
     def init(self, fun, x, f, g, max_steps):
-        radius = self.radius * jnp.maximum(1.0, jnp.linalg.norm(x))
-        return NewtonState(radius.astype(x.dtype), jnp.zeros((), jnp.int32))
+        radius = self.radius * jnp.maximum(1.0, T.norm(x))
+        return NewtonState(radius.astype(T.dtype(x)), jnp.zeros((), jnp.int32))
 
     def step(self, fun, x, f, g, state, max_steps):
-        eps = jnp.finfo(x.dtype).eps
+        eps = jnp.finfo(T.dtype(x)).eps
         hvp = lambda v: jax.jvp(jax.grad(fun), (x,), (v,))[1]  # noqa: E731
-        gnorm = jnp.linalg.norm(g)
-        fscale = jnp.maximum(jnp.abs(f), jnp.finfo(x.dtype).tiny)
+        gnorm = T.norm(g)
+        fscale = jnp.maximum(jnp.abs(f), jnp.finfo(T.dtype(x)).tiny)
         forcing = jnp.minimum(0.5, jnp.sqrt(gnorm / fscale))
         p, cg = steihaug_cg(hvp, g, state.radius, forcing * gnorm, self.cg_steps)
-        pred = -(jnp.vdot(g, p) + 0.5 * jnp.vdot(p, hvp(p)))
-        f_new, g_new = jax.value_and_grad(fun)(x + p)
-        ok = jnp.isfinite(f_new) & jnp.all(jnp.isfinite(g_new))
+        pred = -(T.vdot(g, p) + 0.5 * T.vdot(p, hvp(p)))
+        x_try = T.axpy(1.0, p, x)
+        f_new, g_new = jax.value_and_grad(fun)(x_try)
+        ok = jnp.isfinite(f_new) & T.all_finite(g_new)
         rho = (f - f_new) / jnp.where(pred > 0, pred, 1.0)
         noise = 64 * eps * fscale
         in_noise = pred <= noise
-        take = ok & jnp.where(in_noise, (f_new <= f + noise) & (jnp.linalg.norm(g_new) < gnorm), rho > self.accept)
-        pnorm = jnp.linalg.norm(p)
+        take = ok & jnp.where(in_noise, (f_new <= f + noise) & (T.norm(g_new) < gnorm), rho > self.accept)
+        pnorm = T.norm(p)
         good = take & ~in_noise & (rho > 0.75) & (pnorm >= 0.99 * state.radius)
         radius = jnp.where(
             take, jnp.where(good, jnp.minimum(2 * state.radius, self.max_radius), state.radius), 0.25 * pnorm
         )
-        x = jnp.where(take, x + p, x)
+        x = T.where(take, x_try, x)
         f = jnp.where(take, f_new, f)
-        g = jnp.where(take, g_new, g)
-        stalled = radius <= eps * jnp.maximum(1.0, jnp.linalg.norm(x))
+        g = T.where(take, g_new, g)
+        stalled = radius <= eps * jnp.maximum(1.0, T.norm(x))
         return x, f, g, NewtonState(radius, cg), stalled
