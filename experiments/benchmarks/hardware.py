@@ -53,30 +53,8 @@ def grad_step_gflops(K: int, n: int, d: int, loss: str = "ce", dtype="float32", 
 
 
 def torch_step_gflops(K: int, n: int, d: int) -> float | None:
-    """The same step (CE, float32) as the PyTorch loop computes it: forward and backward."""
-    if not _torch_loop.available():
-        return None
-    import torch
-
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    W = (0.1 * torch.randn(K, d, device=dev)).requires_grad_()
-    H = (0.1 * torch.randn(d, K * n, device=dev)).requires_grad_()
-    labels = torch.arange(K, device=dev).repeat_interleave(n)
-
-    def step():
-        W.grad = H.grad = None
-        f = torch.nn.functional.cross_entropy((W @ H).T, labels) + 5e-4 * ((W * W).sum() + (H * H).sum())
-        f.backward()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
-    step()
-    best = float("inf")
-    for _ in range(7):
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
-    return 6.0 * K * d * K * n / best / 1e9
+    """The same step (CE, float32) as the PyTorch loop computes it: forward and backward (None without torch)."""
+    return _torch_loop.step_gflops(K, n, d) if _torch_loop.available() else None
 
 
 def run(quick: bool = False) -> dict:

@@ -31,11 +31,11 @@ def _ufm_to(problem64, f_star, dtype, tol, reps: int = 3):
 
 def run(quick: bool = False, torch_seconds: float | None = None, sizes: dict | None = None) -> dict:
     """One row per (size, loss). torch_seconds: the PyTorch loop's time budget per row (default 20 s quick,
-    150 s full); a loop that runs out reports the gap it reached and the ratio becomes a lower bound.
+    120 s full); a loop that runs out reports the gap it reached and the ratio becomes a lower bound.
     sizes: name → (K, n, d) (default: the public size, and the CIFAR-100-like one unless quick)."""
     if sizes is None:
         sizes = dict(list(SIZES.items())[:1]) if quick else SIZES
-    budget = torch_seconds if torch_seconds is not None else (20.0 if quick else 150.0)
+    budget = torch_seconds if torch_seconds is not None else (20.0 if quick else 120.0)
     rows = []
     for size, (K, n, d) in sizes.items():
         for loss in ("mse", "ce"):
