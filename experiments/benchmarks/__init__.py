@@ -35,6 +35,8 @@ def run(quick: bool = False, only=None, progress: bool = True) -> dict:
     bad = [n for n in names if n not in SECTIONS]
     if bad:
         raise ValueError(f"bench: unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
+    # Compile times are reported cold: the persistent cache of ufm/__init__.py would turn them into disk reads.
+    jax.config.update("jax_enable_compilation_cache", False)
     report = {"machine": machine(), "quick": quick, "sections": {}, "seconds": {}}
     for name in names:
         t0 = time.perf_counter()
@@ -62,8 +64,9 @@ def verdicts(report: dict) -> dict:
         f = s["hardware"]["fraction_of_peak"]
         out["hardware"] = {"target": TARGETS["hardware"], "measured": f, "met": f >= 0.5}
     if "startup" in s:
-        worst = max(v for c in s["startup"]["compile_seconds_per_shape"].values() for v in c.values())
-        out["startup"] = {"target": TARGETS["startup"], "measured": worst, "met": worst <= 5.0}
+        vals = [v for c in s["startup"]["compile_seconds_per_shape"].values() for v in c.values()]
+        worst = max(vals) if vals else None
+        out["startup"] = {"target": TARGETS["startup"], "measured": worst, "met": None if worst is None else worst <= 5.0}
     return out
 
 

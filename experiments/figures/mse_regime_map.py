@@ -20,9 +20,10 @@ TITLE = "MSE regime map over (λ_Wλ_H, λ_b) with the case boundaries"
 REPRODUCES = "toolkit figure (no paper has it); cases of seed 001 Thm 3.1 = Thm B.1 (appendix forms, see errata)"
 CAPTION = ("Vanilla MSE with bias, d ≥ K. Left: the case of seed 001 Thm B.1 — the zero solution W* = H* = 0 "
            "where x = √(KNλ_Wλ_H) ≥ 1; otherwise b* = 1/(K(1+λ_b)) for λ_b ≤ x/(1−x) and b* = √(nλ_Wλ_H)/λ_b above. "
-           "Middle: b* from a `ufm scan` of float64 solves (one per cell); right: the solved mean ‖w^k‖ (grey: below "
-           "10⁻⁸, the zero solution reached to rounding). Lines: the boundaries x = 1 and λ_b = x/(1−x); the main text of seed 001 Thm 3.1 prints "
-           "this threshold and b* wrongly (errata). The checks bound the largest cell error against the closed form.")
+           "Middle: b* from a `ufm scan` of float64 solves (one per cell); right: the solved mean ‖w^k‖ "
+           "(grey: below 10⁻⁸, the zero solution reached to rounding). Lines: the boundaries x = 1 and "
+           "λ_b = x/(1−x); the main text of seed 001 Thm 3.1 prints this threshold and b* wrongly (errata). "
+           "The checks bound the largest cell error against the closed form.")
 
 CASES = ("mse:zero", "mse:d>=K:lam_b-small", "mse:d>=K:lam_b-large")  # theory.mse_cases labels
 

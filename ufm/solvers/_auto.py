@@ -20,7 +20,7 @@ class Auto:
     was the fastest or within noise of it; Newton alone once stalled at float32's floor from a random start.
     """
 
-    lbfgs: LBFGS = LBFGS()
+    lbfgs: LBFGS = LBFGS(memory=10)  # = lbfgs_steps: no more pairs can exist; half the memory of the default 20
     newton: Newton = Newton()
     switch: float = 1e-2
     lbfgs_steps: int = 10
