@@ -48,3 +48,15 @@ def test_divergence_is_reported_not_returned_as_nan():
 def test_bad_arguments_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ufm.trajectory(P, **kwargs)
+
+
+def test_compiled_solves_are_a_bounded_lru_cache():
+    from ufm._executables import Executables
+
+    c = Executables(maxsize=3)
+    for k in range(5):
+        c.put(k, f"exe{k}")
+    assert len(c) == 3 and 0 not in c and 1 not in c
+    assert c.get(2) == "exe2"  # 2 becomes the most recent: the next put drops 3
+    c.put(5, "exe5")
+    assert 3 not in c and 2 in c and c.values() == ["exe4", "exe2", "exe5"]

@@ -13,6 +13,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._executables import Executables
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton
@@ -185,7 +186,7 @@ def _run(layout: Layout, solver, max_steps: int, stride: int, rows: int, hyper: 
     return _Out(x, f, T.norm(g), _rel(f, g, f0), k, status, hist)
 
 
-_COMPILED: dict = {}
+_COMPILED = Executables()
 
 
 EXECUTIONS = ("auto", "vmap", "map")
@@ -206,8 +207,9 @@ def _compiled(layout, solver, max_steps, stride, rows, batch, hyper, x0, tol, ex
     """AOT-compile `_run` once per (layout, solver, steps, batch size, execution); returns (executable, compile
     seconds)."""
     key = (layout, solver, max_steps, stride, rows, batch, execution if batch is not None else None)
-    if key in _COMPILED:
-        return _COMPILED[key], 0.0
+    exe = _COMPILED.get(key)
+    if exe is not None:
+        return exe, 0.0
     fn = lambda h, x, t: _run(layout, solver, max_steps, stride, rows, h, x, t)  # noqa: E731
     if batch is not None and execution == "map":
         one = fn
@@ -217,7 +219,7 @@ def _compiled(layout, solver, max_steps, stride, rows, batch, hyper, x0, tol, ex
     t0 = time.perf_counter()
     exe = jax.jit(fn).lower(hyper, x0, tol).compile()
     seconds = time.perf_counter() - t0
-    _COMPILED[key] = exe
+    _COMPILED.put(key, exe)
     return exe, seconds
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from jax import lax
 
 from . import metrics as _metrics
+from ._executables import Executables
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from ._solve import BLOWUP, _check_int, as_solver, initial_point
@@ -78,7 +79,7 @@ def _run(layout: Layout, solver, steps: int, every: int, hyper: Hyper, x0):
     return xs, fs, gs, c[4]
 
 
-_COMPILED: dict = {}
+_COMPILED = Executables()
 
 
 def trajectory(
@@ -112,13 +113,15 @@ def trajectory(
     hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
     key = (layout, solver, steps, every)
     compile_s = 0.0
-    if key not in _COMPILED:
+    exe = _COMPILED.get(key)
+    if exe is None:
         t0 = time.perf_counter()
         fn = lambda h, x: _run(layout, solver, steps, every, h, x)  # noqa: E731
-        _COMPILED[key] = jax.jit(fn).lower(hyper, x0).compile()
+        exe = jax.jit(fn).lower(hyper, x0).compile()
+        _COMPILED.put(key, exe)
         compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    xs, fs, gs, failed = jax.block_until_ready(_COMPILED[key](hyper, x0))
+    xs, fs, gs, failed = jax.block_until_ready(exe(hyper, x0))
     seconds = time.perf_counter() - t0
     W, H, b = (np.asarray(a) for a in jax.vmap(layout.full)(xs))
     failed = int(failed)

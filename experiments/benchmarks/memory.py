@@ -31,7 +31,7 @@ with open("/proc/self/clear_refs", "w") as fh:  # reset the peak: what follows i
 before = status("VmRSS")
 s = ufm.solve(p, method=method, max_steps=steps)
 peak = status("VmHWM")
-ma = list(_COMPILED.values())[-1].memory_analysis()
+ma = _COMPILED.values()[-1].memory_analysis()
 xla = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes - ma.alias_size_in_bytes
 itemsize = 8 if dtype == "float64" else 4
 free = K * d + d * K * n + K

@@ -1,0 +1,40 @@
+"""A bounded cache of compiled solves. Each XLA:CPU executable holds hundreds of memory mappings (measured: ~650
+for an auto solve), and Linux caps a process at vm.max_map_count (65530 by default): an unbounded cache made a
+long process (the test suite, a scan over many shapes) segfault inside the next compile. The least recently used
+executables are dropped beyond `maxsize`; dropping one frees its mappings."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+MAXSIZE = 32
+
+
+class Executables:
+    def __init__(self, maxsize: int = MAXSIZE):
+        self.maxsize = maxsize
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        exe = self._items.get(key)
+        if exe is not None:
+            self._items.move_to_end(key)
+        return exe
+
+    def put(self, key, exe) -> None:
+        self._items[key] = exe
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def values(self):
+        return list(self._items.values())
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
