@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import jax
@@ -58,11 +61,24 @@ def torch_step_gflops(K: int, n: int, d: int) -> float | None:
 
 
 def run(quick: bool = False) -> dict:
+    """In a fresh child process: measured after the other sections in the same process, the step ran at 47% of
+    peak instead of 72–75% (allocator and thread-pool state left by hundreds of compiled solves)."""
+    code = ("import json, sys; from experiments.benchmarks import hardware; "
+            "print(json.dumps(hardware.measure(sys.argv[1] == '1')))")
+    out = subprocess.run([sys.executable, "-c", code, "1" if quick else "0"], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(quick: bool = False) -> dict:
     K, n, d = 100, 100, 512
     peak = max(matmul_gflops(s, s, s) for s in ((1024, 2048) if quick else (1024, 2048, 4096)))
     same = matmul_gflops(K, d, K * n)  # Z = WH alone, at the UFM's own (skinny) shape
-    achieved, seconds = grad_step_gflops(K, n, d)
-    flat_gf, flat_s = grad_step_gflops(K, n, d, flat=True)
+    # This machine's speed drifts between runs of a few seconds (measured: the same step 22–37 ms): the best of
+    # three alternating rounds of 7 calls each.
+    rounds = [(grad_step_gflops(K, n, d), grad_step_gflops(K, n, d, flat=True)) for _ in range(1 if quick else 3)]
+    achieved, seconds = max((r[0] for r in rounds), key=lambda v: v[0])
+    flat_gf, flat_s = max((r[1] for r in rounds), key=lambda v: v[0])
     torch_gf = torch_step_gflops(K, n, d)
     return {"K": K, "n": n, "d": d, "dtype": "float32", "flops_per_step": 6.0 * K * d * K * n,
             "step_seconds": seconds, "step_gflops": achieved, "flat_step_seconds": flat_s,
