@@ -1,4 +1,6 @@
-"""Theory checks run in float64: enable it before any test builds an array."""
+"""Theory checks run in float64: the suite turns on JAX's 64-bit mode for the whole process, as `ufm.configure`
+does for the command line (ufm itself changes no global state on import; tests/test_architecture.py checks the
+library without the switch, in fresh processes)."""
 
 import jax
 
@@ -15,9 +17,8 @@ def _release_executables():
     """Free every compiled program after each test module: XLA:CPU executables hold memory mappings, and the
     whole suite in one process would otherwise approach vm.max_map_count (see ufm/_executables.py)."""
     yield
-    from ufm import _solve, _trajectory
+    import ufm
 
-    _solve._COMPILED.clear()
-    _trajectory._COMPILED.clear()
+    ufm.clear_caches()
     jax.clear_caches()
     gc.collect()

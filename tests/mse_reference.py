@@ -1,6 +1,6 @@
-"""Independent numpy reference for the vanilla/rescaled MSE global minimum: the "value route" of THEORY §4.1.
+"""Independent numpy reference for the vanilla/rescaled MSE global minimum: the "value route" of the proof of Thm B.1 of Zhou et al. 2022 (arXiv 2203.01238).
 
-For Z = WH + b1ᵀ, min over factorizations of λ_W/2‖W‖² + λ_H/2‖H‖² is λ_Z‖WH‖_* (seed 002 Lemma A.3), so
+For Z = WH + b1ᵀ, min over factorizations of λ_W/2‖W‖² + λ_H/2‖H‖² is λ_Z‖WH‖_* (Zhu et al. 2021, arXiv 2105.02375, Lemma A.3), so
 for fixed b the problem is singular-value soft-thresholding of Ỹ = MY − b1ᵀ at λ̃ = Nλ_Z, restricted to rank
 ≤ d:  f*(b) = (1/N)[Σ_{i≤min(d,K)} ½(σ_i − η_i)² + λ̃η_i + Σ_{i>min(d,K)} ½σ_i²] + (λ_b/2)K b²,
 η_i = [σ_i − λ̃]_+, then minimised over the scalar b by a grid and a bounded Brent refinement.

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-import experiments.benchmarks as bench
-import theory
+from ufm.experiments import benchmarks as bench
+from ufm import theory
 import ufm
-from experiments.benchmarks import _torch_loop, hardware, memory, startup, versus_torch
-from ufm._cli import main
+from ufm.experiments.benchmarks import _torch_loop, hardware, memory, startup, versus_torch
+from ufm.cli import main
 
 
 def test_versus_torch_rows_reach_the_gaps():

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ufm._cli import main
+from ufm.cli import main
 
 SMALL = ["--K", "3", "--n", "2", "--d", "4"]
 

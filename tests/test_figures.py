@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-import experiments.figures as figures
-import theory
+from ufm.experiments import figures
+from ufm import theory
 import ufm
-from ufm._cli import main
+from ufm.cli import main
 
 NAMES = list(figures.modules())
 
@@ -50,7 +50,7 @@ def test_gallery_lists_every_figure_with_caption_source_and_command(built):
 
 
 def test_xi_minimum_is_the_ce_global_minimum(built):
-    for key, v in meta(built, "seed002-fig8-xi")["data"].items():
+    for key, v in meta(built, "geometric21-fig8-xi")["data"].items():
         K, lw, lh = (float(s.split("=")[1]) for s in key.split(", "))
         pred = theory.predict(ufm.Problem(K=int(K), n=100, d=int(K), loss="ce", lam_w=lw, lam_h=lh))
         assert v["xi_star"] == pytest.approx(pred.objective, rel=1e-9)  # bounded scalar search to 1e-10 in ρ
@@ -58,9 +58,9 @@ def test_xi_minimum_is_the_ce_global_minimum(built):
 
 
 def test_norm_vs_delta_equals_the_closed_form(built):
-    from experiments.figures import _ls_runs
+    from ufm.experiments.figures import _ls_runs
 
-    for key, v in meta(built, "seed004-fig6-delta")["data"]["norms"].items():
+    for key, v in meta(built, "ls25-fig6-delta")["data"]["norms"].items():
         pred = theory.predict(_ls_runs.problem(float(key.split("=")[1])))
         # float64 solves at rel. gradient 1e-12. Past the threshold the closed form is 0 and f − f* ~ λ‖W‖²:
         # the norms reach only the square root of the objective's accuracy, hence abs 1e-8.
@@ -90,7 +90,7 @@ def test_regime_map_cells_equal_the_mse_cases(built):
 
 
 def test_psi_minima_are_the_scale_minima(built):
-    for key, v in meta(built, "seed000-fig9-10-psi-fl")["data"].items():
+    for key, v in meta(built, "losses22-figs9-10-psi-fl")["data"].items():
         K, gamma, c = (float(s.split("=")[1]) for s in key.split(", "))
         lam = c / 10.0  # n = 100: c = √n λ_Z
         m = theory.scale_minima(ufm.Problem(K=int(K), n=100, d=int(K) + 1, loss="fl", gamma=gamma, lam_w=lam, lam_h=lam))
@@ -98,9 +98,9 @@ def test_psi_minima_are_the_scale_minima(built):
         assert len(v["local"]) == len(m.local)
 
 
-def test_gradient_field_at_right_angle_matches_seed001_text(built):
-    # Seed 001 App. C.2: at θ = π/2 the MSE field is (∂_s, ∂_θ) = (s, αMs).
-    d = meta(built, "seed001-fig8-gradient-field")["data"]
+def test_gradient_field_at_right_angle_matches_the_printed_text(built):
+    # Seed arXiv:2203.01238 App. C.2: at θ = π/2 the MSE field is (∂_s, ∂_θ) = (s, αMs).
+    d = meta(built, "mse22-fig8-gradient-field")["data"]
     for title, (alpha, M) in (("MSE", (1.0, 1.0)), (r"MSE, $\alpha$=4", (4.0, 1.0)), ("MSE, $M$=4", (1.0, 4.0))):
         row = d[title]["theta=pi/2"]
         s = np.array(row["s"])
@@ -112,15 +112,15 @@ def test_gradient_field_at_right_angle_matches_seed001_text(built):
 
 
 def test_landscape_minimum_of_vanilla_mse(built):
-    # MSE at θ = 0: ½(s − 1)² + ½ s²/(K−1) is minimised at s = (K−1)/K (seed 001 eq. 31 with α = M = 1).
-    v = meta(built, "seed001-fig2-landscape")["data"]["MSE"]
-    K, s_max, g = 10, 6.0, meta(built, "seed001-fig2-landscape")["params"]["grid"][0]
+    # MSE at θ = 0: ½(s − 1)² + ½ s²/(K−1) is minimised at s = (K−1)/K (Zhou et al. 2022, arXiv 2203.01238, eq. 31 with α = M = 1).
+    v = meta(built, "mse22-fig2-landscape")["data"]["MSE"]
+    K, s_max, g = 10, 6.0, meta(built, "mse22-fig2-landscape")["params"]["grid"][0]
     assert v["argmin_theta"] == 0.0
     assert abs(v["argmin_s"] - (K - 1) / K) <= s_max / (g - 1)  # within one grid step
 
 
 def test_dimension_figure_margins_and_objectives(built):
-    d = meta(built, "seed001-fig4-dimension")["data"]
+    d = meta(built, "mse22-fig4-dimension")["data"]
     K = 10
     for loss, rows in d.items():
         for r in rows:
@@ -165,9 +165,9 @@ def test_cli_list_and_bad_input(capsys, tmp_path):
 
 
 def test_cli_builds_one_figure_and_the_gallery(capsys, tmp_path):
-    assert main(["figures", "--only", "seed001-fig8-gradient-field", "--out", str(tmp_path), "--quick"]) == 0
+    assert main(["figures", "--only", "mse22-fig8-gradient-field", "--out", str(tmp_path), "--quick"]) == 0
     out = capsys.readouterr().out
     assert "4/4 checks pass" in out and (tmp_path / "index.html").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "index.html", "seed001-fig8-gradient-field.json", "seed001-fig8-gradient-field.pdf",
-        "seed001-fig8-gradient-field.png"]
+        "index.html", "mse22-fig8-gradient-field.json", "mse22-fig8-gradient-field.pdf",
+        "mse22-fig8-gradient-field.png"]

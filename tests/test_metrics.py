@@ -18,7 +18,7 @@ def random_point(seed=0, scale=1.0):
 
 
 def etf_point(noise=0.0, seed=0):
-    """W a scaled simplex ETF, h_{k,i} = c·w^k + noise (THEORY §4.2 shape), b = 0."""
+    """W a scaled simplex ETF, h_{k,i} = c·w^k + noise (the shape of Guo et al. 2025, arXiv 2402.03979, Thm 4.1), b = 0."""
     rng = np.random.default_rng(seed)
     W = 2.0 * ufm.simplex_etf(K, d) @ ortho_group.rvs(d, random_state=seed)
     H = 0.3 * np.repeat(W.T, n, axis=1) + noise * rng.standard_normal((d, n * K))

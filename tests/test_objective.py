@@ -19,7 +19,7 @@ IDS = ["ce", "ls0.3", "fl2", "fl0.5", "mse", "mse-a3-M2"]
 
 
 def numpy_loss(Z, labels, p):
-    """THEORY §2 written out sample by sample, without any shared code."""
+    """The losses of Zhou et al. 2022 (arXiv 2210.02192, eqs. 3–5) written out sample by sample, without any shared code."""
     out = []
     for i, k in enumerate(labels):
         z = Z[:, i]
@@ -98,7 +98,7 @@ def test_free_vector_layout():
     np.testing.assert_array_equal(np.asarray(H2), H)
     np.testing.assert_array_equal(np.asarray(b2), 0.0)
     np.testing.assert_allclose(np.asarray(W2), ufm.simplex_etf(3, 4, 2.0))
-    # Without bias, f ignores b: b ≡ 0 by definition (THEORY §1).
+    # Without bias, f ignores b: b ≡ 0 by definition (ufm.Problem).
     assert float(obj.f((W2, H, b))) == float(obj.f((W2, H, np.zeros(3))))
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import ufm
-from experiments import scan
-from ufm._cli import main
+from ufm.experiments import scan
+from ufm.cli import main
 
 SPEC = textwrap.dedent("""
     [solver]
@@ -48,7 +48,7 @@ TOTAL = 3 * 2 * 2 + 3
 
 def test_example_spec_parses_and_store_folder_is_created(tmp_path):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = scan.parse(open(os.path.join(here, "experiments", "specs", "example.toml")).read())
+    spec = scan.parse(open(os.path.join(here, "experiments", "scan", "example.toml")).read())
     assert len(spec.jobs()) == 2 * 9 * 9 + 10 * 2
     small = SPEC.replace("seeds = 2", "seeds = 1")
     (tmp_path / "spec.toml").write_text(small)
@@ -141,7 +141,7 @@ def _slow(spec_text: str, chunk: int) -> str:
 
 
 def _spawn(spec_path, store, *extra, env=None):
-    code = ("import sys; from ufm._cli import main; sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from ufm.cli import main; sys.exit(main(sys.argv[1:]))")
     return subprocess.Popen([sys.executable, "-c", code, "scan", "run", str(spec_path), "--store", store, "--quiet",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
@@ -224,7 +224,7 @@ def test_shards_merge_to_the_unsharded_scan(tmp_path):
 def test_cli_grid_flags_and_slurm_shard(tmp_path):
     store = str(tmp_path / "c.db")
     env = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"}
-    code = "import sys; from ufm._cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from ufm.cli import main; sys.exit(main(sys.argv[1:]))"
     args = ["scan", "run", "--store", store, "--quiet", "--loss", "ls", "--K", "3", "--n", "2", "--d", "4",
             "--lam-w", "1e-3:1e-1:3:log", "--lam-h", "1e-3", "--delta", "0,0.1", "--seeds", "2", "--method", "newton"]
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
@@ -241,7 +241,7 @@ def test_batch_split_across_two_local_devices(tmp_path):
     # Two host devices stand in for several accelerators: the batch is sharded with jax.sharding.
     code = textwrap.dedent(f"""
         import json, jax, ufm
-        from experiments import scan
+        from ufm.experiments import scan
         assert jax.local_device_count() == 2
         spec = scan.parse(open({str(tmp_path / 'spec.toml')!r}).read())
         print(json.dumps(scan.run(spec, {str(tmp_path / 'dev.db')!r}, progress=False)))

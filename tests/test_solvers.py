@@ -1,4 +1,4 @@
-"""Every solver against the independent vanilla/rescaled-MSE optimum (THEORY §4.1, value route), the Newton
+"""Every solver against the independent vanilla/rescaled-MSE optimum (value route of Zhou et al. 2022, arXiv 2203.01238, Thm B.1), the Newton
 polish to 1e-12, batching, divergence and bad input."""
 
 import numpy as np

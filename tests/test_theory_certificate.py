@@ -2,7 +2,7 @@
 
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 
 PROBLEMS = [

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 
 CASES = [
@@ -47,7 +47,7 @@ def test_closed_form_scale_is_the_global_minimiser_of_g(kw):
     m = theory.scale_minima(p)
     assert len(m.local) == 1  # g is convex for CE/LS
     assert m.a == pytest.approx(a, rel=1e-12)
-    # Stationarity by hand: p_n = s/K (seed 004 Lemma D.5 proof).
+    # Stationarity by hand: p_n = s/K (Guo et al. 2025, arXiv 2402.03979, Lemma D.5 proof).
     s = math.sqrt(p.K * p.N) * p.lam_z + p.delta
     assert theory.probabilities(p.K, a)[1] == pytest.approx(s / p.K, rel=1e-12)
 
@@ -72,7 +72,7 @@ def test_minimizer_is_stationary():
 def test_focal_scale_can_have_two_local_minima():
     # For many classes FL's |dL/da| peaks inside (0, ∞) (K = 100, γ = 5: 1.160 at a = 0, 1.315 at a ≈ 1.66),
     # so a regulariser slope c = (K−1)√n λ_Z between the two makes a = 0 a local minimum next to an interior
-    # one (seed 000 Figs. 9–10, ψ_FL with two stationary points). Both are reported; the global one is chosen.
+    # one (Zhou et al. 2022, arXiv 2210.02192, Figs. 9–10, ψ_FL with two stationary points). Both are reported; the global one is chosen.
     counts = set()
     for c in np.linspace(1.17, 1.30, 14):
         lam = c / 99

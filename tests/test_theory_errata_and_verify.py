@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-import theory
-from ufm._cli import main
+from ufm import theory
+from ufm.cli import main
 
 
 def test_every_erratum_holds():
@@ -13,7 +13,8 @@ def test_every_erratum_holds():
     assert len(records) >= 7
     for e in records:
         assert e.holds, (e.location, e.evidence)
-        assert e.seed.endswith(".txt") and e.printed and e.corrected
+        assert e.paper in theory.PAPERS and e.printed and e.corrected
+        assert f"arXiv {e.paper}" in e.citation and e.location in e.citation
 
 
 def test_quick_battery_passes_and_writes_json(tmp_path, capsys):

@@ -1,10 +1,10 @@
-"""Hessian spectra: seed 004 App. E against dense autodiff Hessians; the block structure; Lanczos."""
+"""Hessian spectra: Guo et al. 2025, arXiv 2402.03979, App. E against dense autodiff Hessians; the block structure; Lanczos."""
 
 import jax
 import numpy as np
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 
 
@@ -67,7 +67,7 @@ def test_clusters():
 
 
 def test_logit_hessian_eigenvalues_eq45():
-    # D_k = diag(p̄_k) − p̄_k p̄_kᵀ at the minimizer has eigenvalues 0, p_n (K−2 times), K p_t p_n (seed 004 eq. 45).
+    # D_k = diag(p̄_k) − p̄_k p̄_kᵀ at the minimizer has eigenvalues 0, p_n (K−2 times), K p_t p_n (Guo et al. 2025, arXiv 2402.03979, eq. 45).
     p = ufm.Problem(K=5, n=2, d=6, loss="ls", delta=0.3, lam_w=1e-3, lam_h=1e-3)
     pred = theory.predict(p)
     W, H, b = theory.minimizer(p)

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 
 
 @pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 3.0, 5.0])
 def test_fl_threshold_is_sharp_for_every_k(gamma):
     tau = theory.fl_convexity_threshold(gamma).tau
-    assert 0 < tau < 0.21  # seed 003 Cor. 2's 0.21 is sufficient, and far from sharp
+    assert 0 < tau < 0.21  # Zhou et al. 2022, arXiv 2210.02192, Cor. 2's 0.21 is sufficient, and far from sharp
     rng = np.random.default_rng(int(gamma * 10))
     for K in (2, 3, 6):
         above = [theory.fl_min_curvature(np.concatenate([[tau * 1.02], (1 - tau * 1.02) * rng.dirichlet(np.ones(K - 1))]),

@@ -1,9 +1,9 @@
-"""MSE closed forms (seed 001 Thm B.1) against the independent numpy value route and the solver."""
+"""MSE closed forms (Zhou et al. 2022, arXiv 2203.01238, Thm B.1) against the independent numpy value route and the solver."""
 
 import numpy as np
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 from mse_reference import mse_optimum
 
@@ -49,7 +49,7 @@ def test_minimizer_is_critical_and_attains_the_minimum(d, lam_b):
 
 
 def test_second_regime_gram():
-    # H̄ᵀH̄ ∝ I − c 11ᵀ with c = b*/(1 − x) (THEORY §4.1), measured on the solver's class means.
+    # H̄ᵀH̄ ∝ I − c 11ᵀ with c = b*/(1 − x) (Zhou et al. 2022, arXiv 2203.01238, Thm B.1), measured on the solver's class means.
     p = ufm.Problem(K=K, n=n, d=6, loss="mse", lam_w=1e-2, lam_h=1e-2, lam_b=0.5)
     c = theory.mse_cases(p)
     sol = ufm.solve(p)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import theory
+from ufm import theory
 import ufm
 
 PROBLEMS = [dict(loss="ce"), dict(loss="ls", delta=0.2), dict(loss="fl", gamma=2.0), dict(loss="mse"),

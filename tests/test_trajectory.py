@@ -10,7 +10,7 @@ P = ufm.Problem(K=3, n=4, d=5, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
 
 def test_snapshots_follow_the_solve_path():
     tr = ufm.trajectory(P, ufm.GD(lr=0.5), steps=60, every=20, seed=3)
-    assert tr.status == "completed" and tr.diverged_at is None
+    assert tr.status == "max_steps" and tr.steps_taken == 60 and tr.diverged_at is None
     assert list(tr.step) == [0, 20, 40, 60]
     assert tr.W.shape == (4, 3, 5) and tr.H.shape == (4, 5, 12) and tr.b.shape == (4, 3)
     x0 = ufm.initial_point(P, seed=3)
@@ -40,7 +40,7 @@ def test_divergence_is_reported_not_returned_as_nan():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"method": "auto"}, "auto"),
+    ({"method": "bfgs"}, "method"),
     ({"steps": 10, "every": 3}, "multiple"),
     ({"steps": 0}, "steps"),
     ({"every": 0}, "every"),
@@ -48,6 +48,14 @@ def test_divergence_is_reported_not_returned_as_nan():
 def test_bad_arguments_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ufm.trajectory(P, **kwargs)
+
+
+def test_an_early_end_repeats_the_final_iterate():
+    """Newton converges in 13 steps here, long before 80: the snapshots after it hold its final iterate."""
+    tr = ufm.trajectory(P, "newton", steps=80, every=20, tol=1e-12)
+    assert tr.status == "converged" and tr.steps_taken < 20
+    np.testing.assert_array_equal(tr.W[1], tr.W[-1])
+    assert tr.objective[-1] == tr.objective[1] and tr.grad_norm[-1] <= 1e-12 * tr.objective[-1]
 
 
 def test_compiled_solves_are_a_bounded_lru_cache():

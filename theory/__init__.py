@@ -1,16 +1,19 @@
-"""theory: closed-form UFM minimizers, optimality certificates, Hessian spectra, strict saddles and errata,
-each checked against the numerical solves of `ufm` (by the tests and by `ufm verify`)."""
+"""ufm.theory: closed-form UFM minimizers, optimality certificates, Hessian spectra, strict saddles and errata,
+each checked against the numerical solves of `ufm` (by the tests and by `ufm verify`).
 
-import ufm as _ufm  # noqa: F401  (enables float64 before any theory array is built)
+Every routine computes in float64 whatever the process's JAX setting (they run inside `ufm.float64()`).
+"""
 
 from ._contrastive import (
-    ScaleMinima, ce_ls_scale, etf_basis, lower_bound_gap, nc_minimizer, phi, probabilities, psi, scale_minima,
+    ScaleMinima, ce_ls_s, ce_ls_scale, etf_basis, lower_bound_gap, nc_minimizer, phi, probabilities, psi, scale_minima,
     scale_objective, scale_slope, xi_ce,
 )
-from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, value_route as mse_value_route
+from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, mse_bias_threshold, mse_x
+from ._mse import value_route as mse_value_route
 from ._predict import Prediction, minimizer, origin_bias, predict
 from ._saddles import Saddle, mse_subset, origin, padded, saddles
 from ._errata import Erratum, errata
+from ._papers import PAPERS, Paper, references
 from ._landscape import (
     FLThreshold, fl_convexity_margin, fl_convexity_threshold, fl_min_curvature, polar_ce, polar_ce_two_logit_grad,
     polar_feature, polar_logits, polar_mse, polar_mse_limit_grad,
@@ -24,10 +27,10 @@ from ._hessian import (
 
 __all__ = [
     "Prediction", "predict", "minimizer", "origin_bias",
-    "MSECase", "mse_cases", "mse_value_route", "mse_minimizer",
+    "MSECase", "mse_cases", "mse_x", "mse_bias_threshold", "ce_ls_s", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
-    "Erratum", "errata", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
+    "Erratum", "errata", "PAPERS", "Paper", "references", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
     "Certificate", "certificate", "Claim", "Report", "verify", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",

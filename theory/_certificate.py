@@ -1,6 +1,8 @@
-"""Global-optimality certificate for convex losses (THEORY §5; derived here, not printed in the seeds).
+"""Global-optimality certificate for convex losses (derived here; none of the papers prints it).
 
-min_{WH=Z} λ_W/2‖W‖² + λ_H/2‖H‖² = λ_Z‖Z‖_* (seed 002 Lemma A.3, seed 004 Lemma C.3), so
+References: Zhu et al. 2021 (arXiv 2105.02375) Lemma A.3 and Thm 3.2; Guo et al. 2025 (arXiv 2402.03979) Lemma C.3.
+
+min_{WH=Z} λ_W/2‖W‖² + λ_H/2‖H‖² = λ_Z‖Z‖_* (Zhu et al. 2021, arXiv 2105.02375, Lemma A.3, Guo et al. 2025, arXiv 2402.03979, Lemma C.3), so
 
     f(W, H, b) ≥ F(Z, b) := g(Z + b1ᵀ) + λ_Z‖Z‖_* + λ_b/2‖b‖²,   Z = WH,
 
@@ -12,11 +14,11 @@ s ∈ ∂F(Ẑ, b) the minimum-norm subgradient, R* ≥ ‖(Z*, b*)‖ from the 
 ‖Z*‖_F ≤ ‖Z*‖_* ≤ F(Ẑ, b)/λ_Z, ‖b*‖² ≤ 2F(Ẑ, b)/λ_b). The first bracket is the imbalance of the
 factorization (0 at balanced W, H). At a stationary point of f, s vanishes iff ‖G‖₂ ≤ λ_Z with
 G = ∇_Z g(Z + b1ᵀ) (the 1/N included): the ratio ‖G‖₂/λ_Z is 1 at a minimizer with Z* ≠ 0 (≤ 1 at Z* = 0)
-and > 1 at a strict saddle (seed 002 Thm 3.2 proof).
+and > 1 at a strict saddle (Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 proof).
 
 With W frozen (fixed_w="etf"), f is convex in (H, b) for a convex loss and the bound is the plain convex one,
 f − f* ≤ ‖∇f‖·(‖(H, b)‖ + R*), R*² = 2f/λ_H + 2f/λ_b.
-FL is not convex in z: only the ratio and the residual are reported (local statement, seed 003 Cor. 2).
+FL is not convex in z: only the ratio and the residual are reported (local statement, Zhou et al. 2022, arXiv 2210.02192, Cor. 2).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from ufm import Problem
-from ufm._objective import Layout, data_term_and_grad, grad_x, value_x
+from ufm import Problem, float64
+from ufm.functional import Layout, data_term_and_grad, grad_x, value_x
 
 CONVEX = ("ce", "ls", "mse")
 
@@ -52,6 +54,7 @@ def _logit_gradient(problem: Problem, Zb):
     return np.asarray(G), float(g)
 
 
+@float64()
 def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificate:
     """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
     rank_tol·max(σ_max, 1) are truncated (the truncation is accounted for exactly in `imbalance`); the gap
@@ -91,12 +94,12 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     _, imbalance, subgradient, gap = best
     if not convex:
         return Certificate(ratio, stationarity, imbalance, subgradient, None,
-                           "FL is not convex in z: local certificate only (seed 003 Cor. 2)")
+                           "FL is not convex in z: local certificate only (Zhou et al. 2022, arXiv 2210.02192, Cor. 2)")
     if not bounded:
         return Certificate(ratio, stationarity, imbalance, subgradient, None,
                            "bias with λ_b = 0: b* unbounded in the level-set bound, no gap bound")
     return Certificate(ratio, stationarity, imbalance, subgradient, gap,
-                       "convex relaxation F(Z, b) with nuclear norm (THEORY §5)")
+                       "convex relaxation F(Z, b) with nuclear norm (ufm.theory.certificate)")
 
 
 def _at_rank(problem: Problem, f: float, U, s, Vt, b, r: int):

@@ -1,5 +1,5 @@
-"""CE/LS closed form (seed 004 Thm 4.1, Lemma D.5) and the 1-D scale of any contrastive loss (seed 003 Thm 1,
-seed 000 App. B–C), the lower-bound functions φ, and the CE curve ξ(ρ) of seed 002 App. B.1."""
+"""CE/LS closed form (Guo et al. 2025, arXiv 2402.03979, Thm 4.1, Lemma D.5) and the 1-D scale of any contrastive loss (Zhou et al. 2022, arXiv 2210.02192, Thm 1,
+Zhou et al. 2022, arXiv 2210.02192, App. B–C), the lower-bound functions φ, and the CE curve ξ(ρ) of Zhu et al. 2021, arXiv 2105.02375, App. B.1."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
 
-from ufm import Problem
-from ufm import _losses
+from ufm import Problem, etf_basis, float64
+from ufm import losses as _losses
 
 CONTRASTIVE = ("ce", "ls", "fl")
 
@@ -31,6 +31,7 @@ def _check(problem: Problem) -> None:
         raise ValueError(f"the contrastive scale needs loss in {CONTRASTIVE}; got {problem.loss!r}")
 
 
+@float64()
 def scale_slope(problem: Problem) -> float:
     """c = (K−1)·√n·λ_Z, the slope of the regulariser in g(a) (λ_Z‖aΠY‖_* = c·a)."""
     return (problem.K - 1) * math.sqrt(problem.n) * problem.lam_z
@@ -60,21 +61,23 @@ def _g_fn(problem: Problem):
     return g, dg
 
 
+@float64()
 def scale_objective(problem: Problem, a) -> np.ndarray:
-    """g(a) = L(a(e_1 − 1/K), e_1) + (K−1)√n λ_Z a (THEORY §4.3; seed 003 proof of Thm 1): the UFM objective
+    """g(a) = L(a(e_1 − 1/K), e_1) + (K−1)√n λ_Z a (Zhou et al. 2022, arXiv 2210.02192, proof of Thm 1): the UFM objective
     along the NC family Z = aΠY, b = 0, with balanced factors."""
     _check(problem)
     g, _ = _g_fn(problem)
     return np.asarray(g(jnp.atleast_1d(jnp.asarray(a, jnp.float64))))
 
 
+@float64()
 def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
     """Every local minimiser of g on [0, A] and the global one, robustly.
 
     g ≥ c·a (L ≥ 0) and g(0) = L(0), so every minimiser lies in [0, A], A = g(0)/c. g' is sampled on a
     linear and a geometric grid of `points` each; each sign change − → + of g' is refined by Brent's method
     on g' (to ~1e-15), and a = 0 counts as a local minimiser when g'(0) ≥ 0. FL's g need not be convex
-    (seed 000 Figs. 9–10): all local minima are reported.
+    (Zhou et al. 2022, arXiv 2210.02192, Figs. 9–10): all local minima are reported.
     """
     _check(problem)
     g, dg = _g_fn(problem)
@@ -93,34 +96,34 @@ def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
     return ScaleMinima(a_best, g_best, tuple(local))
 
 
+def ce_ls_s(K, n, lam_w, lam_h, delta=0.0):
+    """s = √(KN)λ_Z + δ, N = nK (numbers or numpy arrays): CE/LS collapse to W* = H* = 0 iff s ≥ 1
+    (Guo et al. 2025, arXiv 2402.03979, Lemma D.5; δ = 0 for CE)."""
+    K = np.asarray(K, dtype=float)
+    out = np.sqrt(K * np.asarray(n, dtype=float) * K) * np.sqrt(np.asarray(lam_w) * np.asarray(lam_h)) + np.asarray(delta)
+    return float(out) if out.ndim == 0 else out
+
+
+@float64()
 def ce_ls_scale(problem: Problem) -> float:
-    """a* = log(K/s − K + 1) if s = √(KN)λ_Z + δ < 1, else 0 (seed 004 Lemma D.5; δ = 0 for CE)."""
+    """a* = log(K/s − K + 1) if s = √(KN)λ_Z + δ < 1, else 0 (Guo et al. 2025, arXiv 2402.03979, Lemma D.5; δ = 0 for CE)."""
     if problem.loss not in ("ce", "ls"):
         raise ValueError(f"the closed-form scale is for loss 'ce' or 'ls'; got {problem.loss!r}")
-    s = math.sqrt(problem.K * problem.N) * problem.lam_z + (problem.delta if problem.loss == "ls" else 0.0)
+    s = ce_ls_s(problem.K, problem.n, problem.lam_w, problem.lam_h, problem.delta if problem.loss == "ls" else 0.0)
     return math.log(problem.K / s - problem.K + 1) if s < 1 else 0.0
 
 
+@float64()
 def probabilities(K: int, a: float) -> tuple[float, float]:
-    """(p_t, p_n) = (e^a, 1)/(K − 1 + e^a): softmax of a(e_k − 1/K) (seed 004 eq. 14)."""
+    """(p_t, p_n) = (e^a, 1)/(K − 1 + e^a): softmax of a(e_k − 1/K) (Guo et al. 2025, arXiv 2402.03979, eq. 14)."""
     # Divide by e^a first so that large a does not overflow.
     pt = 1.0 / (1.0 + (K - 1) * math.exp(-a))
     return pt, (1.0 - pt) / (K - 1)
 
 
-def etf_basis(K: int, d: int) -> np.ndarray:
-    """P (d, K) with PΠ = P and ΠPᵀPΠ = Π: an orthonormal basis of 1^⊥ in the first K−1 coordinates."""
-    if d < K - 1:
-        raise ValueError(f"an ETF needs d ≥ K−1; got K={K}, d={d}")
-    Pi = np.eye(K) - 1.0 / K
-    V, _ = np.linalg.qr(Pi[:, : K - 1])  # (K, K−1), columns orthonormal, ⟂ 1
-    P = np.zeros((d, K))
-    P[: K - 1] = V.T
-    return P
-
-
+@float64()
 def nc_minimizer(problem: Problem, a: float, P: np.ndarray | None = None):
-    """(W, H, b) on the NC family with logit scale a (seed 004 Thm 4.1 eqs. 11–12, transposed):
+    """(W, H, b) on the NC family with logit scale a (Guo et al. 2025, arXiv 2402.03979, Thm 4.1 eqs. 11–12, transposed):
 
     W = (nλ_H/λ_W)^{1/4} √a ΠPᵀ,  H̄ = (λ_W/(nλ_H))^{1/4} √a PΠ,  H = H̄Y,  b = 0,  so WH̄ = aΠ.
 
@@ -138,7 +141,7 @@ def nc_minimizer(problem: Problem, a: float, P: np.ndarray | None = None):
     return W, np.repeat(Hbar, n, axis=1), np.zeros(K)
 
 
-# --- lower bounds of the contrastive property (seed 003 Def. 1, seed 000 App. B) -------------------------
+# --- lower bounds of the contrastive property (Zhou et al. 2022, arXiv 2210.02192, Def. 1, Zhou et al. 2022, arXiv 2210.02192, App. B) -------------------------
 
 
 def _xi(t, K):
@@ -146,12 +149,13 @@ def _xi(t, K):
     return 1.0 + (K - 1) * np.exp(np.asarray(t, dtype=float) / (K - 1))
 
 
+@float64()
 def phi(loss: str, t, K: int, delta: float = 0.0, gamma: float = 0.0):
     """φ(t) with L(z, y_k) ≥ φ(Σ_{j≠k}(z_j − z_k)), equality iff all z_j (j ≠ k) are equal.
 
-    CE: log ξ(t) (seed 003 eq. 8); LS(δ): log ξ(t) − (δ/K)·t (seed 000 App. B.3, since −Σ_l log p_l/K =
+    CE: log ξ(t) (Zhou et al. 2022, arXiv 2210.02192, eq. 8); LS(δ): log ξ(t) − (δ/K)·t (Zhou et al. 2022, arXiv 2210.02192, App. B.3, since −Σ_l log p_l/K =
     −log p_k − (1/K)Σ_{j≠k}(z_j − z_k)); FL(γ): η(ξ(t)) with η(u) = (1 − 1/u)^γ log u, increasing on u ≥ 1
-    (seed 000 App. B.2).
+    (Zhou et al. 2022, arXiv 2210.02192, App. B.2).
     """
     xi = _xi(t, K)
     if loss == "ce":
@@ -163,6 +167,7 @@ def phi(loss: str, t, K: int, delta: float = 0.0, gamma: float = 0.0):
     raise ValueError(f"phi is defined for ce, ls, fl; got {loss!r}")
 
 
+@float64()
 def lower_bound_gap(problem: Problem, Z) -> np.ndarray:
     """L(z_i, y_i) − φ(Σ_{j≠k}(z_j − z_k)) for each column of Z (K, N): ≥ 0, and 0 iff the off-target
     logits of that column are equal."""
@@ -175,14 +180,16 @@ def lower_bound_gap(problem: Problem, Z) -> np.ndarray:
     return L - phi(problem.loss, t, problem.K, problem.delta, problem.gamma)
 
 
+@float64()
 def psi(loss: str, t, K: int, c: float, delta: float = 0.0, gamma: float = 0.0):
-    """ψ(t) = φ(t) + c|t| (seed 003 eq. 10; seed 000 Figs. 9–10). With t = −(K−1)a and c = √n λ_Z this is
+    """ψ(t) = φ(t) + c|t| (Zhou et al. 2022, arXiv 2210.02192, eq. 10; Zhou et al. 2022, arXiv 2210.02192, Figs. 9–10). With t = −(K−1)a and c = √n λ_Z this is
     g(a) of `scale_objective`."""
     return phi(loss, t, K, delta, gamma) + c * np.abs(np.asarray(t, dtype=float))
 
 
+@float64()
 def xi_ce(rho, K: int, n: int, lam_w: float, lam_h: float):
-    """ξ(ρ; λ_W, λ_H) of seed 002 App. B.1 (its Fig. 8): the CE objective on the NC family with ‖W‖_F² = ρ,
+    """ξ(ρ; λ_W, λ_H) of Zhu et al. 2021, arXiv 2105.02375, App. B.1 (its Fig. 8): the CE objective on the NC family with ‖W‖_F² = ρ,
 
     ξ = −ρ/((1+c₁)(K−1))·√(λ_W/(λ_H n)) + c₂ + λ_W ρ,  c₁ = [(K−1)exp(−ρ/(K−1)·√(λ_W/(λ_H n)))]^{-1},
     c₂ = log((1+c₁)(K−1))/(1+c₁) + c₁/(1+c₁)·log((1+c₁)/c₁).

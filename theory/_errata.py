@@ -1,4 +1,4 @@
-"""Errata: every place where a printed formula of the seeds disagrees with the float64 numerics.
+"""Errata: every place where a printed formula of the four papers disagrees with the float64 numerics.
 
 Each record is re-checked when `errata()` runs: a small problem is solved, and the printed and the corrected
 formulas are evaluated next to the numerical value. `holds` is True when the numerics agree with the
@@ -13,13 +13,18 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 import ufm
+from ufm import float64
 
 from . import _hessian, _landscape
+from ._papers import PAPERS
 from ._predict import predict
 
 
 class Erratum(NamedTuple):
-    seed: str
+    """One printed formula that disagrees with the float64 numerics. paper: the arXiv id (`PAPERS` has the
+    authors, title and year); location: theorem/equation in that paper."""
+
+    paper: str
     location: str
     printed: str
     corrected: str
@@ -30,6 +35,11 @@ class Erratum(NamedTuple):
     holds: bool
 
     @property
+    def citation(self) -> str:
+        """'Zhou et al. 2022 (arXiv 2203.01238), Thm 3.1 ...': where the printed formula stands."""
+        return f"{PAPERS[self.paper].short}, {self.location}"
+
+    @property
     def evidence(self) -> str:
         return (f"{self.setting}: numerics {self.numerical_value:.12g}, corrected {self.corrected_value:.12g}, "
                 f"printed {self.printed_value:.12g}")
@@ -38,9 +48,9 @@ class Erratum(NamedTuple):
 RTOL = 1e-8  # float64 solves reach ~1e-13; closed forms are evaluated exactly
 
 
-def _record(seed, location, printed, corrected, pv, cv, nv, setting) -> Erratum:
+def _record(paper, location, printed, corrected, pv, cv, nv, setting) -> Erratum:
     holds = abs(nv - cv) <= RTOL * max(abs(cv), 1e-300) and abs(nv - pv) > 1e3 * RTOL * max(abs(cv), 1e-300)
-    return Erratum(seed, location, printed, corrected, float(pv), float(cv), float(nv), setting, bool(holds))
+    return Erratum(paper, location, printed, corrected, float(pv), float(cv), float(nv), setting, bool(holds))
 
 
 def _mse_bias_regime() -> Erratum:
@@ -48,7 +58,7 @@ def _mse_bias_regime() -> Erratum:
     p = ufm.Problem(K=K, n=n, d=d, loss="mse", lam_w=lam, lam_h=lam, lam_b=lb)
     b_num = float(np.mean(ufm.solve(p, method="newton", max_steps=2000).b))
     return _record(
-        "001_c8014ae539682a1b.txt", "Thm 3.1 (main text), bias, d ≥ K, second λ_b regime",
+        "2203.01238", "Thm 3.1 (main text), bias, d ≥ K, second λ_b regime",
         "b* = √n·λ_W·λ_H / λ_b", "b* = √(n·λ_W·λ_H) / λ_b  (as in App. Thm B.1)",
         math.sqrt(n) * lam * lam / lb, math.sqrt(n * lam * lam) / lb, b_num,
         f"vanilla MSE K={K} n={n} d={d} λ_W=λ_H={lam} λ_b={lb}",
@@ -66,7 +76,7 @@ def _mse_threshold() -> Erratum:
     # the printed case analysis puts it in the second regime.
     assert printed_thr < lb < x / (1 - x)
     return _record(
-        "001_c8014ae539682a1b.txt", "Thm 3.1 (main text), λ_b threshold (and the coefficient in C_4's regime)",
+        "2203.01238", "Thm 3.1 (main text), λ_b threshold (and the coefficient in C_4's regime)",
         "λ_b ≤ √(KN)·λ_Wλ_H / (1 − √(KN)·λ_Wλ_H)", "λ_b ≤ x/(1 − x), x = √(KN·λ_Wλ_H)  (as in App. Thm B.1)",
         math.sqrt(n * lam * lam) / lb, 1 / (K * (1 + lb)), b_num,
         f"b* at λ_b={lb} (printed threshold {printed_thr:.3g}, true {x / (1 - x):.3g}), K={K} n={n} d={d} λ={lam}",
@@ -84,7 +94,7 @@ def _lemma_b2_tail() -> Erratum:
     eta = np.maximum(s[:d] - lt, 0)
     head = np.sum(0.5 * (s[:d] - eta) ** 2 + lt * eta)
     return _record(
-        "001_c8014ae539682a1b.txt", "Lemma B.2, eq. (15), case d < K",
+        "2203.01238", "Lemma B.2, eq. (15), case d < K",
         "ξ* = Σ_{i≤d} ½(σ_i − η_i)² + √(λ_Wλ_H)η_i + Σ_{i>d} σ_i²",
         "… + ½ Σ_{i>d} σ_i²",
         (head + np.sum(s[d:] ** 2)) / N, (head + 0.5 * np.sum(s[d:] ** 2)) / N, f_num,
@@ -100,7 +110,7 @@ def _hessian_w_scale() -> Erratum:
     K, n, N, a, pt, pn = p.K, p.n, p.N, pred.a, pred.p_t, pred.p_n
     cw = n * math.sqrt(p.lam_w / (p.lam_h * n)) * a
     return _record(
-        "004_a925e46c269ab47b.txt", "App. E eq. (52) (repeated in THEORY.md §6)",
+        "2402.03979", "App. E eq. (52)",
         "∇²_w φ = n(λ_W/(λ_H n))^{1/2} a · D_P D_Π S D_Π D_Pᵀ",
         "∇²_w φ = (n/N)(λ_W/(λ_H n))^{1/2} a · D_P D_Π S D_Π D_Pᵀ  (φ = (1/N)·L, eq. 40)",
         cw * K * pn * pt, cw * K * pn * pt / N, top,
@@ -120,7 +130,7 @@ def _thm1_gram() -> Erratum:
     pad[: p.K, : p.K] = target
     printed = float(np.linalg.norm(W.T @ W - pad) / np.linalg.norm(target))
     return _record(
-        "003_e8efa9d125187fdd.txt", "Thm 1 (W ∈ R^{K×d}, rows w^k)",
+        "2210.02192", "Thm 1 (W ∈ R^{K×d}, rows w^k)",
         "W*ᵀW* = ‖w*‖² K/(K−1) (I_K − 11ᵀ/K)  (a d×d matrix)",
         "W*W*ᵀ = ‖w*‖² K/(K−1) (I_K − 11ᵀ/K)",
         printed, 0.0, corrected,
@@ -137,7 +147,7 @@ def _polar_mse() -> Erratum:
     zk, zk2, zo = _landscape.polar_logits(K, s, th)
     printed = 0.5 * (zk - 1) ** 2 + 0.5 * (zk2 - 1) ** 2 + 0.5 * (K - 2) * (zo - 1) ** 2
     return _record(
-        "001_c8014ae539682a1b.txt", "App. C.1, eq. (30)",
+        "2203.01238", "App. C.1, eq. (30)",
         "Loss = α/2(⟨w^k,h⟩ + b_k − M)² + ½ Σ_{k''≠k} (⟨w^{k''},h⟩ + b_{k''} − 1)²",
         "… + ½ Σ_{k''≠k} (⟨w^{k''},h⟩ + b_{k''})²  (targets 0 off class, as in eq. 4 and eq. 31)",
         printed, float(_landscape.polar_mse(K, s, th)), numeric,
@@ -157,7 +167,7 @@ def _polar_ce_grad() -> Erratum:
     printed = math.exp(math.sin(th)) * (math.sin(th) - math.cos(th)) / (math.exp(math.sin(th)) + math.exp(math.cos(th)))
     corrected = float(_landscape.polar_ce_two_logit_grad(s, th)[0])
     return _record(
-        "001_c8014ae539682a1b.txt", "App. C.2, eq. (35)",
+        "2203.01238", "App. C.2, eq. (35)",
         "∂_s lim_{K→∞} CE = e^{sinθ}(sinθ − cosθ)/(e^{sinθ} + e^{cosθ})  (and ∂_θ alike)",
         "∂_s = e^{s sinθ}(sinθ − cosθ)/(e^{s cosθ} + e^{s sinθ}), ∂_θ = s e^{s sinθ}(sinθ + cosθ)/(…): the field of "
         "the two-logit CE; the K → ∞ limit of eq. 32 itself diverges ((K−2)e^{z_o} → ∞)",
@@ -171,6 +181,7 @@ CHECKS: tuple[Callable[[], Erratum], ...] = (
 )
 
 
+@float64()
 def errata() -> list[Erratum]:
     """Every erratum found by the toolkit's checks, each re-verified now (see `Erratum.holds`)."""
     return [check() for check in CHECKS]

@@ -1,8 +1,8 @@
-"""Hessians of the UFM and their spectra (THEORY §6; seed 004 Thm 4.2 and App. E).
+"""Hessians of the UFM and their spectra (Guo et al. 2025, arXiv 2402.03979, Thm 4.2 and App. E).
 
-φ(W, H) = g(WH + b1ᵀ) is the data term alone (seed 004 eq. 40: no weight decay). Its Hessian w.r.t. W with H
+φ(W, H) = g(WH + b1ᵀ) is the data term alone (Guo et al. 2025, arXiv 2402.03979, eq. 40: no weight decay). Its Hessian w.r.t. W with H
 fixed is (Kd × Kd); w.r.t. H with W fixed it is block-diagonal with one (d × d) block per sample,
-(1/N) Wᵀ ∇²L(z_i) W (seed 004 eq. 46), so its spectrum is computed block by block at any size.
+(1/N) Wᵀ ∇²L(z_i) W (Guo et al. 2025, arXiv 2402.03979, eq. 46), so its spectrum is computed block by block at any size.
 The full Hessian of f in the free variables is dense up to `max_dense`, matrix-free (Lanczos on
 Hessian-vector products, scipy's eigsh) beyond.
 """
@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from ufm import Problem, _losses
-from ufm._objective import Layout, data_term, hessian_x, hvp_x
+from ufm import Problem, float64
+from ufm import losses as _losses
+from ufm.functional import Layout, data_term, hessian_x, hvp_x
 
 from ._predict import predict
 
@@ -32,6 +33,7 @@ class Spectrum(NamedTuple):
     condition: float  # largest / smallest eigenvalue above rtol·max|λ| (the nonzero eigenspace)
 
 
+@float64()
 def clusters(eigs, rtol: float = 1e-8) -> list:
     """Group sorted eigenvalues whose gap is ≤ rtol·max|λ| (zeros: |λ| ≤ rtol·max|λ|, reported as 0.0)."""
     eigs = np.sort(np.asarray(eigs, dtype=float))
@@ -57,6 +59,7 @@ def clusters(eigs, rtol: float = 1e-8) -> list:
     return merged
 
 
+@float64()
 def spectrum(eigs, rtol: float = 1e-8) -> Spectrum:
     eigs = np.sort(np.asarray(eigs, dtype=float))
     scale = max(float(np.max(np.abs(eigs))), np.finfo(float).tiny) if eigs.size else 1.0
@@ -89,20 +92,24 @@ def _args(problem: Problem, W, H, b):
     return Layout.of(problem), problem.hyper, jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)
 
 
+@float64()
 def hessian_w(problem: Problem, W, H, b) -> np.ndarray:
     """∇²_W φ at (W, H, b), dense (Kd × Kd), W vectorised row by row."""
     return np.asarray(_hessian_w(*_args(problem, W, H, b)))
 
 
+@float64()
 def hessian_h_blocks(problem: Problem, W, H, b) -> np.ndarray:
-    """The N diagonal blocks (1/N) Wᵀ ∇²_z L(z_i) W of ∇²_H φ (seed 004 eq. 46), shape (N, d, d)."""
+    """The N diagonal blocks (1/N) Wᵀ ∇²_z L(z_i) W of ∇²_H φ (Guo et al. 2025, arXiv 2402.03979, eq. 46), shape (N, d, d)."""
     return np.asarray(_hessian_h_blocks(*_args(problem, W, H, b)))
 
 
+@float64()
 def spectrum_w(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
     return spectrum(np.linalg.eigvalsh(hessian_w(problem, W, H, b)), rtol)
 
 
+@float64()
 def spectrum_h(problem: Problem, W, H, b, rtol: float = 1e-8) -> Spectrum:
     return spectrum(np.linalg.eigvalsh(hessian_h_blocks(problem, W, H, b)).ravel(), rtol)
 
@@ -112,6 +119,7 @@ def _free(problem: Problem, W, H, b):
     return layout, layout.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
 
 
+@float64()
 def hessian_full(problem: Problem, W, H, b, max_dense: int = 4000) -> np.ndarray:
     """∇²f in the free variables (W unless frozen, H, b if bias), dense; ValueError beyond `max_dense`."""
     layout, x = _free(problem, W, H, b)
@@ -120,10 +128,12 @@ def hessian_full(problem: Problem, W, H, b, max_dense: int = 4000) -> np.ndarray
     return np.asarray(hessian_x(layout, problem.hyper, x))
 
 
+@float64()
 def spectrum_full(problem: Problem, W, H, b, rtol: float = 1e-8, max_dense: int = 4000) -> Spectrum:
     return spectrum(np.linalg.eigvalsh(hessian_full(problem, W, H, b, max_dense)), rtol)
 
 
+@float64()
 def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA", tol: float = 1e-12) -> np.ndarray:
     """k extreme eigenvalues of ∇²f by Lanczos on Hessian-vector products (no dense matrix).
 
@@ -149,17 +159,18 @@ def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA"
 
 
 class PredictedSpectra(NamedTuple):
-    """Seed 004 App. E at the CE/LS minimizer: (value, multiplicity) lists for ∇²_W φ and ∇²_H φ, and κ = Kp_t."""
+    """Seed arXiv:2402.03979 App. E at the CE/LS minimizer: (value, multiplicity) lists for ∇²_W φ and ∇²_H φ, and κ = Kp_t."""
 
     w: list
     h: list
     kappa: float
 
 
+@float64()
 def predicted_spectra(problem: Problem) -> PredictedSpectra:
     """Eigenvalues with multiplicities of the block Hessians at the CE/LS global minimizer (d ≥ K, s < 1).
 
-    D_k = diag(p̄_k) − p̄_k p̄_kᵀ has eigenvalues 0, p_n (K−2 times), Kp_tp_n (seed 004 eq. 45).
+    D_k = diag(p̄_k) − p̄_k p̄_kᵀ has eigenvalues 0, p_n (K−2 times), Kp_tp_n (Guo et al. 2025, arXiv 2402.03979, eq. 45).
     H-block (eqs. 46–50): c_H·{0, p_n, Kp_tp_n} with multiplicities N(1+d−K), N(K−2), N, c_H = a_W²/N,
       a_W² = √(λ_H n/λ_W)·a.
     W-block (eqs. 52–58): c_W·{0, p_n, (1−p_t+p_n)(p_n+(K−1)p_t)/K, Kp_np_t} with multiplicities
@@ -179,9 +190,10 @@ def predicted_spectra(problem: Problem) -> PredictedSpectra:
     return PredictedSpectra([c for c in w if c[1] > 0], [c for c in h if c[1] > 0], K * pt)
 
 
+@float64()
 def rotation_zero_modes(problem: Problem, rank: int) -> int:
     """Dimension of the orbit {(WR, RᵀH)} of a point whose W and H have rank `rank`:
-    d(d−1)/2 − (d−r)(d−r−1)/2 zero modes of ∇²f from the rotation symmetry (THEORY §6)."""
+    d(d−1)/2 − (d−r)(d−r−1)/2 zero modes of ∇²f from the rotation symmetry W → WR, H → RᵀH."""
     d, r = problem.d, rank
     if problem.fixed_w:
         return 0

@@ -1,6 +1,6 @@
-"""Global minimizers of the MSE(α=1, M) UFM: the case formulas of seed 001 Thm 3.1 and the SVD value route.
+"""Global minimizers of the MSE(α=1, M) UFM: the case formulas of Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 and the SVD value route.
 
-Notation (THEORY §4.1): λ̃ = Nλ_Z, x = sqrt(KNλ_Wλ_H) = λ̃/√n. MSE(1, M) is M² times vanilla MSE with
+Notation (Zhou et al. 2022, arXiv 2203.01238, Thm B.1): λ̃ = Nλ_Z, x = sqrt(KNλ_Wλ_H) = λ̃/√n. MSE(1, M) is M² times vanilla MSE with
 λ_W/M, λ_H/M, λ_b (substitute W = √M W', H = √M H', b = M b'), so every formula below is applied at M = 1
 to the rescaled λ's and mapped back.
 """
@@ -13,11 +13,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ufm import Problem
+from ufm import Problem, float64
 
 
 class MSECase(NamedTuple):
-    """Closed form of seed 001 Thm B.1 (appendix version) for vanilla/rescaled MSE."""
+    """Closed form of Zhou et al. 2022, arXiv 2203.01238, Thm B.1 (appendix version) for vanilla/rescaled MSE."""
 
     case: str
     objective: float
@@ -40,7 +40,7 @@ def _unit(problem: Problem):
 
 
 def _value(b, K, n, d, lw, lh, lb):
-    """f at the best (W, H) for a fixed bias b·1 (seed 001 Lemma B.2 with the 1/N of eq. 9)."""
+    """f at the best (W, H) for a fixed bias b·1 (Zhou et al. 2022, arXiv 2203.01238, Lemma B.2 with the 1/N of eq. 9)."""
     N = n * K
     s = np.sort(np.array([math.sqrt(n)] * (K - 1) + [math.sqrt(n) * abs(1 - K * b)]))[::-1]
     lt = N * math.sqrt(lw * lh)
@@ -62,8 +62,9 @@ def _value_grid(bs, K, n, d, lw, lh, lb):
     return data / N + 0.5 * lb * K * bs * bs
 
 
+@float64()
 def value_route(problem: Problem) -> tuple[float, float]:
-    """(f*, b*) with no case analysis (THEORY §4.1; seed 001 proof of Thm B.1 with Lemmas B.2–B.3).
+    """(f*, b*) with no case analysis (Zhou et al. 2022, arXiv 2203.01238, proof of Thm B.1 with Lemmas B.2–B.3).
 
     For a bias b·1, Ỹ = MY − b11ᵀ has singular values √n (K−1 times) and √n|1 − Kb|; W*H* keeps the top
     min(d, K) of them soft-thresholded at λ̃: f*(b) = (1/N)[Σ_{i≤min(d,K)} ½(σ_i − η_i)² + λ̃η_i +
@@ -83,8 +84,26 @@ def value_route(problem: Problem) -> tuple[float, float]:
     return M * M * float(res.fun), M * float(res.x)
 
 
+def mse_x(K, n, lam_w, lam_h, M=1.0):
+    """x = sqrt(KNλ_Wλ_H)/M, N = nK (numbers or numpy arrays): the MSE UFM's global minimum is W* = H* = 0
+    iff x ≥ 1 (Zhou et al. 2022, arXiv 2203.01238, Thm B.1, with M scaling the targets)."""
+    K = np.asarray(K, dtype=float)
+    out = np.sqrt(K * np.asarray(n, dtype=float) * K * np.asarray(lam_w) * np.asarray(lam_h)) / np.asarray(M)
+    return float(out) if out.ndim == 0 else out
+
+
+def mse_bias_threshold(x):
+    """λ_b = x/(1 − x) for x < 1: with bias and d ≥ K, b* = 1/(K(1+λ_b)) below it and sqrt(nλ_Wλ_H)/λ_b above
+    (Zhou et al. 2022, arXiv 2203.01238, Thm B.1; its main-text Thm 3.1 misprints it, see errata). NaN for x ≥ 1."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(x < 1, x / (1 - x), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+@float64()
 def cases(problem: Problem) -> MSECase:
-    """The case formulas of seed 001 Thm B.1 (appendix; the main-text Thm 3.1 misprints them, see errata).
+    """The case formulas of Zhou et al. 2022, arXiv 2203.01238, Thm B.1 (appendix; the main-text Thm 3.1 misprints them, see errata).
 
     x = sqrt(KNλ_Wλ_H) (at M = 1).
     - x ≥ 1: W* = 0, H* = 0, b* = 1/(K(1+λ_b)).
@@ -95,13 +114,13 @@ def cases(problem: Problem) -> MSECase:
     """
     _check(problem)
     K, n, d, lw, lh, lb, M = _unit(problem)
-    x = math.sqrt(K * n * K * lw * lh)
+    x = mse_x(K, n, lw, lh)
     b0 = 1.0 / (K * (1.0 + lb))
     if not problem.bias:
         b, tag = 0.0, "nobias"
     elif x >= 1:
         b, tag = b0, "zero"
-    elif d < K or lb <= x / (1 - x):
+    elif d < K or lb <= mse_bias_threshold(x):
         b, tag = b0, "lam_b-small" if d >= K else None
     else:
         b, tag = math.sqrt(n * lw * lh) / lb, "lam_b-large"
@@ -122,12 +141,13 @@ def cases(problem: Problem) -> MSECase:
     return MSECase(f"mse:d>=K:{tag}", f, M * b, x, gram_c)
 
 
+@float64()
 def minimizer(problem: Problem, P: np.ndarray | None = None):
     """An explicit global minimizer (W, H, b) of the MSE(1, M) UFM.
 
     With b* from `value_route`, Ỹ = MY − b*11ᵀ = Σ σ_i u_i v_iᵀ and η_i = [σ_i − Nλ_Z]_+ on the top
     r = min(d, K): W = (λ_H/λ_W)^{1/4} U_r diag(√η) Pᵀ, H = (λ_W/λ_H)^{1/4} P diag(√η) V_rᵀ, the balanced
-    factorization of W*H* = Σ η_i u_i v_iᵀ (seed 001 Lemma B.2). P (d, r) with orthonormal columns
+    factorization of W*H* = Σ η_i u_i v_iᵀ (Zhou et al. 2022, arXiv 2203.01238, Lemma B.2). P (d, r) with orthonormal columns
     (default: the first r coordinate axes).
     """
     _check(problem)

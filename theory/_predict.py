@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ufm import Problem
+from ufm import Problem, float64
 
 from . import _contrastive, _mse
 
@@ -17,7 +17,7 @@ class Prediction:
 
     objective: global minimum value f*.  b: b* (K,).  case: regime label ("mse:d>=K:lam_b-large",
     "ls:collapsed-to-zero", "ce:d=K-1:extension", ...).  a: logit scale a* (CE/LS/FL).  p_t, p_n: softmax of
-    a*(e_k − 1/K).  kappa: K·p_t where seed 004 Thm 4.2 applies (CE/LS, d ≥ K, s < 1).  w_norm: mean ‖w^k‖.
+    a*(e_k − 1/K).  kappa: K·p_t where Guo et al. 2025, arXiv 2402.03979, Thm 4.2 applies (CE/LS, d ≥ K, s < 1).  w_norm: mean ‖w^k‖.
     h_mean_norm: mean ‖h̄_k − h_G‖.  gram_h: H̄ᵀH̄ (K, K) when unique, else a description.
     extension: True where the label goes beyond the printed theorem's hypotheses (confirmed numerically).
     source: seed file and theorem.
@@ -70,7 +70,7 @@ def _predict_mse(problem: Problem) -> Prediction:
         w_norm=w_norm if unique else None,
         h_mean_norm=h_norm if unique else None,
         gram_h=gram if unique else f"M²-scaled rank-{problem.d} projector inside the top singular space (not unique)",
-        source="seed 001 Thm 3.1 / Thm B.1 (appendix form), Lemma B.2",
+        source="Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 / Thm B.1 (appendix form), Lemma B.2",
     )
 
 
@@ -81,12 +81,12 @@ def _predict_contrastive(problem: Problem) -> Prediction:
     if loss in ("ce", "ls"):
         a = _contrastive.ce_ls_scale(problem)
         f = float(_contrastive.scale_objective(problem, a)[0])
-        source = "seed 004 Thm 4.1, Lemma D.5" + ("; seed 002 Thm 3.1" if loss == "ce" else "")
+        source = "Guo et al. 2025, arXiv 2402.03979, Thm 4.1, Lemma D.5" + ("; Zhu et al. 2021, arXiv 2105.02375, Thm 3.1" if loss == "ce" else "")
         extension = d < K
     else:
         m = _contrastive.scale_minima(problem)
         a, f = m.a, m.g
-        source = "seed 003 Thm 1 + seed 000 App. B.2 (1-D scale)"
+        source = "Zhou et al. 2022, arXiv 2210.02192, Thm 1 + Zhou et al. 2022, arXiv 2210.02192, App. B.2 (1-D scale)"
         extension = d <= K
     if a == 0.0:
         case = f"{loss}:collapsed-to-zero"
@@ -104,13 +104,14 @@ def _predict_contrastive(problem: Problem) -> Prediction:
     )
 
 
+@float64()
 def predict(problem: Problem) -> Prediction:
     """The global minimum of `problem` as far as theory (checked numerically) knows it.
 
-    MSE(α=1, M): seed 001 Thm B.1 in every bias/dimension regime (and the value route, `theory.mse_value_route`).
-    CE/LS: a* = log(K/s − K + 1), s = √(KN)λ_Z + δ (seed 004 Lemma D.5), f* = g(a*), for d ≥ K; also d = K−1
+    MSE(α=1, M): Zhou et al. 2022, arXiv 2203.01238, Thm B.1 in every bias/dimension regime (and the value route, `theory.mse_value_route`).
+    CE/LS: a* = log(K/s − K + 1), s = √(KN)λ_Z + δ (Guo et al. 2025, arXiv 2402.03979, Lemma D.5), f* = g(a*), for d ≥ K; also d = K−1
     (extension: the ETF fits, the d-independent convex lower bound is attained). FL: a* = global minimiser of
-    the 1-D g (seed 003 Thm 1, d > K; d ∈ {K−1, K} as an extension). Otherwise fields are None and `case`
+    the 1-D g (Zhou et al. 2022, arXiv 2210.02192, Thm 1, d > K; d ∈ {K−1, K} as an extension). Otherwise fields are None and `case`
     says why (d < K−1 for CE/LS/FL; MSE with α ≠ 1; a frozen W).
     """
     if not isinstance(problem, Problem):
@@ -122,6 +123,7 @@ def predict(problem: Problem) -> Prediction:
     return _predict_contrastive(problem)
 
 
+@float64()
 def minimizer(problem: Problem, P: np.ndarray | None = None):
     """An explicit global minimizer (W, H, b) where `predict` knows one (ValueError otherwise).
 
@@ -136,9 +138,10 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     return _contrastive.nc_minimizer(problem, pred.a, P)
 
 
+@float64()
 def origin_bias(problem: Problem) -> np.ndarray:
     """b₀ making (0, 0, b₀) critical: 0 for CE/LS/FL (uniform logits are symmetric) and, for MSE(α, M),
-    b₀ = αM/(α + K − 1 + Kλ_b)·1 (= 1/(K(1+λ_b)) at α = M = 1, THEORY §7); 0 without bias."""
+    b₀ = αM/(α + K − 1 + Kλ_b)·1 (= 1/(K(1+λ_b)) at α = M = 1; Zhou et al. 2022, arXiv 2203.01238, proof of Lemma B.2); 0 without bias."""
     if not problem.bias or problem.loss != "mse":
         return np.zeros(problem.K)
     a, M, K = problem.alpha, problem.M, problem.K

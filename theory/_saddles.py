@@ -1,4 +1,5 @@
-"""Strict saddles of the UFM with their negative-curvature directions (THEORY §7).
+"""Strict saddles of the UFM with their negative-curvature directions (Zhou et al. 2022, arXiv 2203.01238,
+Thms 3.2–3.3; Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 and App. C; Zhou et al. 2022, arXiv 2210.02192, Thm 2).
 
 At a critical point (W, H, b) take α ∈ R^d with Wα = 0 and αᵀH = 0, (u, v) the top singular pair of −G,
 G = ∇_Z g(WH + b1ᵀ), and
@@ -6,8 +7,8 @@ G = ∇_Z g(WH + b1ᵀ), and
     Δ_W = (λ_H/λ_W)^{1/4} u αᵀ,  Δ_H = (λ_W/λ_H)^{1/4} α vᵀ,  Δ_b = 0.
 
 Then WΔ_H = 0 and Δ_W H = 0, so the logits do not move to first order and
-∇²f[Δ, Δ] = λ_W‖Δ_W‖² + λ_H‖Δ_H‖² + 2⟨G, Δ_WΔ_H⟩ = 2(λ_Z − ‖G‖₂)  (seed 002 Thm 3.2 proof, App. C;
-seed 001 Thm 3.3; seed 003 Thm 2), negative exactly when the certificate ratio ‖G‖₂/λ_Z exceeds 1.
+∇²f[Δ, Δ] = λ_W‖Δ_W‖² + λ_H‖Δ_H‖² + 2⟨G, Δ_WΔ_H⟩ = 2(λ_Z − ‖G‖₂)  (Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 proof, App. C;
+Zhou et al. 2022, arXiv 2203.01238, Thm 3.3; Zhou et al. 2022, arXiv 2210.02192, Thm 2), negative exactly when the certificate ratio ‖G‖₂/λ_Z exceeds 1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 import ufm
-from ufm import Problem
+from ufm import Problem, float64
 
 from ._certificate import _logit_gradient
 
@@ -55,9 +56,10 @@ def _direction(problem: Problem, W, H, b, alpha):
     return (dW, dH, np.zeros(problem.K)), curvature, curvature / norm2, s[0]
 
 
+@float64()
 def origin(problem: Problem) -> Saddle:
     """(0, 0, b₀): critical for every loss (b₀ = `origin_bias`). Its W–H Hessian block is
-    [[λ_W I, G⊗], [G⊗ᵀ, λ_H I]], so λ_min = (λ_W+λ_H)/2 − sqrt(((λ_W−λ_H)/2)² + ‖G‖₂²) (THEORY §7)."""
+    [[λ_W I, G⊗], [G⊗ᵀ, λ_H I]], so λ_min = (λ_W+λ_H)/2 − sqrt(((λ_W−λ_H)/2)² + ‖G‖₂²) (derived here)."""
     K, d, N = problem.K, problem.d, problem.N
     W, H, b = np.zeros((K, d)), np.zeros((d, N)), origin_bias(problem)
     alpha = np.eye(d)[0]
@@ -65,7 +67,7 @@ def origin(problem: Problem) -> Saddle:
     lw, lh = problem.lam_w, problem.lam_h
     lam_min = (lw + lh) / 2 - math.sqrt(((lw - lh) / 2) ** 2 + g2**2)
     return Saddle("origin", (W, H, b), direction, curvature, rayleigh, lam_min,
-                  "seed 002 Thm 3.2 / seed 001 Thm 3.3 (origin); exact λ_min from the 2×2 block structure")
+                  "Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 / Zhou et al. 2022, arXiv 2203.01238, Thm 3.3 (origin); exact λ_min from the 2×2 block structure")
 
 
 def _lower_dim_minimizer(problem: Problem, r: int):
@@ -77,10 +79,11 @@ def _lower_dim_minimizer(problem: Problem, r: int):
     return sol.W, sol.H, sol.b
 
 
+@float64()
 def padded(problem: Problem, r: int) -> Saddle:
     """A global minimizer of the same problem with feature dimension r < K−1, padded with zero columns of W
     and zero rows of H to d > r: still critical (the padded coordinates see zero gradient), not global;
-    α = e_{r+1} is in null(W) ∩ null(Hᵀ) (THEORY §7)."""
+    α = e_{r+1} is in null(W) ∩ null(Hᵀ) (Zhu et al. 2021, arXiv 2105.02375, App. C)."""
     if not 1 <= r < min(problem.K - 1, problem.d):
         raise ValueError(f"padded: r must satisfy 1 ≤ r < min(K−1, d) = {min(problem.K - 1, problem.d)}; got {r}")
     Wr, Hr, b = _lower_dim_minimizer(problem, r)
@@ -92,12 +95,13 @@ def padded(problem: Problem, r: int) -> Saddle:
     b = np.asarray(b) if problem.bias else np.zeros(K)
     direction, curvature, rayleigh, _ = _direction(problem, W, H, b, np.eye(d)[r])
     return Saddle(f"padded-r{r}", (W, H, b), direction, curvature, rayleigh, None,
-                  "seed 002 App. C / seed 003 Thm 2: non-global critical point of a lower-dimensional solution")
+                  "Zhu et al. 2021, arXiv 2105.02375, App. C / Zhou et al. 2022, arXiv 2210.02192, Thm 2: non-global critical point of a lower-dimensional solution")
 
 
+@float64()
 def mse_subset(problem: Problem, size: int) -> Saddle:
     """MSE without bias: W H = Σ_{k<size} (√n − Nλ_Z) e_k v_kᵀ (v_k = 1_{class k}/√n), a proper subset of the
-    singular triplets of Y (seed 001 eq. 22, Lemma B.2 proof), balanced; critical, with the unused triplet's
+    singular triplets of Y (Zhou et al. 2022, arXiv 2203.01238, eq. 22, Lemma B.2 proof), balanced; critical, with the unused triplet's
     σ = √n > Nλ_Z giving ‖G‖₂ = √n/N > λ_Z."""
     if problem.loss != "mse" or problem.alpha != 1.0 or problem.M != 1.0 or problem.bias:
         raise ValueError("mse_subset needs vanilla MSE (alpha = M = 1) without bias")
@@ -116,9 +120,10 @@ def mse_subset(problem: Problem, size: int) -> Saddle:
     b = np.zeros(K)
     direction, curvature, rayleigh, _ = _direction(problem, W, H, b, np.eye(d)[size])
     return Saddle(f"mse-subset-{size}", (W, H, b), direction, curvature, rayleigh, None,
-                  "seed 001 Thm 3.2, eq. 22 (critical points from subsets of singular triplets)")
+                  "Zhou et al. 2022, arXiv 2203.01238, Thm 3.2, eq. 22 (critical points from subsets of singular triplets)")
 
 
+@float64()
 def saddles(problem: Problem, padded_ranks=None) -> list[Saddle]:
     """Every construction that applies to `problem`: the origin (when it is a strict saddle, ‖G‖₂ > λ_Z);
     padded minimizers of the ranks in `padded_ranks` (default 1 and K−2, where r < min(K−1, d); for CE/LS/FL

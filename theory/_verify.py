@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from collections import defaultdict
 
 import numpy as np
 
 import ufm
-from ufm import Problem
+from ufm import Problem, float64
 
 from . import _contrastive, _errata, _hessian, _landscape, _mse, _saddles
 from ._certificate import certificate
+from ._papers import PAPERS, references
 from ._predict import minimizer, predict
 
 
@@ -80,10 +80,12 @@ class Report:
         lines.insert(1, "  ".join("-" * w for w in widths))
         out = ["\n".join(lines), "", f"Errata ({len(self.errata)}; re-checked against float64 solves):"]
         for i, e in enumerate(self.errata, 1):
-            out.append(f"{i}. [{'holds' if e.holds else 'NOT CONFIRMED'}] seed {e.seed}, {e.location}")
+            out.append(f"{i}. [{'holds' if e.holds else 'NOT CONFIRMED'}] {e.citation}")
             out.append(f"   printed:   {e.printed}")
             out.append(f"   corrected: {e.corrected}")
             out.append(f"   evidence:  {e.evidence}")
+        cited = " ".join([c.source for c in self.claims] + [e.paper for e in self.errata])
+        out += ["", "References (arXiv:ID in the source column):"] + [f"  {r}" for r in references(cited)]
         n_fail = sum(not c.passed for c in self.claims)
         out.append("")
         out.append(f"{len(self.claims) - n_fail}/{len(self.claims)} claims pass, "
@@ -96,7 +98,8 @@ class Report:
             "passed": self.passed, "seconds": self.seconds, "quick": self.quick, "seed": self.seed,
             "claims": [{"claim": c.name, "source": c.source, "tol": c.tol, "worst": c.worst, "passed": c.passed,
                         "cases": c.cases} for c in self.claims],
-            "errata": [{**e._asdict(), "evidence": e.evidence} for e in self.errata],
+            "errata": [{**e._asdict(), "citation": e.citation, "evidence": e.evidence} for e in self.errata],
+            "references": {k: p.citation for k, p in PAPERS.items()},
         }
 
 
@@ -177,6 +180,7 @@ def _label(p: Problem) -> str:
 # --------------------------------------------------------------------------------------------- the battery
 
 
+@float64()
 def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
     """Run the battery (quick: < 1 min on 2 cores; full: < 10 min). `progress(msg)` receives status lines."""
     progress = progress or (lambda msg: None)
@@ -188,29 +192,29 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
         C[key] = Claim(name, source, tol)
         return C[key]
 
-    obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", "001 Thm B.1; 004 Thm 4.1; 003 Thm 1", 1e-9)
-    route_c = claim("route", "MSE case formulas = SVD value route (rel)", "001 Thm B.1 vs Lemma B.2–B.3", 1e-12)
+    obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 Thm 4.1; arXiv:2210.02192 Thm 1", 1e-9)
+    route_c = claim("route", "MSE case formulas = SVD value route (rel)", "arXiv:2203.01238 Thm B.1 vs Lemma B.2–B.3", 1e-12)
     ext_c = claim("ext", "EXTENSION beyond the printed d-hypotheses: f = g(a*)", "d=K−1 CE/LS/FL, d=K FL (numerical)",
                   1e-9)
-    proc_c = claim("proc", "solution = predicted minimizer mod rotation", "001 Thm B.1; 004 eqs. 11–12", 1e-6)
-    b_c = claim("b", "bias b = b*", "001 Thm B.1 (bias); 004 Thm 4.1 (iii)", 1e-7)
-    nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", "001 Thm 3.1; 002 Thm 3.1; 003 Thm 1", 1e-8)
-    norm_c = claim("norm", "mean ‖w^k‖, ‖h̄_k − h_G‖ = closed form (rel)", "004 Thm 4.1, Fig. 6(b)", 1e-6)
-    cert_c = claim("cert", "certificate ‖G‖₂/λ_Z = 1 at minimizers (≤ 1 at 0)", "THEORY §5 (derived)", 1e-6)
-    gap_c = claim("gap", "certified gap bound f − f* ≤ bound, bound/|f| small", "THEORY §5 (derived)", 1e-9)
-    scale_c = claim("scale", "CE/LS a* closed form = 1-D global minimiser of g", "004 Lemma D.5; 003 Thm 1", 1e-9)
-    xi_c = claim("xi", "min_ρ ξ(ρ) = CE minimum; ξ = g on the NC family", "002 App. B.1, Fig. 8", 1e-10)
-    phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "003 Def. 1; 000 App. B", 1e-12)
-    kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t (rel)", "004 Thm 4.2, eqs. 51, 59", 1e-8)
-    spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "004 App. E (eq. 52 with 1/N)", 1e-8)
-    zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension", "THEORY §6 (W→WR, H→RᵀH)", 0.0)
-    sgrad_c = claim("sgrad", "saddle: ‖∇f‖ ≈ 0", "002 Thm 3.2; 001 Thm 3.2–3.3; 003 Thm 2", 1e-10)
-    sray_c = claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "002 App. C; THEORY §7", 1e-8)
-    smin_c = claim("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", "THEORY §7", 1e-10)
-    sexact_c = claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "THEORY §7", 1e-8)
-    sratio_c = claim("sratio", "saddle: certificate ratio > 1", "THEORY §5", 0.0)
-    sesc_c = claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "003 Thm 2; 001 Thm 3.3", 1e-9)
-    fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; seed: 0.21 suffices)", "003 Cor. 2 (τ derived)", 1e-12)
+    proc_c = claim("proc", "solution = predicted minimizer mod rotation", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 eqs. 11–12", 1e-6)
+    b_c = claim("b", "bias b = b*", "arXiv:2203.01238 Thm B.1 (bias); arXiv:2402.03979 Thm 4.1 (iii)", 1e-7)
+    nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", "arXiv:2203.01238 Thm 3.1; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-8)
+    norm_c = claim("norm", "mean ‖w^k‖, ‖h̄_k − h_G‖ = closed form (rel)", "arXiv:2402.03979 Thm 4.1, Fig. 6(b)", 1e-6)
+    cert_c = claim("cert", "certificate ‖G‖₂/λ_Z = 1 at minimizers (≤ 1 at 0)", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-6)
+    gap_c = claim("gap", "certified gap bound f − f* ≤ bound, bound/|f| small", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-9)
+    scale_c = claim("scale", "CE/LS a* closed form = 1-D global minimiser of g", "arXiv:2402.03979 Lemma D.5; arXiv:2210.02192 Thm 1", 1e-9)
+    xi_c = claim("xi", "min_ρ ξ(ρ) = CE minimum; ξ = g on the NC family", "arXiv:2105.02375 App. B.1, Fig. 8", 1e-10)
+    phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "arXiv:2210.02192 Def. 1; arXiv:2210.02192 App. B", 1e-12)
+    kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t (rel)", "arXiv:2402.03979 Thm 4.2, eqs. 51, 59", 1e-8)
+    spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "arXiv:2402.03979 App. E (eq. 52 with 1/N)", 1e-8)
+    zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension", "derived: rotations W→WR, H→RᵀH", 0.0)
+    sgrad_c = claim("sgrad", "saddle: ‖∇f‖ ≈ 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2", 1e-10)
+    sray_c = claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "arXiv:2105.02375 App. C", 1e-8)
+    smin_c = claim("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2", 1e-10)
+    sexact_c = claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "derived (origin block Hessian)", 1e-8)
+    sratio_c = claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
+    sesc_c = claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
+    fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; seed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
 
     problems = draw(rng, quick)
     progress(f"{len(problems)} problems drawn (seed {seed})")
@@ -302,7 +306,7 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
     sizes = defaultdict(int)
     for p in problems:
         sizes[p.static] += 1
-    _check_saddles(problems, sizes, quick, seed, sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c)
+    _check_saddles(problems, sizes, quick, seed, C)
 
     progress("computing the sharp FL convexity thresholds")
     for gamma in (1.0, 2.0, 3.0, 5.0):
@@ -336,7 +340,11 @@ def _spectrum_error(measured, predicted) -> float:
     return err
 
 
-def _check_saddles(problems, batch_sizes, quick, seed, sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c):
+def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
+    """The saddle claims (claims["sgrad"], ["sray"], ["smin"], ["sexact"], ["sratio"], ["sesc"]) on every
+    constructed strict saddle of the problems with d > K."""
+    sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c = (
+        claims[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc"))
     rng = np.random.default_rng(seed + 1)
     seen = set()
     escapes = defaultdict(list)
@@ -377,8 +385,3 @@ def _check_saddles(problems, batch_sizes, quick, seed, sgrad_c, sray_c, smin_c, 
         for (lab, _), sol in zip(items, batch.unstack()):
             sesc_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), objective=sol.objective,
                        status=sol.status)
-
-
-def main_progress(msg: str) -> None:
-    """Progress lines on stderr (kept off stdout so that tables and JSON stay clean)."""
-    print(f"[verify] {msg}", file=sys.stderr, flush=True)

@@ -1,55 +1,71 @@
 """ufm: the unconstrained feature model of Neural Collapse — objectives, solvers, metrics.
 
-Importing ufm enables JAX's 64-bit mode (``jax_enable_x64``), so that float64 problems (the default) work
-without any configuration. Problems with ``dtype="float32"`` still compute in float32.
+Layers (each uses only the public API of the ones below it; tests/test_architecture.py checks it):
 
-It also turns on JAX's persistent compilation cache in ``$UFM_CACHE_DIR`` (default ``~/.cache/ufm/xla``), so a
-shape compiled once is loaded from disk by later processes (`ufm solve` compiles in ~4 s the first time and
-~0.7 s after). ``UFM_CACHE_DIR=off`` disables it; a cache directory configured for JAX itself is left alone.
+    ufm.cli            the command line, one module per subcommand
+    ufm.experiments    scans, figures, benchmarks
+    ufm.theory         closed forms, certificates, Hessians, saddles, errata, the `ufm verify` battery
+    ufm (core)         Problem, objectives, solvers, metrics
+
+Importing ufm changes no global state: JAX's 64-bit mode, its compilation cache and matplotlib's settings stay
+as they were. Float64 problems (the default) are still solved in float64: `solve`, `solve_batch`, `trajectory`,
+`metrics.all` and the theory routines run inside the scoped switch `ufm.float64()`. `ufm.configure()` turns on
+64-bit mode and the persistent compilation cache for the whole process (the command line calls it).
+
+Names are loaded on first use, so `import ufm` (and `ufm --help`) does not import JAX.
 """
 
-import os as _os
+from __future__ import annotations
 
-import jax as _jax
+import importlib
+from typing import TYPE_CHECKING
 
-_jax.config.update("jax_enable_x64", True)
+from ._version import __version__
 
+# public name → the module that defines it
+_EXPORTS = {
+    "Problem": "._problem", "simplex_etf": "._problem", "etf_basis": "._problem", "class_labels": "._problem",
+    "one_hot": "._problem",
+    "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
+    "logits": "._objective",
+    "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
+    "clear_caches": "._executables", "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
+    "trajectory": "._trajectory", "Trajectory": "._trajectory",
+    "Status": ".solvers", "Solver": ".solvers", "as_solver": ".solvers", "METHODS": ".solvers",
+    "GD": ".solvers", "SGD": ".solvers", "Adam": ".solvers", "LBFGS": ".solvers", "Newton": ".solvers",
+    "Auto": ".solvers",
+    "configure": "._config", "float64": "._config", "x64_enabled": "._config",
+    "UFMError": "._errors", "ParameterError": "._errors", "Float64Unavailable": "._errors",
+    "jsonable": "._json", "dumps": "._json",
+}
+_SUBMODULES = ("metrics", "solvers", "losses", "functional")
 
-def _enable_compilation_cache() -> None:
-    where = _os.environ.get("UFM_CACHE_DIR", _os.path.join(_os.path.expanduser("~"), ".cache", "ufm", "xla"))
-    if where.lower() in ("", "off", "0", "none") or _jax.config.jax_compilation_cache_dir:
-        return
-    try:
-        _os.makedirs(where, exist_ok=True)
-    except OSError:  # a read-only home: compile every time, as without the cache
-        return
-    _jax.config.update("jax_compilation_cache_dir", where)
-    # The metrics, certificate and prediction of `ufm solve` compile small programs (0.1–1 s each): cache them too.
-    _jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
-
-
-_enable_compilation_cache()
-
-from . import metrics, solvers  # noqa: E402
-from ._objective import Layout, Objective, Params, logits, objective  # noqa: E402
-from ._problem import Problem, simplex_etf  # noqa: E402
-from ._solve import STATUSES, Solution, initial_point, solve, solve_batch  # noqa: E402
-from ._trajectory import Trajectory, trajectory  # noqa: E402
-from .solvers import GD, SGD, Adam, Auto, LBFGS, Newton  # noqa: E402
-
-__version__ = "0.1.0"
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES) + ["__version__"]
 
 
-def __getattr__(name):
-    # `ufm.scan` is the scan engine of experiments/ (imported on first use: it pulls in theory and sqlite).
-    if name == "scan":
-        import experiments.scan as scan
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'ufm' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        return scan
-    raise AttributeError(f"module 'ufm' has no attribute {name!r}")
 
-__all__ = [
-    "Problem", "simplex_etf", "Objective", "Params", "Layout", "objective", "logits",
-    "solve", "solve_batch", "Solution", "STATUSES", "initial_point", "trajectory", "Trajectory",
-    "GD", "SGD", "Adam", "LBFGS", "Newton", "Auto", "solvers", "metrics",
-]
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from . import functional, losses, metrics, solvers  # noqa: F401
+    from ._config import configure, float64, x64_enabled  # noqa: F401
+    from ._errors import Float64Unavailable, ParameterError, UFMError  # noqa: F401
+    from ._json import dumps, jsonable  # noqa: F401
+    from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401
+    from ._problem import Problem, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
+    from ._executables import clear_caches  # noqa: F401
+    from ._solve import Minimum, Solution, initial_point, minimize, solve, solve_batch, solve_memory  # noqa: F401
+    from ._trajectory import Trajectory, trajectory  # noqa: F401
+    from .solvers import GD, METHODS, SGD, Adam, Auto, LBFGS, Newton, Solver, Status, as_solver  # noqa: F401

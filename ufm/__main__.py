@@ -1,5 +1,7 @@
+"""`python -m ufm ...`: the command line."""
+
 import sys
 
-from ._cli import main
+from ufm.cli import main
 
 sys.exit(main())

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections import OrderedDict
 
 MAXSIZE = 32
+_ALL: list = []  # every cache made here, for `clear_caches`
 
 
 class Executables:
     def __init__(self, maxsize: int = MAXSIZE):
         self.maxsize = maxsize
         self._items: OrderedDict = OrderedDict()
+        _ALL.append(self)
 
     def get(self, key):
         exe = self._items.get(key)
@@ -38,3 +40,19 @@ class Executables:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def hashable(obj) -> bool:
+    """Whether `obj` can be part of a cache key (a solver that cannot is compiled for its call only)."""
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def clear_caches() -> None:
+    """Drop every compiled solve and trajectory held by this process (each XLA:CPU executable holds memory
+    mappings; a long process that compiles many shapes may want to free them)."""
+    for cache in _ALL:
+        cache.clear()

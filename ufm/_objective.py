@@ -1,4 +1,4 @@
-"""The UFM objective f(W, H, b) (THEORY §1–2) and its derivatives, as pure JAX functions."""
+"""The UFM objective f(W, H, b) and its derivatives, as pure JAX functions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from . import _losses
-from ._problem import Hyper, Problem, simplex_etf
+from . import losses as _losses
+from ._config import require_float64
+from ._problem import Hyper, Problem, class_labels, one_hot, simplex_etf
 
 
 class Params(NamedTuple):
@@ -55,7 +55,7 @@ class Layout:
 
     def Y(self):
         """One-hot labels (K, N), class-major."""
-        return jnp.asarray(np.repeat(np.eye(self.K), self.n, axis=1), dtype=self.dtype)
+        return jnp.asarray(one_hot(class_labels(self.K, self.n), self.K), dtype=self.dtype)
 
     def W_fixed(self):
         return jnp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
@@ -104,7 +104,8 @@ def data_term(layout: Layout, hyper: Hyper, Z) -> jax.Array:
 
 
 def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
-    """f(W, H, b) of THEORY §1 (seed 003 eq. 7), with b ≡ 0 when the layout has no bias."""
+    """f(W, H, b) of `Problem` (Zhou et al. 2022, arXiv 2210.02192, eq. 7), with b ≡ 0 when the layout has no
+    bias."""
     W, H, b = params
     if not layout.bias:
         b = jnp.zeros_like(b)
@@ -120,7 +121,7 @@ def value_x(layout: Layout, hyper: Hyper, x) -> jax.Array:
 class Objective(NamedTuple):
     """The pure functions of one problem; every one is jit-compatible and differentiable.
 
-    f(params) -> scalar               the objective of THEORY §1
+    f(params) -> scalar               the objective of `Problem`
     g(Z) -> scalar                    its data term (1/N) Σ L as a function of the logits Z (K, N)
     per_sample(Z) -> (N,)             L(z_i, y_i) for each sample
     grad(params) -> Params            ∇f (the gradient of the formula in all of W, H, b)
@@ -151,9 +152,15 @@ def _hvp(fun):
 
 
 def objective(problem: Problem) -> Objective:
-    """The objective of `problem` and its derivatives as pure functions (jit them as you need)."""
+    """The objective of `problem` and its derivatives as pure functions (jit them as you need).
+
+    The functions compute in the problem's dtype: a float64 problem needs JAX's 64-bit mode when they run (call
+    them inside `with ufm.float64():`, or turn it on with `ufm.configure()`); asking for one while the mode is
+    off raises `Float64Unavailable` here rather than silently computing in float32.
+    """
     if not isinstance(problem, Problem):
         raise TypeError(f"objective(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    require_float64("ufm.objective", problem.dtype)
     layout = Layout.of(problem)
     hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
     Y = layout.Y()

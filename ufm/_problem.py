@@ -1,12 +1,14 @@
-"""`Problem`: one UFM instance (THEORY §1), validated at construction."""
+"""`Problem`: one UFM instance, validated at construction."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
+
+from ._errors import ParameterError
 
 LOSSES = ("ce", "ls", "fl", "mse")
 DTYPES = ("float64", "float32")
@@ -16,6 +18,8 @@ FIXED_W = (None, "etf")
 # the code path (must agree inside one batched solve).
 HYPER_FIELDS = ("lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
 STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm")
+# Fields a scan can put on a grid: the numbers of a problem and its bias switch.
+GRID_FIELDS = ("K", "n", "d") + HYPER_FIELDS + ("etf_norm", "bias")
 
 
 class Hyper(NamedTuple):
@@ -31,7 +35,7 @@ class Hyper(NamedTuple):
 
 
 def _fail(field: str, allowed: str, value) -> None:
-    raise ValueError(f"Problem.{field} must be {allowed}; got {value!r}")
+    raise ParameterError(field, value, allowed, owner="Problem")
 
 
 def _is_int(v) -> bool:
@@ -44,7 +48,8 @@ def _is_real(v) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
-    """An unconstrained feature model (THEORY §1, seed 003 eq. 7)::
+    """An unconstrained feature model (Zhou et al. 2022, "Are All Losses Created Equal", arXiv 2210.02192,
+    eq. 7)::
 
         f(W, H, b) = 1/N Σ_{k,i} L(W h_{k,i} + b, k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
 
@@ -81,6 +86,10 @@ class Problem:
     fixed_w: Literal[None, "etf"] = None
     etf_norm: float = 1.0
     dtype: Literal["float64", "float32"] = "float64"
+
+    HYPER_FIELDS: ClassVar[tuple] = HYPER_FIELDS
+    STATIC_FIELDS: ClassVar[tuple] = STATIC_FIELDS
+    GRID_FIELDS: ClassVar[tuple] = GRID_FIELDS
 
     def __post_init__(self):
         for name, lo in (("K", 2), ("n", 1), ("d", 1)):
@@ -130,13 +139,18 @@ class Problem:
 
     @property
     def lam_z(self) -> float:
-        """λ_Z = sqrt(λ_W λ_H) (THEORY §1)."""
+        """λ_Z = sqrt(λ_W λ_H), the weight of the nuclear norm in the convex relaxation."""
         return math.sqrt(self.lam_w * self.lam_h)
 
     @property
     def labels(self) -> np.ndarray:
         """Class of each column of H, class-major: (0,…,0, 1,…,1, …), shape (N,)."""
-        return np.repeat(np.arange(self.K), self.n)
+        return class_labels(self.K, self.n)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """One-hot labels (K, N), class-major."""
+        return one_hot(self.labels, self.K)
 
     @property
     def static(self) -> tuple:
@@ -155,18 +169,37 @@ class Problem:
         return dataclasses.asdict(self)
 
 
-def simplex_etf(K: int, d: int, norm: float = 1.0) -> np.ndarray:
-    """A simplex ETF as the rows of W (K, d), d ≥ K−1 (seed 002 Def. A.1).
+def class_labels(K: int, n: int) -> np.ndarray:
+    """The class-major labels (0,…,0, 1,…,1, …, K−1) with n of each, shape (nK,): the UFM's column order."""
+    return np.repeat(np.arange(K), n)
 
-    W = norm·sqrt(K/(K−1))·V with V (K, K−1) an orthonormal basis of 1^⊥ (then zero-padded to d columns):
-    ‖w^k‖ = norm, ⟨w^k, w^l⟩ = −norm²/(K−1) for k ≠ l, W W^T = norm²·K/(K−1)·Π.
+
+def one_hot(labels, K: int) -> np.ndarray:
+    """One-hot matrix Y (K, N) with Y[labels[i], i] = 1 (float64)."""
+    labels = np.asarray(labels)
+    return (np.arange(K)[:, None] == labels[None, :]).astype(np.float64)
+
+
+def etf_basis(K: int, d: int) -> np.ndarray:
+    """P (d, K): the first K−1 coordinates hold an orthonormal basis of 1^⊥ (rows), the rest are zero.
+
+    PᵀP = Π = I − 11ᵀ/K and PΠ = P, so ΠPᵀ (K, d) is a centred simplex ETF; needs d ≥ K−1. Deterministic
+    (a QR of the centred identity), shared by `simplex_etf`, the closed-form minimizers and the landscape plots.
     """
-    if K < 2 or d < K - 1:
-        raise ValueError(f"simplex_etf needs K ≥ 2 and d ≥ K−1; got K={K}, d={d}")
-    # Orthonormal basis of 1^⊥: the last K−1 left singular vectors of Π are not unique; a QR of the
-    # centred identity gives a deterministic one.
+    if not (_is_int(K) and K >= 2):
+        raise ParameterError("K", K, "an integer ≥ 2", "etf_basis")
+    if not (_is_int(d) and d >= K - 1):
+        raise ParameterError("d", d, f"an integer ≥ K−1 = {K - 1} (a simplex ETF needs K−1 dimensions)", "etf_basis")
     Pi = np.eye(K) - 1.0 / K
-    q, _ = np.linalg.qr(Pi[:, : K - 1])
-    W = np.zeros((K, d))
-    W[:, : K - 1] = norm * math.sqrt(K / (K - 1)) * q
-    return W
+    V, _ = np.linalg.qr(Pi[:, : K - 1])  # (K, K−1), orthonormal columns ⟂ 1
+    P = np.zeros((d, K))
+    P[: K - 1] = V.T
+    return P
+
+
+def simplex_etf(K: int, d: int, norm: float = 1.0) -> np.ndarray:
+    """A simplex ETF as the rows of W (K, d), d ≥ K−1 (Zhu et al. 2021, arXiv 2105.02375, Def. A.1):
+    W = norm·sqrt(K/(K−1))·Pᵀ with P = `etf_basis(K, d)`, so ‖w^k‖ = norm, ⟨w^k, w^l⟩ = −norm²/(K−1) for k ≠ l,
+    W Wᵀ = norm²·K/(K−1)·Π.
+    """
+    return norm * math.sqrt(K / (K - 1)) * etf_basis(K, d).T

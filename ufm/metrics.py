@@ -1,6 +1,7 @@
-"""Neural-collapse metrics (THEORY §3). Pure JAX functions of (W (K,d), H (d,N), b (K,), labels (N,)).
+"""Neural-collapse metrics (Papyan, Han & Donoho 2020, arXiv 2008.08186; the forms of Zhou et al. 2022, arXiv 2203.01238, eqs. 6–8, and Guo et al. 2025, arXiv 2402.03979, eqs. 4–6). Pure JAX functions of (W (K,d), H (d,N), b (K,), labels (N,)).
 
-Every metric is computed in float64 whatever the input dtype, is invariant to an orthogonal rotation of the
+Every metric is computed in float64 (inside `metrics.all` always; called one by one, where JAX's 64-bit mode is
+on: `ufm.float64()` or `ufm.configure()`), is invariant to an orthogonal rotation of the
 feature space (H → RH, W → WRᵀ) and to the order of the samples, and is jit/vmap compatible. `labels=None`
 means the class-major balanced layout of `ufm.Problem` (n = N/K samples of class 0, then class 1, ...).
 
@@ -9,24 +10,24 @@ Conventions differ between the papers; each has its own name:
 =================  ============================================================  ============================
 key                formula                                                      source
 =================  ============================================================  ============================
-nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       seed 001 eq. 6, 004 eq. 4
-nc2                ‖WWᵀ/‖WWᵀ‖_F − E‖_F                                         seed 001 eq. 7 (Zhu/Zhou)
-nc2_guo            ‖WM̄/‖WM̄‖_F − E‖_F   (= nc3: the same formula)               seed 004 eq. 5 (Guo)
-nc3                ‖WM̄/‖WM̄‖_F − E‖_F                                           seed 001 eq. 8 (Zhu/Zhou)
-nc3_guo            ‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F  (not squared)                       seed 004 eq. 6 (Guo)
-numerical_rank     (1/K) Σ_k ‖H_k‖_*² / ‖H_k‖_F²                                 seed 001 §4
-cm_min, cm_mean    min / mean of CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}  seed 001 §4
+nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       Zhou et al. 2022, arXiv 2203.01238, eq. 6, arXiv:2402.03979 eq. 4
+nc2                ‖WWᵀ/‖WWᵀ‖_F − E‖_F                                         Zhou et al. 2022, arXiv 2203.01238, eq. 7 (Zhu/Zhou)
+nc2_guo            ‖WM̄/‖WM̄‖_F − E‖_F   (= nc3: the same formula)               Guo et al. 2025, arXiv 2402.03979, eq. 5 (Guo)
+nc3                ‖WM̄/‖WM̄‖_F − E‖_F                                           Zhou et al. 2022, arXiv 2203.01238, eq. 8 (Zhu/Zhou)
+nc3_guo            ‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F  (not squared)                       Guo et al. 2025, arXiv 2402.03979, eq. 6 (Guo)
+numerical_rank     (1/K) Σ_k ‖H_k‖_*² / ‖H_k‖_F²                                 Zhou et al. 2022, arXiv 2203.01238, §4
+cm_min, cm_mean    min / mean of CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}  Zhou et al. 2022, arXiv 2203.01238, §4
 accuracy           fraction with argmax_k (W h + b)_k = label
 ncc_accuracy       fraction whose nearest class mean h̄_k is their own class     Papyan et al. NC4
 ncc_agreement      fraction where the NCC and the linear classifier agree
-w_norm_mean        (1/K) Σ_k ‖w^k‖                                               seed 004 footnote 2
-h_mean_norm_mean   (1/K) Σ_k ‖h̄_k − h_G‖                                         seed 004 footnote 2
-self_duality       ‖H̄ − c Wᵀ‖_F / ‖H̄‖_F at the best c (uncentred means)        seed 001 Thm 3.1 (h̄_k ∝ w^k)
+w_norm_mean        (1/K) Σ_k ‖w^k‖                                               Guo et al. 2025, arXiv 2402.03979, footnote 2
+h_mean_norm_mean   (1/K) Σ_k ‖h̄_k − h_G‖                                         Guo et al. 2025, arXiv 2402.03979, footnote 2
+self_duality       ‖H̄ − c Wᵀ‖_F / ‖H̄‖_F at the best c (uncentred means)        Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 (h̄_k ∝ w^k)
 duality_scale      that c = ⟨H̄, Wᵀ⟩/‖W‖_F²                                      (√(λ_W/(nλ_H)) at NC)
 =================  ============================================================  ============================
 
 with M̄ = [h̄_k − h_G]_k (d,K), H̄ = [h̄_k]_k, E = Π/√(K−1). For d < K−1 the ETF targets of nc2/nc3 are
-unattainable (seed 001 footnote 5): compare W's Gram with the predicted one instead.
+unattainable (Zhou et al. 2022, arXiv 2203.01238, footnote 5): compare W's Gram with the predicted one instead.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ import builtins
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ._config import float64
+from ._problem import class_labels
 
 __all__ = [
     "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank",
@@ -61,7 +65,7 @@ def _onehot(labels, K, N):
     if labels is None:
         if N % K:
             raise ValueError(f"labels=None needs N divisible by K; got N={N}, K={K}")
-        labels = np.repeat(np.arange(K), N // K)
+        labels = class_labels(K, N // K)
     return jax.nn.one_hot(jnp.asarray(labels), K, dtype=jnp.float64)
 
 
@@ -97,7 +101,7 @@ def sigma_b(H, labels=None, K=None):
 
 
 def nc1(H, labels=None, K=None):
-    """(1/K) tr(Σ_W Σ_B^†) (seed 001 eq. 6). Σ_B^† = Σ_j v_j v_jᵀ/s_j over the top min(K−1, d) eigenpairs
+    """(1/K) tr(Σ_W Σ_B^†) (Zhou et al. 2022, arXiv 2203.01238, eq. 6). Σ_B^† = Σ_j v_j v_jᵀ/s_j over the top min(K−1, d) eigenpairs
     with s_j > 1e-12·s_max, and tr(Σ_W v vᵀ) = (1/N) Σ ((h − h̄)·v)² ≥ 0 term by term, so nc1 ≥ 0 exactly."""
     H = _f64(H)
     Yt = _onehot(labels, K, H.shape[1])
@@ -113,32 +117,32 @@ def nc1(H, labels=None, K=None):
 
 
 def nc2(W):
-    """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F (seed 001 eq. 7, Zhu/Zhou)."""
+    """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F (Zhou et al. 2022, arXiv 2203.01238, eq. 7, Zhu/Zhou)."""
     W = _f64(W)
     return jnp.linalg.norm(_unit(W @ W.T) - _etf(W.shape[0]))
 
 
 def nc3(W, H, labels=None):
-    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F with M̄ the centred class means (seed 001 eq. 8, Zhu/Zhou)."""
+    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F with M̄ the centred class means (Zhou et al. 2022, arXiv 2203.01238, eq. 8, Zhu/Zhou)."""
     W = _f64(W)
     Hbar, hG = class_means(H, labels, W.shape[0])
     return jnp.linalg.norm(_unit(W @ (Hbar - hG[:, None])) - _etf(W.shape[0]))
 
 
 def nc2_guo(W, H, labels=None):
-    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F (seed 004 eq. 5, Guo; its Wᵀ is our W). Identical to `nc3`."""
+    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 5, Guo; its Wᵀ is our W). Identical to `nc3`."""
     return nc3(W, H, labels)
 
 
 def nc3_guo(W, H, labels=None):
-    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (seed 004 eq. 6, Guo; not squared)."""
+    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 6, Guo; not squared)."""
     W = _f64(W)
     Hbar, hG = class_means(H, labels, W.shape[0])
     return jnp.linalg.norm(_unit(W.T) - _unit(Hbar - hG[:, None]))
 
 
 def numerical_rank(H, labels=None, K=None):
-    """(1/K) Σ_k ‖H_k‖_*²/‖H_k‖_F² (seed 001 §4), from the singular values of H_k (not the eigenvalues of
+    """(1/K) Σ_k ‖H_k‖_*²/‖H_k‖_F² (Zhou et al. 2022, arXiv 2203.01238, §4), from the singular values of H_k (not the eigenvalues of
     H_k H_kᵀ, whose square roots turn rounding of the zero eigenvalues into 1e-8 errors); 1 at full collapse."""
     H = _f64(H)
     Yt = _onehot(labels, K, H.shape[1])
@@ -152,7 +156,7 @@ def numerical_rank(H, labels=None, K=None):
 
 def cosine_margins(W, H, labels=None):
     """CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}, with cos θ_{k,i;j} between w^j − w_G and
-    h_{k,i} − h_G (seed 001 §4). Shape (N,)."""
+    h_{k,i} − h_G (Zhou et al. 2022, arXiv 2203.01238, §4). Shape (N,)."""
     W, H = _f64(W), _f64(H)
     Yt = _onehot(labels, W.shape[0], H.shape[1])
     Wc = W - jnp.mean(W, axis=0)
@@ -195,12 +199,12 @@ def ncc_agreement(W, H, b, labels=None):
 
 
 def w_norm_mean(W):
-    """(1/K) Σ_k ‖w^k‖ (seed 004 footnote 2)."""
+    """(1/K) Σ_k ‖w^k‖ (Guo et al. 2025, arXiv 2402.03979, footnote 2)."""
     return jnp.mean(jnp.linalg.norm(_f64(W), axis=1))
 
 
 def h_mean_norm_mean(H, labels=None, K=None):
-    """(1/K) Σ_k ‖h̄_k − h_G‖ (seed 004 footnote 2)."""
+    """(1/K) Σ_k ‖h̄_k − h_G‖ (Guo et al. 2025, arXiv 2402.03979, footnote 2)."""
     Hbar, hG = class_means(H, labels, K)
     return jnp.mean(jnp.linalg.norm(Hbar - hG[:, None], axis=0))
 
@@ -246,8 +250,10 @@ _all_jit = jax.jit(_all, static_argnums=3)
 _all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None)), static_argnums=3)
 
 
+@float64()
 def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
-    """Every metric of the table above as a dict of Python floats (keys `KEYS`).
+    """Every metric of the table above as a dict of Python floats (keys `KEYS`), computed in float64 whatever
+    the process's JAX 64-bit setting.
 
     With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
     """

@@ -10,6 +10,8 @@ import time
 
 import jax
 
+import ufm
+
 from . import batched_scan, hardware, memory, startup, versus_torch
 
 SECTIONS = {"torch": versus_torch, "batched": batched_scan, "hardware": hardware, "memory": memory,
@@ -35,8 +37,18 @@ def run(quick: bool = False, only=None, progress: bool = True) -> dict:
     bad = [n for n in names if n not in SECTIONS]
     if bad:
         raise ValueError(f"bench: unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
-    # Compile times are reported cold: the persistent cache of ufm/__init__.py would turn them into disk reads.
+    # Compile times are reported cold: the persistent cache (`ufm.configure`) would turn them into disk reads.
+    # The setting is restored afterwards: the caller's process keeps its own.
+    cache_was = jax.config.jax_enable_compilation_cache
     jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        return _run_sections(names, quick, progress)
+    finally:
+        jax.config.update("jax_enable_compilation_cache", cache_was)
+
+
+@ufm.float64()
+def _run_sections(names, quick, progress) -> dict:
     report = {"machine": machine(), "quick": quick, "sections": {}, "seconds": {}}
     for name in names:
         t0 = time.perf_counter()

@@ -1,9 +1,9 @@
 """The public pure-UFM solver, re-implemented: a PyTorch loop with H a free parameter, W and b learned,
 N(0, 0.1²) initialisation, full-batch SGD (lr 0.1, momentum 0.9) in float32, the weight decay written into the
-objective. It minimises exactly the `ufm` objective f (seed 003 eq. 7), so gaps to theory's f* compare.
+objective. It minimises exactly the `ufm` objective f (Zhou et al. 2022, arXiv 2210.02192, eq. 7), so gaps to theory's f* compare.
 
 Needs the optional `bench` extra (torch); nothing else in the toolkit imports torch. The loop runs in a child
-process (`python -m experiments.benchmarks._torch_loop`): torch and XLA in one process compete for threads, and a
+process (`python -m ufm.experiments.benchmarks._torch_loop`): torch and XLA in one process compete for threads, and a
 JAX compile after torch was loaded crashed once in this project's test run.
 """
 

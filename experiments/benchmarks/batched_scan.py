@@ -1,6 +1,6 @@
 """Batched scan vs one-by-one solves: a λ grid at K=10, n=50, d=32 (target: batched ≥ 20× the loop).
 
-    python -m experiments.benchmarks.batched_scan [--configs 256] [--method auto] [--vmap-configs 32] [--json PATH]
+    python -m ufm.experiments.benchmarks.batched_scan [--configs 256] [--method auto] [--vmap-configs 32] [--json PATH]
 
 Every path solves the same problems with the same seeds and method to the same tolerance; compilation is done
 (and reported) before timing, so the ratios compare solve throughput (configurations per second).
@@ -68,7 +68,7 @@ def run(configs: int = 256, method: str = "auto", vmap_configs: int = 32, loss: 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m experiments.benchmarks.batched_scan", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m ufm.experiments.benchmarks.batched_scan", description=__doc__.splitlines()[0])
     ap.add_argument("--configs", type=int, default=256)
     ap.add_argument("--method", default="auto")
     ap.add_argument("--vmap-configs", type=int, default=32, help="configurations timed with vmap")

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import ufm
-from ufm._objective import Layout, value, value_x
-from ufm._problem import Hyper
+from ufm.functional import Layout, value, value_x
+from ufm.functional import Hyper
 
 from . import _torch_loop
 
@@ -63,7 +63,7 @@ def torch_step_gflops(K: int, n: int, d: int) -> float | None:
 def run(quick: bool = False) -> dict:
     """In a fresh child process: measured after the other sections in the same process, the step ran at 47% of
     peak instead of 72–75% (allocator and thread-pool state left by hundreds of compiled solves)."""
-    code = ("import json, sys; from experiments.benchmarks import hardware; "
+    code = ("import json, sys; from ufm.experiments.benchmarks import hardware; "
             "print(json.dumps(hardware.measure(sys.argv[1] == '1')))")
     out = subprocess.run([sys.executable, "-c", code, "1" if quick else "0"], capture_output=True, text=True,
                          check=True)

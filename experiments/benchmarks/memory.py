@@ -12,7 +12,6 @@ import sys
 _SCRIPT = r"""
 import json, sys
 import ufm
-from ufm._solve import _COMPILED
 K, n, d, method, dtype = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 
 def status(key):
@@ -31,13 +30,13 @@ with open("/proc/self/clear_refs", "w") as fh:  # reset the peak: what follows i
 before = status("VmRSS")
 s = ufm.solve(p, method=method, max_steps=steps)
 peak = status("VmHWM")
-ma = _COMPILED.values()[-1].memory_analysis()
-xla = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes - ma.alias_size_in_bytes
+ma = ufm.solve_memory(p, method=method, max_steps=steps)  # the executable of the solves above, from the cache
+xla = ma["total"]
 itemsize = 8 if dtype == "float64" else 4
 free = K * d + d * K * n + K
 print(json.dumps({"K": K, "n": n, "d": d, "method": method, "dtype": dtype, "steps": s.steps,
                   "array_bytes": free * itemsize, "rss_before": before, "peak": peak, "xla_bytes": xla,
-                  "xla_temp_bytes": ma.temp_size_in_bytes,
+                  "xla_temp_bytes": ma["temp"],
                   "solve_peak_bytes": peak - before, "peak_with_compile_bytes": after_compile - base}))
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _torch_loop

@@ -1,4 +1,4 @@
-"""`ufm figures`: every UFM-reproducible figure of the seed papers (THEORY §9) and the toolkit's own.
+"""`ufm figures`: every figure of the four UFM papers that the UFM alone reproduces, and the toolkit's own.
 
 One module per figure; each has NAME, TITLE, REPRODUCES, CAPTION, `params(quick)` and
 `make(out_dir, quick=False) -> list[Path]` (PNG, PDF and NAME.json with the numbers and their checks against
@@ -15,15 +15,15 @@ from pathlib import Path
 from ._gallery import write_index
 
 MODULES = (
-    "seed001_fig2_landscape",
-    "seed001_fig8_gradient_field",
-    "seed002_fig8_xi",
-    "seed000_fig9_10_psi_fl",
-    "seed004_fig10_convergence",
-    "seed004_fig8_norm_error",
-    "seed004_fig6_delta",
-    "seed003_fig1_losses",
-    "seed001_fig4_dimension",
+    "mse22_fig2_landscape",
+    "mse22_fig8_gradient_field",
+    "geometric21_fig8_xi",
+    "losses22_figs9_10_psi_fl",
+    "ls25_fig10_convergence",
+    "ls25_fig8_norm_error",
+    "ls25_fig6_delta",
+    "losses22_fig1_losses",
+    "mse22_fig4_dimension",
     "mse_regime_map",
     "hessian_condition",
     "certificate_path",

@@ -1,4 +1,4 @@
-"""The LS(δ) UFM runs behind seed 004 Figs. 6, 8 and 10: paper-style full-batch SGD with momentum from
+"""The LS(δ) UFM runs behind Guo et al. 2025, arXiv 2402.03979, Figs. 6, 8 and 10: paper-style full-batch SGD with momentum from
 N(0, 0.1²), one trajectory per δ, computed once per process and shared by the three figures."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import functools
 import matplotlib
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 SETUP = {"K": 10, "n": 50, "d": 32, "lam_w": 5e-4, "lam_h": 5e-4, "lam_b": 5e-4, "bias": True}
@@ -40,7 +40,7 @@ def runs(quick: bool) -> dict:
     for delta in DELTAS:
         prob = problem(delta)
         tr = ufm.trajectory(prob, opt, steps=p["steps"], every=p["every"], seed=0)
-        if tr.status != "completed":
-            raise RuntimeError(f"seed 004 LS runs: δ={delta} diverged at step {tr.diverged_at}")
+        if tr.status == "diverged":
+            raise RuntimeError(f"Guo et al. 2025 (arXiv 2402.03979) LS runs: δ={delta} diverged at step {tr.diverged_at}")
         out[delta] = {"step": tr.step, "objective": tr.objective, **tr.metrics(), "prediction": theory.predict(prob)}
     return out

@@ -8,24 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
-
-def _plain(v):
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _plain(v.tolist())
-    if isinstance(v, (np.floating, float)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    return v
+import ufm
 
 
 def check(value: float, tol: float, why: str, upper: bool = True) -> dict:
@@ -41,7 +24,7 @@ def write(out_dir, module_name: str, quick: bool, params: dict, data: dict, chec
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"name": module.NAME, "title": module.TITLE, "reproduces": module.REPRODUCES, "caption": module.CAPTION,
             "quick": quick, "seconds": seconds, "params": params, "checks": checks, "data": data}
-    path.write_text(json.dumps(_plain(body), indent=1, allow_nan=False))
+    path.write_text(ufm.dumps(body, indent=1))
     return path
 
 

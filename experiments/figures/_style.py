@@ -1,5 +1,6 @@
 """The one matplotlib style of every figure: sizes for a two-column paper, the Okabe–Ito colorblind-safe
-palette, a non-interactive backend, and `save` (PNG for screens, PDF for papers)."""
+palette, and `save` (PNG for screens, PDF for papers). Figures are bare `matplotlib.figure.Figure` objects
+(no pyplot, no backend switch) and the style is scoped: nothing here touches matplotlib's global state."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import functools
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from cycler import cycler  # noqa: E402
+from cycler import cycler
+from matplotlib.figure import Figure
 
 # Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
@@ -45,15 +44,15 @@ def styled(make):
 
 
 def subplots(nrows: int = 1, ncols: int = 1, width: float = DOUBLE, height: float = 2.2, **kw):
-    return plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True, squeeze=False, **kw)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
 
 
 def save(fig, out_dir, name: str) -> list[Path]:
-    """NAME.png and NAME.pdf in out_dir (created); closes the figure."""
+    """NAME.png and NAME.pdf in out_dir (created)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         fig.savefig(p)
-    plt.close(fig)
     return paths

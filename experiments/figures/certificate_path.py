@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
@@ -15,7 +15,7 @@ from ._style import PALETTE, save, styled, subplots
 
 NAME = "certificate-path"
 TITLE = "The global-optimality certificate along a solve"
-REPRODUCES = "toolkit figure (no paper has it); certificate of THEORY §5 (nuclear-norm relaxation, seed 002 Lemma A.3)"
+REPRODUCES = "toolkit figure (no paper has it); certificate of ufm.theory.certificate (nuclear-norm relaxation, Zhu et al. 2021, arXiv 2105.02375, Lemma A.3)"
 CAPTION = ("Full-batch SGD (lr 0.1, momentum 0.9) from N(0, 0.1²) for CE, LS(δ = 0.1) and MSE (K = 4, n = 5, d = 6, "
            "λ_W = λ_H = λ_b = 5·10⁻³), then a Newton-CG polish from the last iterate (right of the dotted line; one Newton step per "
            "30 units of the x axis). (a) The "

@@ -1,5 +1,5 @@
 """The toolkit's Hessian figure: measured condition numbers of the block Hessians at CE/LS minimizers against
-seed 004's K·p_t, over δ, and one measured W-block spectrum against eqs. 52–58."""
+Guo et al. 2025's (arXiv 2402.03979) K·p_t, over δ, and one measured W-block spectrum against eqs. 52–58."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import time
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
 from ._style import MARKERS, PALETTE, save, styled, subplots
 
 NAME = "hessian-condition"
-TITLE = "Hessian condition number K·p_t over δ, measured vs seed 004 Thm 4.2"
-REPRODUCES = "toolkit figure (no paper has it); seed 004 Thm 4.2, App. E eqs. 45–59"
+TITLE = "Hessian condition number K·p_t over δ, measured vs Guo et al. 2025, arXiv 2402.03979, Thm 4.2"
+REPRODUCES = "toolkit figure (no paper has it); Guo et al. 2025, arXiv 2402.03979, Thm 4.2, App. E eqs. 45–59"
 CAPTION = ("Left: condition numbers (largest / smallest nonzero eigenvalue) of ∇²_W φ (H fixed) and ∇²_H φ "
            "(W fixed), φ the data term alone, computed densely at float64 `ufm.solve` minimizers of LS(δ) (δ = 0 is "
-           "CE), against K·p_t(δ) of seed 004 Thm 4.2 (lines). κ falls towards 1 as δ → 1 − √(KN)λ_Z: label "
+           "CE), against K·p_t(δ) of Guo et al. 2025, arXiv 2402.03979, Thm 4.2 (lines). κ falls towards 1 as δ → 1 − √(KN)λ_Z: label "
            "smoothing conditions the problem better. Right: the measured ∇²_W φ spectrum (dots, ascending) at one δ "
            "and the predicted eigenvalues of eqs. 52–58 with their multiplicities (lines), using eq. 52's scale "
            "with the missing 1/N restored (errata).")
@@ -43,7 +43,7 @@ def make(out_dir, quick: bool = False) -> list:
     ax = axes[0, 0]
     data, checks = {}, {}
     for i, K in enumerate(KS):
-        thr = 1 - np.sqrt(K * K * SETUP["n"]) * np.sqrt(SETUP["lam_w"] * SETUP["lam_h"])
+        thr = 1 - theory.ce_ls_s(K, SETUP["n"], SETUP["lam_w"], SETUP["lam_h"])  # the largest δ before collapse
         deltas = np.linspace(0.0, 0.97 * thr, p["deltas"])
         dense = np.linspace(0.0, 0.999 * thr, 300)
         ax.plot(dense, [theory.predict(_problem(K, d)).kappa for d in dense], color=PALETTE[i], label=f"$K p_t$, $K$={K}")

@@ -1,5 +1,5 @@
-"""The toolkit's MSE regime map: the three cases of seed 001 Thm 3.1 over (λ_Wλ_H, λ_b), computed by a grid
-scan (`ufm.scan`) and compared cell by cell with the closed form."""
+"""The toolkit's MSE regime map: the three cases of Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 over (λ_Wλ_H, λ_b), computed by a grid
+scan (`ufm.experiments.scan`) and compared cell by cell with the closed form."""
 
 from __future__ import annotations
 
@@ -10,19 +10,20 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 
-from experiments import scan
+from ufm import theory
+from ufm.experiments import scan
 
 from . import _record
 from ._style import PALETTE, save, styled, subplots
 
 NAME = "mse-regime-map"
 TITLE = "MSE regime map over (λ_Wλ_H, λ_b) with the case boundaries"
-REPRODUCES = "toolkit figure (no paper has it); cases of seed 001 Thm 3.1 = Thm B.1 (appendix forms, see errata)"
-CAPTION = ("Vanilla MSE with bias, d ≥ K. Left: the case of seed 001 Thm B.1 — the zero solution W* = H* = 0 "
+REPRODUCES = "toolkit figure (no paper has it); cases of Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 = Thm B.1 (appendix forms, see errata)"
+CAPTION = ("Vanilla MSE with bias, d ≥ K. Left: the case of Zhou et al. 2022, arXiv 2203.01238, Thm B.1 — the zero solution W* = H* = 0 "
            "where x = √(KNλ_Wλ_H) ≥ 1; otherwise b* = 1/(K(1+λ_b)) for λ_b ≤ x/(1−x) and b* = √(nλ_Wλ_H)/λ_b above. "
            "Middle: b* from a `ufm scan` of float64 solves (one per cell); right: the solved mean ‖w^k‖ "
            "(grey: below 10⁻⁸, the zero solution reached to rounding). Lines: the boundaries x = 1 and "
-           "λ_b = x/(1−x); the main text of seed 001 Thm 3.1 prints this threshold and b* wrongly (errata). "
+           "λ_b = x/(1−x); the main text of Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 prints this threshold and b* wrongly (errata). "
            "The checks bound the largest cell error against the closed form.")
 
 CASES = ("mse:zero", "mse:d>=K:lam_b-small", "mse:d>=K:lam_b-large")  # theory.mse_cases labels
@@ -78,13 +79,13 @@ def make(out_dir, quick: bool = False) -> list:
     m2 = axes[0, 2].pcolormesh(ex, ey, w, norm=LogNorm(), cmap="viridis")
     fig.colorbar(m2, ax=axes[0, 2], label=r"solved mean $\|w^k\|$")
     xl = np.geomspace(ex[0], ex[-1], 400)
-    x = np.sqrt(p["K"] * N * xl)
+    x = theory.mse_x(p["K"], p["n"], xl, 1.0)  # λ_Wλ_H = xl on the horizontal axis
     for ax in axes[0]:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.axvline(1 / (N * p["K"]), color=PALETTE[1], lw=1.2, label=r"$\lambda_W\lambda_H = 1/(NK)$")
         ok = x < 1
-        ax.plot(xl[ok], x[ok] / (1 - x[ok]), color=PALETTE[5], lw=1.2, label=r"$\lambda_b = x/(1-x)$")
+        ax.plot(xl[ok], theory.mse_bias_threshold(x[ok]), color=PALETTE[5], lw=1.2, label=r"$\lambda_b = x/(1-x)$")
         ax.set_xlim(ex[0], ex[-1])
         ax.set_ylim(ey[0], ey[-1])
         ax.set_xlabel(r"$\lambda_W\lambda_H$")

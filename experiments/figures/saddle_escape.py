@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
@@ -15,10 +15,10 @@ from ._style import PALETTE, save, styled, subplots
 
 NAME = "saddle-escape"
 TITLE = "Escaping the strict saddles: objective and λ_min(∇²f) along the run"
-REPRODUCES = ("toolkit figure (no paper has it); strict saddles of seed 001 Thm 3.2–3.3, seed 002 Thm 3.2 / App. C, "
-              "seed 003 Thm 2 (THEORY §7)")
+REPRODUCES = ("toolkit figure (no paper has it); strict saddles of Zhou et al. 2022, arXiv 2203.01238, Thm 3.2–3.3, Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 / App. C, "
+              "Zhou et al. 2022, arXiv 2210.02192, Thm 2")
 CAPTION = ("Each constructed critical point of `theory.saddles` (the origin, padded minimizers of feature dimension "
-           "r < K − 1, and for MSE without bias the singular-subset points of seed 001 eq. 22), perturbed by a "
+           "r < K − 1, and for MSE without bias the singular-subset points of Zhou et al. 2022, arXiv 2203.01238, eq. 22), perturbed by a "
            "generic 10⁻⁶ Gaussian, then full-batch SGD (lr 0.1, momentum 0.9); K = 4, n = 5, d = 6, "
            "λ_W = λ_H = 5·10⁻³. Top: f − f* (closed form). Bottom: the smallest eigenvalue of the full Hessian "
            "(dense) at the iterate: negative at the start (dots: the saddle's predicted λ_min for the origin, "

@@ -1,12 +1,12 @@
 """Grid scans of UFM problems: TOML specs, batched compiled solves, a resumable SQLite store, sharding,
-merging and phase diagrams. Also reachable as `ufm.scan`."""
+merging and phase diagrams."""
 
 from ._io import export, load, merge, rows, status
 from ._plot import plot
 from ._run import Progress, run, shard_from_env
-from ._spec import GRID_KEYS, Group, Spec, SpecError, from_dict, grid_values, parse, parse_toml
+from ._spec import GRID_KEYS, Group, Spec, SpecError, example_spec, from_dict, grid_values, parse, parse_toml
 
 __all__ = [
-    "GRID_KEYS", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
+    "GRID_KEYS", "example_spec", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
     "status", "load", "rows", "export", "merge", "plot",
 ]

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+import ufm
+
 from . import _store
 
 
@@ -68,7 +70,7 @@ def export(path: str, fmt: str, out: str | None = None) -> str:
     """Write the finished rows as csv, json or parquet (needs pyarrow) to `out`, or return CSV/JSON text."""
     data = rows(path)
     if fmt == "json":
-        text = json.dumps(data, indent=1)
+        text = ufm.dumps(data, indent=1)
     elif fmt == "csv":
         keys: list = []
         for r in data:

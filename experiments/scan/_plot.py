@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import os
 
-import matplotlib
+import matplotlib.style
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ufm import theory
 
-from ._io import load  # noqa: E402
+from ._io import load
 
 PARAMS = ("K", "n", "d", "lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
 LABELS = {"lam_w": r"$\lambda_W$", "lam_h": r"$\lambda_H$", "lam_b": r"$\lambda_b$", "delta": r"$\delta$",
@@ -20,8 +21,8 @@ LABELS = {"lam_w": r"$\lambda_W$", "lam_h": r"$\lambda_H$", "lam_b": r"$\lambda_
 
 def _boundaries(row: dict, x: str, y: str, X, Y):
     """Implicit theory boundaries B(x, y) = 0 evaluated on the mesh (X, Y), as (label, values) pairs:
-    MSE: √(KNλ_Wλ_H)/M = 1 (zero solution) and λ_b = x/(1−x) (bias regimes, d ≥ K; seed 001 Thm B.1);
-    CE/LS: √(KN)λ_Z + δ = 1 (seed 004 Lemma D.5)."""
+    MSE: √(KNλ_Wλ_H)/M = 1 (zero solution) and λ_b = x/(1−x) (bias regimes, d ≥ K; Zhou et al. 2022, arXiv 2203.01238, Thm B.1);
+    CE/LS: √(KN)λ_Z + δ = 1 (Guo et al. 2025, arXiv 2402.03979, Lemma D.5)."""
     def val(key):
         if key == x:
             return X
@@ -29,19 +30,16 @@ def _boundaries(row: dict, x: str, y: str, X, Y):
             return Y
         return np.full_like(X, float(row[key]))
 
-    K, n = val("K"), val("n")
-    N = K * n
-    lam_z = np.sqrt(val("lam_w") * val("lam_h"))
+    K, n, lam_w, lam_h = val("K"), val("n"), val("lam_w"), val("lam_h")
     out = []
     if row["loss"] == "mse":
-        xm = np.sqrt(K * N) * lam_z / val("M")
+        xm = theory.mse_x(K, n, lam_w, lam_h, val("M"))
         out.append((r"$\lambda_W\lambda_H = M^2/(NK)$", xm - 1))
         if row.get("bias") and float(row["d"]) >= float(row["K"]) and "lam_b" in (x, y):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out.append((r"$\lambda_b = x/(1-x)$", np.where(xm < 1, val("lam_b") - xm / (1 - xm), np.nan)))
+            out.append((r"$\lambda_b = x/(1-x)$", val("lam_b") - theory.mse_bias_threshold(xm)))
     elif row["loss"] in ("ce", "ls"):
         delta = val("delta") if row["loss"] == "ls" else 0.0
-        out.append((r"$\sqrt{KN}\lambda_Z + \delta = 1$", np.sqrt(K * N) * lam_z + delta - 1))
+        out.append((r"$\sqrt{KN}\lambda_Z + \delta = 1$", theory.ce_ls_s(K, n, lam_w, lam_h, delta) - 1))
     return out
 
 
@@ -73,8 +71,14 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
         acc.setdefault((xv, yv), []).append(np.nan if zv is None else float(zv))
     for (xv, yv), v in acc.items():
         Z[np.searchsorted(ys, yv), np.searchsorted(xs, xv)] = np.nanmean(v)
-    plt.style.use("default")
-    fig, ax = plt.subplots(figsize=(5.2, 4.2), dpi=150)
+    # A bare Figure (no pyplot, no backend switch) under matplotlib's defaults, scoped to this plot.
+    with matplotlib.style.context("default"):
+        return _draw(cols, mask, xs, ys, Z, x, y, z, log, store, out)
+
+
+def _draw(cols, mask, xs, ys, Z, x, y, z, log, store, out):
+    fig = Figure(figsize=(5.2, 4.2), dpi=150)
+    ax = fig.subplots()
     data = np.log10(np.maximum(Z, np.finfo(float).tiny)) if log else Z
     mesh = ax.pcolormesh(_edges(xs, x in LOG_AXES), _edges(ys, y in LOG_AXES), data, cmap="viridis", shading="flat")
     fig.colorbar(mesh, ax=ax, label=(f"log10 {z}" if log else z))
@@ -90,7 +94,7 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
     for (label, B), style in zip(_boundaries(row, x, y, FX, FY), ("--", ":")):
         if np.nanmin(B) < 0 < np.nanmax(B):
             ax.contour(FX, FY, B, levels=[0.0], colors="white", linestyles=style)
-            handles.append(matplotlib.lines.Line2D([], [], color="white", linestyle=style, label=label))
+            handles.append(Line2D([], [], color="white", linestyle=style, label=label))
     if handles:
         leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.5, facecolor="gray")
         for t in leg.get_texts():
@@ -104,7 +108,6 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
     paths = [f"{base}.png", f"{base}.pdf"]
     for p in paths:
         fig.savefig(p)
-    plt.close(fig)
     return paths
 
 

@@ -11,7 +11,7 @@ import time
 import jax
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _store
@@ -46,7 +46,7 @@ def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
            "cert_ratio": cert.ratio, "cert_gap": cert.gap_bound,
            "err_objective": None if pred.objective is None else abs(sol.objective - pred.objective) / abs(pred.objective),
            "err_b": None if pred.b is None else float(np.max(np.abs(sol.b - pred.b)))}
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+    return ufm.jsonable(row)
 
 
 def batch_size(spec: Spec, p: ufm.Problem, n_shape: int, n_dev: int) -> int:

@@ -12,17 +12,23 @@ import tomllib
 import numpy as np
 
 import ufm
-from ufm._objective import Layout
-from ufm._solve import METHODS
+from ufm import Layout, Problem
 
-GRID_KEYS = ("K", "n", "d", "lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M", "etf_norm", "bias")
+GRID_KEYS = Problem.GRID_FIELDS
 INT_KEYS = ("K", "n", "d")
 GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS
 SOLVER_KEYS = ("method", "tol", "max_steps", "chunk", "memory_gb")
 MAX_CONFIGS = 2_000_000
 
 
-class SpecError(ValueError):
+def example_spec() -> str:
+    """The example spec that ships with ufm (`ufm scan example > spec.toml`): TOML text."""
+    from importlib.resources import files
+
+    return files(__package__).joinpath("example.toml").read_text(encoding="utf-8")
+
+
+class SpecError(ufm.UFMError, ValueError):
     """A scan specification that cannot run; the message names the key and the reason."""
 
 
@@ -140,8 +146,8 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         _fail(f"{where}.seeds", f"needs an integer ≥ 1; got {seeds!r}")
     method = raw.get("method", solver.get("method", "auto"))
-    if method not in METHODS:
-        _fail(f"{where}.method", f"must be one of {', '.join(METHODS)}; got {method!r}")
+    if method not in ufm.METHODS:
+        _fail(f"{where}.method", f"must be one of {', '.join(ufm.METHODS)}; got {method!r}")
     tol = raw.get("tol", solver.get("tol"))
     if tol is not None and not (isinstance(tol, (int, float)) and 0 <= tol < 1):
         _fail(f"{where}.tol", f"must be in [0, 1); got {tol!r}")

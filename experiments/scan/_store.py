@@ -129,7 +129,7 @@ def finish(con, results) -> None:
     """Write [(hash, seed, status, result_dict)] in one transaction."""
     with transaction(con):
         con.executemany("UPDATE jobs SET status=?, result=?, claimed_by=NULL WHERE hash=? AND seed=?",
-                        [(st, json.dumps(res), h, s) for h, s, st, res in results])
+                        [(st, ufm.dumps(res), h, s) for h, s, st, res in results])
 
 
 def counts(con) -> dict:

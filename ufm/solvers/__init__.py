@@ -1,16 +1,21 @@
-"""Solver objects. Each is a frozen dataclass with two pure methods run inside one `lax.while_loop`:
+"""Solvers: objects following the `Solver` protocol (init / step / terminate with a pytree state), driven by
+one engine in `ufm.solve`, `ufm.solve_batch` and `ufm.trajectory`. Any object with the three methods works
+there too; see `Solver`.
 
-    init(fun, x, f, g, max_steps) -> state
-    step(fun, x, f, g, state, max_steps) -> (x, f, g, state, stalled)
-
-where `fun` maps the free vector x to f, (f, g) are f(x) and ∇f(x) at the current iterate, and `stalled`
-says the method can make no further progress. The driver (`ufm.solve`) owns convergence, divergence and
-history, so a solver only says how to take one step.
+    GD, SGD, Adam      full-batch first-order methods (optax transformations)
+    LBFGS              limited-memory BFGS with a zoom line search (optax)
+    Newton             trust-region Newton-CG on Hessian-vector products
+    Auto               LBFGS, then Newton: the default
 """
 
+from ._protocol import FIRST_ORDER_DEFAULTS, METHODS, Solver, Status, as_solver, defaults, methods
 from ._first_order import GD, SGD, Adam
 from ._lbfgs import LBFGS
-from ._newton import Newton
-from ._auto import Auto
+from ._newton import Newton, steihaug_cg
+from ._auto import Auto, relative_gradient
 
-__all__ = ["GD", "SGD", "Adam", "LBFGS", "Newton", "Auto"]
+
+__all__ = [
+    "Solver", "Status", "as_solver", "defaults", "methods", "METHODS", "FIRST_ORDER_DEFAULTS",
+    "GD", "SGD", "Adam", "LBFGS", "Newton", "Auto", "steihaug_cg", "relative_gradient",
+]

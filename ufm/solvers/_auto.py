@@ -1,23 +1,46 @@
-"""The default method: L-BFGS to get close, then the Newton-CG polish to machine precision."""
+"""The default method: L-BFGS to get close, then the Newton-CG polish to machine precision — an ordinary
+composite of two solvers, driven by the same engine as any other."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
-from ._lbfgs import LBFGS
-from ._newton import Newton
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .._errors import ParameterError, check_int
+from . import _tree as T
+from ._lbfgs import LBFGS, LBFGSState
+from ._newton import Newton, NewtonState
+from ._protocol import Status
+
+
+class AutoState(NamedTuple):
+    phase: jax.Array  # 0: L-BFGS, 1: Newton-CG
+    taken: jax.Array  # steps taken in the current phase
+    f0: jax.Array  # f at the start: the scale of the switch test (as the engine's tolerance)
+    lbfgs: LBFGSState
+    newton: NewtonState
+
+
+def relative_gradient(f, g, f0):
+    """‖g‖ / min(|f|, |f(x0)|): capped at |f(x0)| so that a run whose f blows up cannot pass a small ratio."""
+    scale = jnp.maximum(jnp.minimum(jnp.abs(f), jnp.abs(f0)), jnp.finfo(f.dtype).tiny)
+    return T.norm(g) / scale
 
 
 @dataclasses.dataclass(frozen=True)
 class Auto:
-    """L-BFGS until the relative gradient norm reaches `switch`, L-BFGS stalls, or `lbfgs_steps` (and the
-    solve's `max_steps`) run out; then `Newton` for at most `polish_steps` more. Both phases run inside the
-    same compiled loop.
+    """L-BFGS until the relative gradient norm reaches `switch`, L-BFGS stalls, or `lbfgs_steps` run out; then
+    `Newton` for at most `polish_steps` more (then MAX_STEPS). One solver state holds both phases.
 
     The defaults hand over early: L-BFGS is cheap per step far from the minimizer but slow on the flat
     weight-decay directions of the UFM (MSE took 200 L-BFGS steps where Newton-CG needs ~20). Ten L-BFGS
     steps then Newton converged on every problem of the comparison in the README's Performance section and
     was the fastest or within noise of it; Newton alone once stalled at float32's floor from a random start.
+    Default tolerance: Newton's; default budget: lbfgs_steps + polish_steps.
     """
 
     lbfgs: LBFGS = LBFGS(memory=10)  # = lbfgs_steps: no more pairs can exist; half the memory of the default 20
@@ -27,9 +50,44 @@ class Auto:
     polish_steps: int = 100
 
     def __post_init__(self):
-        if not 0 < self.switch < 1:
-            raise ValueError(f"Auto.switch must be in (0, 1); got {self.switch!r}")
+        if not (isinstance(self.switch, (int, float)) and 0 < self.switch < 1):
+            raise ParameterError("switch", self.switch, "in (0, 1)", "Auto")
         for key in ("lbfgs_steps", "polish_steps"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Auto.{key} must be an integer ≥ 1; got {v!r}")
+            check_int(key, getattr(self, key), 1, "Auto")
+
+    def defaults(self, dtype: str) -> tuple[float, int]:
+        return self.newton.defaults(dtype)[0], self.lbfgs_steps + self.polish_steps
+
+    def init(self, fun, x, f, g, max_steps):
+        close = relative_gradient(f, g, f) <= self.switch
+        return AutoState(
+            phase=jnp.where(close, 1, 0).astype(jnp.int32), taken=jnp.zeros((), jnp.int32), f0=f,
+            lbfgs=self.lbfgs.init(fun, x, f, g, max_steps), newton=self.newton.init(fun, x, f, g, max_steps),
+        )
+
+    def step(self, fun, x, f, g, state, max_steps):
+        def quasi_newton(_):
+            x1, f1, g1, s1 = self.lbfgs.step(fun, x, f, g, state.lbfgs, max_steps)
+            stalled, _ = self.lbfgs.terminate(fun, x1, f1, g1, s1, max_steps)
+            switch = stalled | (relative_gradient(f1, g1, state.f0) <= self.switch)
+            switch |= state.taken + 1 >= self.lbfgs_steps
+            # The Newton phase starts from a fresh trust radius at the hand-over point.
+            fresh = self.newton.init(fun, x1, f1, g1, max_steps)
+            return x1, f1, g1, AutoState(
+                phase=jnp.where(switch, 1, 0).astype(jnp.int32), taken=jnp.where(switch, 0, state.taken + 1),
+                f0=state.f0, lbfgs=s1, newton=fresh,
+            )
+
+        def polish(_):
+            x1, f1, g1, s1 = self.newton.step(fun, x, f, g, state.newton, max_steps)
+            return x1, f1, g1, state._replace(taken=state.taken + 1, newton=s1)
+
+        return lax.cond(state.phase == 0, quasi_newton, polish, None)
+
+    def terminate(self, fun, x, f, g, state, max_steps):
+        stalled, code = self.newton.terminate(fun, x, f, g, state.newton, max_steps)
+        polishing = state.phase == 1
+        spent = polishing & (state.taken >= self.polish_steps)
+        done = polishing & (stalled | spent)
+        code = jnp.where(spent & ~stalled, Status.MAX_STEPS.code, code)
+        return done, jnp.where(done, code, Status.RUNNING.code).astype(jnp.int32)

@@ -7,7 +7,11 @@ import dataclasses
 from typing import Callable, NamedTuple, Union
 
 import jax
+import jax.numpy as jnp
 import optax
+
+from .._errors import ParameterError
+from ._protocol import FIRST_ORDER_DEFAULTS, Status
 
 SCHEDULES = ("constant", "cosine", "step")
 LearningRate = Union[float, Callable]
@@ -29,17 +33,17 @@ def _schedule(lr: LearningRate, schedule: str, max_steps: int) -> LearningRate:
     if schedule == "step":
         third = max(int(max_steps) // 3, 1)
         return optax.piecewise_constant_schedule(lr, {third: 0.1, 2 * third: 0.1})
-    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+    raise ParameterError("schedule", schedule, "one of " + ", ".join(SCHEDULES))
 
 
 def _check(name: str, lr, schedule: str, **positive) -> None:
-    if not callable(lr) and not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"{name}.lr must be a positive number or an optax schedule; got {lr!r}")
+    if not callable(lr) and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < float("inf")):
+        raise ParameterError("lr", lr, "a positive finite number or an optax schedule", name)
     if schedule not in SCHEDULES:
-        raise ValueError(f"{name}.schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+        raise ParameterError("schedule", schedule, "one of " + ", ".join(SCHEDULES), name)
     for key, (value, lo, hi) in positive.items():
-        if not lo <= value < hi:
-            raise ValueError(f"{name}.{key} must be in [{lo}, {hi}); got {value!r}")
+        if not (isinstance(value, (int, float)) and lo <= value < hi):
+            raise ParameterError(key, value, f"in [{lo}, {hi})", name)
 
 
 class OptaxState(NamedTuple):
@@ -53,6 +57,9 @@ class _Optax(abc.ABC):
     def transform(self, max_steps: int) -> optax.GradientTransformation:
         """The optax transformation of this solver for a run of `max_steps` steps."""
 
+    def defaults(self, dtype: str) -> tuple[float, int]:
+        return FIRST_ORDER_DEFAULTS[dtype]
+
     def init(self, fun, x, f, g, max_steps):
         return OptaxState(self.transform(max_steps).init(x))
 
@@ -60,7 +67,11 @@ class _Optax(abc.ABC):
         updates, opt_state = self.transform(max_steps).update(g, state.opt_state, x)
         x = optax.apply_updates(x, updates)
         f, g = jax.value_and_grad(fun)(x)
-        return x, f, g, OptaxState(opt_state), False
+        return x, f, g, OptaxState(opt_state)
+
+    def terminate(self, fun, x, f, g, state, max_steps):
+        """A fixed-step method never stops on its own: the engine's tolerance and budget decide."""
+        return jnp.asarray(False), jnp.asarray(Status.RUNNING.code, jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._errors import check_int
 from . import _tree as T
+from ._protocol import Status
 
 
 class LBFGSState(NamedTuple):
@@ -21,8 +23,9 @@ class LBFGSState(NamedTuple):
 class LBFGS:
     """Limited-memory BFGS (Nocedal & Wright 2006, Alg. 7.4) with optax's zoom line search.
 
-    Reports `stalled` after `patience` consecutive steps that decrease neither f nor ‖∇f‖ (the line search
-    can no longer resolve a decrease: the iterate is at the method's floor, see `Newton` to go further).
+    Terminates with STALLED after `patience` consecutive steps that decrease neither f nor ‖∇f‖ (the line
+    search can no longer resolve a decrease: the iterate is at the method's floor, see `Newton` to go further).
+    Default tolerance ‖∇f‖/|f| ≤ 1e-10 in float64 (1e-5 in float32), at most 5000 steps.
     """
 
     memory: int = 20
@@ -31,9 +34,10 @@ class LBFGS:
 
     def __post_init__(self):
         for key in ("memory", "linesearch_steps", "patience"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"LBFGS.{key} must be an integer ≥ 1; got {v!r}")
+            check_int(key, getattr(self, key), 1, "LBFGS")
+
+    def defaults(self, dtype: str) -> tuple[float, int]:
+        return (1e-10 if dtype == "float64" else 1e-5), 5000
 
     def _tx(self):
         ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=self.linesearch_steps)
@@ -48,4 +52,8 @@ class LBFGS:
         f_new, g_new = optax.value_and_grad_from_state(fun)(x_new, state=opt_state)
         progress = (f_new < f) | (T.norm(g_new) < T.norm(g))
         idle = jnp.where(progress, 0, state.idle + 1)
-        return x_new, f_new, g_new, LBFGSState(opt_state, idle), idle >= self.patience
+        return x_new, f_new, g_new, LBFGSState(opt_state, idle)
+
+    def terminate(self, fun, x, f, g, state, max_steps):
+        stalled = state.idle >= self.patience
+        return stalled, jnp.where(stalled, Status.STALLED.code, Status.RUNNING.code).astype(jnp.int32)

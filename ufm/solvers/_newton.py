@@ -9,12 +9,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._errors import ParameterError, check_int
 from . import _tree as T
+from ._protocol import Status
 
 
 class NewtonState(NamedTuple):
-    radius: jax.Array
-    cg_steps: jax.Array  # CG iterations used by the last step (a cost diagnostic)
+    radius: jax.Array  # the trust radius
 
 
 def _to_boundary(z, p, radius):
@@ -68,7 +69,8 @@ class Newton:
     an L-BFGS solution to a relative gradient norm of 1e-12 or below in float64 in a few steps.
 
     When the predicted decrease falls below the rounding of f, a step is accepted iff it lowers ‖∇f‖
-    (f can no longer tell the steps apart). `stalled` once the radius shrinks below the rounding of x.
+    (f can no longer tell the steps apart). Terminates with STALLED once the radius shrinks below the rounding
+    of x. Default tolerance ‖∇f‖/|f| ≤ 1e-12 in float64 (1e-5 in float32), at most 200 steps.
 
     Attributes:
       cg_steps: CG iterations per Newton step at most.
@@ -83,17 +85,19 @@ class Newton:
     accept: float = 1e-4
 
     def __post_init__(self):
-        if not isinstance(self.cg_steps, int) or self.cg_steps < 1:
-            raise ValueError(f"Newton.cg_steps must be an integer ≥ 1; got {self.cg_steps!r}")
+        check_int("cg_steps", self.cg_steps, 1, "Newton")
         for key in ("radius", "max_radius"):
-            if not getattr(self, key) > 0:
-                raise ValueError(f"Newton.{key} must be > 0; got {getattr(self, key)!r}")
-        if not 0 <= self.accept < 0.25:
-            raise ValueError(f"Newton.accept must be in [0, 0.25); got {self.accept!r}")
+            if not (isinstance(getattr(self, key), (int, float)) and 0 < getattr(self, key) < float("inf")):
+                raise ParameterError(key, getattr(self, key), "a finite number > 0", "Newton")
+        if not (isinstance(self.accept, (int, float)) and 0 <= self.accept < 0.25):
+            raise ParameterError("accept", self.accept, "in [0, 0.25)", "Newton")
+
+    def defaults(self, dtype: str) -> tuple[float, int]:
+        return (1e-12 if dtype == "float64" else 1e-5), 200
 
     def init(self, fun, x, f, g, max_steps):
         radius = self.radius * jnp.maximum(1.0, T.norm(x))
-        return NewtonState(radius.astype(T.dtype(x)), jnp.zeros((), jnp.int32))
+        return NewtonState(radius.astype(T.dtype(x)))
 
     def step(self, fun, x, f, g, state, max_steps):
         eps = jnp.finfo(T.dtype(x)).eps
@@ -101,7 +105,7 @@ class Newton:
         gnorm = T.norm(g)
         fscale = jnp.maximum(jnp.abs(f), jnp.finfo(T.dtype(x)).tiny)
         forcing = jnp.minimum(0.5, jnp.sqrt(gnorm / fscale))
-        p, cg = steihaug_cg(hvp, g, state.radius, forcing * gnorm, self.cg_steps)
+        p, _ = steihaug_cg(hvp, g, state.radius, forcing * gnorm, self.cg_steps)
         pred = -(T.vdot(g, p) + 0.5 * T.vdot(p, hvp(p)))
         x_try = T.axpy(1.0, p, x)
         f_new, g_new = jax.value_and_grad(fun)(x_try)
@@ -118,5 +122,8 @@ class Newton:
         x = T.where(take, x_try, x)
         f = jnp.where(take, f_new, f)
         g = T.where(take, g_new, g)
-        stalled = radius <= eps * jnp.maximum(1.0, T.norm(x))
-        return x, f, g, NewtonState(radius, cg), stalled
+        return x, f, g, NewtonState(radius)
+
+    def terminate(self, fun, x, f, g, state, max_steps):
+        stalled = state.radius <= jnp.finfo(T.dtype(x)).eps * jnp.maximum(1.0, T.norm(x))
+        return stalled, jnp.where(stalled, Status.STALLED.code, Status.RUNNING.code).astype(jnp.int32)

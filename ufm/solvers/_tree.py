@@ -20,10 +20,6 @@ def axpy(alpha, x, y):
     return tu.tree_map(lambda u, v: alpha * u + v, x, y)
 
 
-def scale(alpha, x):
-    return tu.tree_map(lambda u: alpha * u, x)
-
-
 def where(cond, a, b):
     return tu.tree_map(lambda u, v: jnp.where(cond, u, v), a, b)
 
@@ -44,4 +40,4 @@ def neg(a):
     return tu.tree_map(jnp.negative, a)
 
 
-__all__ = ["vdot", "norm", "axpy", "scale", "where", "all_finite", "dtype", "zeros_like", "neg"]
+__all__ = ["vdot", "norm", "axpy", "where", "all_finite", "dtype", "zeros_like", "neg"]

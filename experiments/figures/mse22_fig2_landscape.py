@@ -1,4 +1,4 @@
-"""Seed 001 Fig. 2: the loss of one feature h on span{w^k, w^k'} (W a simplex ETF, b = 0) in polar coordinates
+"""Seed arXiv:2203.01238 Fig. 2: the loss of one feature h on span{w^k, w^k'} (W a simplex ETF, b = 0) in polar coordinates
 (s = ‖h‖, θ = ∠(h, w^k)) for vanilla MSE, rescaled MSE and CE."""
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.colors import LogNorm
 
-import theory
+from ufm import theory
 import ufm
-from ufm import _losses
+from ufm import losses as _losses
 
 from . import _record
 from ._style import save, styled, subplots
 
-NAME = "seed001-fig2-landscape"
+NAME = "mse22-fig2-landscape"
 TITLE = "Loss landscape of one feature: MSE vs rescaled MSE vs CE"
-REPRODUCES = "seed 001 (Zhou et al. 2022, MSE landscape) Fig. 2; App. C eqs. 28–32"
+REPRODUCES = "Zhou et al. 2022 (arXiv 2203.01238) (Zhou et al. 2022, MSE landscape) Fig. 2; App. C eqs. 28–32"
 CAPTION = ("Loss of a class-k feature h = s·(direction at angle θ from w^k in the plane of w^k, w^k'), with W a unit "
-           "simplex ETF and b = 0, evaluated by the toolkit's loss on the logits Wh and cross-checked against seed 001 "
+           "simplex ETF and b = 0, evaluated by the toolkit's loss on the logits Wh and cross-checked against Zhou et al. 2022 (arXiv 2203.01238) "
            "eqs. 31–32 (table: max difference). Darker is lower; the dot marks the grid minimum. Rescaling (α, M) "
            "steepens the loss along θ, the coordinate that decides the prediction; CE decreases without bound as s "
            "grows at small θ.")
@@ -58,7 +58,7 @@ def make(out_dir, quick: bool = False) -> list:
         L, S, T = losses_on_grid(K, d, loss, alpha, M, s, theta)
         printed = theory.polar_ce(K, S, T) if loss == "ce" else theory.polar_mse(K, S, T, alpha, M)
         err = float(np.max(np.abs(L - printed) / np.maximum(1.0, np.abs(printed))))
-        checks[f"{title}: toolkit loss vs seed 001 eq. {'32' if loss == 'ce' else '31'}"] = _record.check(
+        checks[f"{title}: toolkit loss vs Zhou et al. 2022, arXiv 2203.01238, eq. {'32' if loss == 'ce' else '31'}"] = _record.check(
             err, 1e-12, "same function, float64 rounding only")
         i, j = np.unravel_index(np.argmin(L), L.shape)
         levels = np.geomspace(max(L.min(), 1e-3), L.max(), 25)  # the loss spans decades: log colour scale

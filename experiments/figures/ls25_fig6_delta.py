@@ -1,4 +1,4 @@
-"""Seed 004 Fig. 6(a, b): NC metrics and the norms ‖w̄‖, ‖h̄‖ against the smoothing parameter δ."""
+"""Seed arXiv:2402.03979 Fig. 6(a, b): NC metrics and the norms ‖w̄‖, ‖h̄‖ against the smoothing parameter δ."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import time
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _ls_runs, _record
 from ._style import MARKERS, PALETTE, save, styled, subplots
 
-NAME = "seed004-fig6-delta"
+NAME = "ls25-fig6-delta"
 TITLE = "Effect of the smoothing parameter δ: NC metrics and norms"
-REPRODUCES = "seed 004 (Guo et al., CE vs LS) Fig. 6(a, b) (there on ResNet-18; here on the UFM); Thm 4.1"
-CAPTION = ("(a) NC1, NC2, NC3 (seed 004 conventions) after the fixed SGD budget of the convergence figure, per δ: "
-           "the UFM's finite-time metrics, U-shaped in δ as seed 004 reports for networks (at the exact minimizer "
+REPRODUCES = "Guo et al. 2025 (arXiv 2402.03979) (Guo et al., CE vs LS) Fig. 6(a, b) (there on ResNet-18; here on the UFM); Thm 4.1"
+CAPTION = ("(a) NC1, NC2, NC3 (Guo et al. 2025 (arXiv 2402.03979) conventions) after the fixed SGD budget of the convergence figure, per δ: "
+           "the UFM's finite-time metrics, U-shaped in δ as Guo et al. 2025 (arXiv 2402.03979) reports for networks (at the exact minimizer "
            "all three vanish for every δ below the threshold). (b) ‖w̄‖ and ‖h̄‖ at the global minimizer: lines, the "
-           "closed form of seed 004 Thm 4.1; markers, float64 `ufm.solve`. Both norms shrink as δ grows and are 0 "
+           "closed form of Guo et al. 2025, arXiv 2402.03979, Thm 4.1; markers, float64 `ufm.solve`. Both norms shrink as δ grows and are 0 "
            "beyond δ = 1 − √(KN)λ_Z (dotted), where the minimizer collapses to Z = 0 (Lemma D.5).")
 
 

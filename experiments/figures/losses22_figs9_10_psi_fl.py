@@ -1,5 +1,5 @@
-"""Seed 000 Figs. 9–10: shapes of the focal-loss scale function ψ_FL(t) = φ_FL(t) + c|t| (App. B.2), whose
-minimiser fixes the logit scale of the FL global minimizer (seed 003 Thm 1)."""
+"""Seed arXiv:2210.02192 Figs. 9–10: shapes of the focal-loss scale function ψ_FL(t) = φ_FL(t) + c|t| (App. B.2), whose
+minimiser fixes the logit scale of the FL global minimizer (Zhou et al. 2022, arXiv 2210.02192, Thm 1)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import time
 
 import numpy as np
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
 from ._style import PALETTE, save, styled, subplots
 
-NAME = "seed000-fig9-10-psi-fl"
+NAME = "losses22-figs9-10-psi-fl"
 TITLE = "Focal loss: the scale function ψ_FL(t) and its local minima"
-REPRODUCES = "seed 000 (appendix of Zhou et al. 2022, all losses) Figs. 9–10; App. B.2"
+REPRODUCES = "Zhou et al. 2022 (arXiv 2210.02192) (appendix of Zhou et al. 2022, all losses) Figs. 9–10; App. B.2"
 CAPTION = ("ψ_FL(t) = φ_FL(t) + c|t| over t = Σ_{j≠k}(z_j − z_k) = −(K−1)a ≤ 0, c = √n·λ_Z. Filled circles: the "
            "global minimum; open circles: other local minima, both from `theory.scale_minima` (a robust 1-D search "
            "that reports every local minimum). Left (Fig. 9 type, K = 10, γ = 1): the minimum is interior for small "

@@ -1,4 +1,4 @@
-"""Per-sample losses on logits (THEORY §2). Columns of Z (K, N) are samples; Y (K, N) is one-hot.
+"""Per-sample losses on logits (Zhou et al. 2022, "Are All Losses Created Equal", arXiv 2210.02192, eqs. 3–5; Zhou et al. 2022, arXiv 2203.01238, eqs. 3–4). Columns of Z (K, N) are samples; Y (K, N) is one-hot.
 
 All are stable for logits of magnitude 1e3: they work with log-softmax and log(1 − p_k) computed as a
 log-sum-exp over the other classes, never with p itself.
@@ -15,19 +15,19 @@ def _log_softmax(Z):
 
 
 def ce(Z, Y):
-    """CE: −log p_k (seed 003 eq. 3)."""
+    """CE: −log p_k (Zhou et al. 2022, arXiv 2210.02192, eq. 3)."""
     return -jnp.sum(Y * _log_softmax(Z), axis=0)
 
 
 def ls(Z, Y, delta):
-    """LS(δ): −Σ_l y^δ_l log p_l with y^δ = (1−δ)e_k + (δ/K)1 (seed 003 eq. 5, seed 004 eq. 3)."""
+    """LS(δ): −Σ_l y^δ_l log p_l with y^δ = (1−δ)e_k + (δ/K)1 (Zhou et al. 2022, arXiv 2210.02192, eq. 5, Guo et al. 2025, arXiv 2402.03979, eq. 3)."""
     K = Z.shape[0]
     logp = _log_softmax(Z)
     return -(1 - delta) * jnp.sum(Y * logp, axis=0) - (delta / K) * jnp.sum(logp, axis=0)
 
 
 def fl(Z, Y, gamma):
-    """FL(γ): −(1 − p_k)^γ log p_k (seed 003 eq. 4).
+    """FL(γ): −(1 − p_k)^γ log p_k (Zhou et al. 2022, arXiv 2210.02192, eq. 4).
 
     log(1 − p_k) = logsumexp_{l≠k} z_l − logsumexp_l z_l, so (1 − p_k)^γ = exp(γ log(1 − p_k)) is exact
     even when p_k rounds to 1, and FL(0) = CE exactly.
@@ -40,7 +40,7 @@ def fl(Z, Y, gamma):
 
 
 def mse(Z, Y, alpha, M):
-    """MSE(α, M): ½[α(z_k − M)² + Σ_{l≠k} z_l²] (THEORY §2; seed 001 eqs. 3–4 at α = M = 1)."""
+    """MSE(α, M): ½[α(z_k − M)² + Σ_{l≠k} z_l²] (Zhou et al. 2022, arXiv 2203.01238, eqs. 3–4 at α = M = 1)."""
     weight = 1 + (alpha - 1) * Y
     return 0.5 * jnp.sum(weight * (Z - M * Y) ** 2, axis=0)
 

@@ -1,24 +1,24 @@
-"""Seed 001 Fig. 4 on the UFM: feature dimension d below and above K − 1, MSE vs CE."""
+"""Seed arXiv:2203.01238 Fig. 4 on the UFM: feature dimension d below and above K − 1, MSE vs CE."""
 
 from __future__ import annotations
 
 import time
 
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
 from ._style import MARKERS, PALETTE, save, styled, subplots
 
-NAME = "seed001-fig4-dimension"
+NAME = "mse22-fig4-dimension"
 TITLE = "Feature dimension d < K − 1 vs d ≥ K − 1: MSE vs CE at the global minimum"
-REPRODUCES = "seed 001 (Zhou et al. 2022, MSE landscape) Fig. 4 (there ResNet18/CIFAR10; here the UFM)"
+REPRODUCES = "Zhou et al. 2022 (arXiv 2203.01238) (Zhou et al. 2022, MSE landscape) Fig. 4 (there ResNet18/CIFAR10; here the UFM)"
 CAPTION = ("Float64 Newton-CG solves of the UFM (K = 10, n = 20, λ_W = λ_H = λ_b = 5·10⁻⁴, bias) for each d. "
            "(a) NC1 is at rounding level for every d: within-class variability collapses even when the ETF does "
            "not fit. (b) Minimum cosine margin; dashed: the simplex-ETF value K/(K−1), reached by both losses "
            "exactly from d = K − 1 (dotted) on. (c) Training accuracy: below K − 1, MSE's minimizer is the rank-d "
-           "truncation of the targets (seed 001 Thm 3.1, d < K), whose logits cannot separate all K classes (some "
+           "truncation of the targets (Zhou et al. 2022, arXiv 2203.01238, Thm 3.1, d < K), whose logits cannot separate all K classes (some "
            "classes get tied or wrong logits; ties go to the lowest index), while CE still separates all classes "
            "with a smaller margin. MSE objectives equal the closed form for every d; CE's "
            "for d ≥ K − 1 (checks).")

@@ -1,4 +1,4 @@
-"""Seed 002 Fig. 8: the CE objective on the neural-collapse family as a 1-D curve ξ(ρ; λ_W, λ_H), ρ = ‖W‖_F²
+"""Seed arXiv:2105.02375 Fig. 8: the CE objective on the neural-collapse family as a 1-D curve ξ(ρ; λ_W, λ_H), ρ = ‖W‖_F²
 (App. B.1); its minimum is the CE global minimum."""
 
 from __future__ import annotations
@@ -8,18 +8,18 @@ import time
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-import theory
+from ufm import theory
 import ufm
 
 from . import _record
 from ._style import MARKERS, PALETTE, save, styled, subplots
 
-NAME = "seed002-fig8-xi"
+NAME = "geometric21-fig8-xi"
 TITLE = "ξ(ρ): the CE objective along ‖W‖_F² = ρ, for n = 100"
-REPRODUCES = "seed 002 (Zhu et al. 2021, CE geometry) Fig. 8; App. B.1"
-CAPTION = ("ξ(ρ; λ_W, λ_H) of seed 002 App. B.1 for n = 100 and several (K, λ_W, λ_H). Diamonds: the minimum of "
+REPRODUCES = "Zhu et al. 2021 (arXiv 2105.02375) (Zhu et al. 2021, CE geometry) Fig. 8; App. B.1"
+CAPTION = ("ξ(ρ; λ_W, λ_H) of Zhu et al. 2021, arXiv 2105.02375, App. B.1 for n = 100 and several (K, λ_W, λ_H). Diamonds: the minimum of "
            "each curve; crosses: (‖W‖_F², f) of a float64 `ufm.solve` of the full UFM (d = K); the minimum value "
-           "equals the CE closed form f* of seed 004 Thm 4.1 (checks below). Dotted: ξ(0) = log K and ξ → ∞ as ρ → ∞, so "
+           "equals the CE closed form f* of Guo et al. 2025, arXiv 2402.03979, Thm 4.1 (checks below). Dotted: ξ(0) = log K and ξ → ∞ as ρ → ∞, so "
            "the minimum is attained at a finite ρ.")
 
 CONFIGS = ((10, 5e-4, 5e-4), (10, 1e-3, 1e-4), (10, 1e-4, 1e-3), (100, 5e-4, 5e-4), (100, 1e-3, 1e-4),

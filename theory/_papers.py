@@ -1,0 +1,45 @@
+"""The papers whose claims ufm checks, each citable outside this repository (authors, title, year, arXiv id)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Paper(NamedTuple):
+    authors: str
+    title: str
+    venue: str
+    year: int
+    arxiv: str
+
+    @property
+    def short(self) -> str:
+        """'Zhou et al. 2022 (arXiv 2203.01238)'."""
+        return f"{self.authors.split(',')[0].split()[-1]} et al. {self.year} (arXiv {self.arxiv})"
+
+    @property
+    def citation(self) -> str:
+        return f"{self.authors}. {self.title}. {self.venue} {self.year}. arXiv {self.arxiv}."
+
+
+PAPERS = {
+    "2105.02375": Paper("Zhihui Zhu, Tianyu Ding, Jinxin Zhou, Xiao Li, Chong You, Jeremias Sulam, Qing Qu",
+                        "A Geometric Analysis of Neural Collapse with Unconstrained Features", "NeurIPS", 2021,
+                        "2105.02375"),
+    "2203.01238": Paper("Jinxin Zhou, Xiao Li, Tianyu Ding, Chong You, Qing Qu, Zhihui Zhu",
+                        "On the Optimization Landscape of Neural Collapse under MSE Loss: Global Optimality with "
+                        "Unconstrained Features", "ICML", 2022, "2203.01238"),
+    "2210.02192": Paper("Jinxin Zhou, Chong You, Xiao Li, Kangning Liu, Sheng Liu, Qing Qu, Zhihui Zhu",
+                        "Are All Losses Created Equal: A Neural Collapse Perspective", "NeurIPS", 2022, "2210.02192"),
+    "2402.03979": Paper("Li Guo, George Andriopoulos, Zifan Zhao, Zixuan Dong, Shuyang Ling, Keith Ross",
+                        "Cross Entropy versus Label Smoothing: A Neural Collapse Perspective", "TMLR", 2025,
+                        "2402.03979"),
+}
+
+
+def references(text: str) -> list[str]:
+    """The full citations of the papers whose arXiv id appears in `text`, in PAPERS order."""
+    return [p.citation for key, p in PAPERS.items() if key in text]
+
+
+__all__ = ["Paper", "PAPERS", "references"]

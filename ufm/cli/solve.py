@@ -1,0 +1,122 @@
+"""`ufm solve`: solve one UFM problem, print its NC metrics, theory's prediction and the certificate."""
+
+from __future__ import annotations
+
+from ._common import UsageError, add_problem_flags, flag_of, number, problem_from_args
+
+HELP = "solve one UFM problem and print its NC metrics, theory's prediction and a certificate"
+EXAMPLE = """example:
+  ufm solve --loss ls --delta 0.1 --K 10 --n 50 --d 20
+  ufm solve --loss mse --K 4 --d 3 --json"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("solve", help=HELP, description=HELP + ".", epilog=EXAMPLE)
+    add_problem_flags(p)
+    g = p.add_argument_group("solver")
+    g.add_argument("--method", default="auto", help="auto | lbfgs | newton | gd | sgd | adam (default %(default)s)")
+    g.add_argument("--tol", type=number(float), default=None, help="relative gradient tolerance ‖∇f‖/|f|")
+    g.add_argument("--max-steps", type=number(int), default=None, help="iteration cap")
+    g.add_argument("--lr", type=number(float), default=None, help="learning rate (gd, sgd, adam)")
+    g.add_argument("--seed", type=number(int), default=0, help="seed of the random start (default 0)")
+    g.add_argument("--init-scale", type=number(float), default=0.1, help="std of the random start")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(run=run)
+
+
+def _method(args):
+    import ufm
+
+    if args.method not in ufm.METHODS:
+        raise UsageError(f"--method must be one of {', '.join(ufm.METHODS)}; got {args.method!r}")
+    if args.lr is None:
+        return args.method
+    if args.method not in ("gd", "sgd", "adam"):
+        raise UsageError(f"--lr applies to gd, sgd and adam only; got --method {args.method}")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be > 0; got {args.lr}")
+    return {"gd": ufm.GD, "sgd": ufm.SGD, "adam": ufm.Adam}[args.method](lr=args.lr)
+
+
+def theory_record(sol) -> dict:
+    """`prediction` (objective, b, a, case, kappa, extension, source) and `certificate` (ratio, gap_bound, ...)."""
+    from ufm import theory
+
+    pred = theory.predict(sol.problem)
+    cert = theory.certificate(sol.problem, sol.W, sol.H, sol.b)
+    return {
+        "prediction": {
+            "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
+            "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,
+        },
+        "certificate": cert._asdict(),
+    }
+
+
+def solution_record(sol) -> dict:
+    """A JSON-ready dict of one solution: problem, objective, gradient, steps, status, b, metrics, times,
+    and what theory predicts for it (prediction, certificate)."""
+    import ufm
+
+    return ufm.jsonable({
+        "problem": sol.problem.to_dict(),
+        "method": type(sol.method).__name__.lower(),
+        "objective": sol.objective,
+        "grad_norm": sol.grad_norm,
+        "rel_grad_norm": sol.rel_grad_norm,
+        "steps": sol.steps,
+        "converged": bool(sol.converged),
+        "status": sol.status,
+        "b": [float(v) for v in sol.b],
+        "metrics": ufm.metrics.all(sol.W, sol.H, sol.b),
+        "seconds": sol.seconds,
+        "compile_seconds": sol.compile_seconds,
+        **theory_record(sol),
+    })
+
+
+def table(rec: dict) -> str:
+    p = rec["problem"]
+    loss = p["loss"] + {"ls": f"(δ={p['delta']:g})", "fl": f"(γ={p['gamma']:g})",
+                        "mse": f"(α={p['alpha']:g}, M={p['M']:g})"}.get(p["loss"], "")
+    head = (
+        f"UFM {loss}  K={p['K']} n={p['n']} d={p['d']}  λ_W={p['lam_w']:g} λ_H={p['lam_h']:g} "
+        f"λ_b={p['lam_b']:g}{'' if p['bias'] else ' (no bias)'}{'  W=ETF' if p['fixed_w'] else ''}  {p['dtype']}"
+    )
+    rows = [
+        ("method", rec["method"]),
+        ("status", rec["status"]),
+        ("objective", f"{rec['objective']:.15g}"),
+        ("grad norm", f"{rec['grad_norm']:.3e}  (relative {rec['rel_grad_norm']:.3e})"),
+        ("steps", str(rec["steps"])),
+        ("seconds", f"{rec['seconds']:.3f}  (+ {rec['compile_seconds']:.2f} compile)"),
+        ("b mean ± spread", f"{sum(rec['b']) / len(rec['b']):.6g} ± {max(rec['b']) - min(rec['b']):.2e}"),
+    ]
+    rows += [(k, "n/a" if v is None else f"{v:.6g}") for k, v in rec["metrics"].items()]
+    pred, cert = rec["prediction"], rec["certificate"]
+    if pred["objective"] is not None:
+        gap = (rec["objective"] - pred["objective"]) / abs(pred["objective"])
+        rows.append(("theory f*", f"{pred['objective']:.15g}  (relative gap {gap:.1e}; {pred['case']})"))
+    else:
+        rows.append(("theory", pred["case"]))
+    if cert["ratio"] is not None:
+        rows.append(("‖G‖₂/λ_Z", f"{cert['ratio']:.12g}"))
+    if cert["gap_bound"] is not None:
+        rows.append(("certified f − f* ≤", f"{cert['gap_bound']:.2e}"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+
+def run(args) -> int:
+    problem = problem_from_args(args)
+    method = _method(args)
+    import ufm
+
+    try:
+        sol = ufm.solve(problem, method=method, tol=args.tol, max_steps=args.max_steps, seed=args.seed,
+                        init_scale=args.init_scale)
+    except ufm.ParameterError as e:
+        raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
+    rec = solution_record(sol)
+    print(ufm.dumps(rec) if args.json else table(rec))
+    return 0 if sol.status in ("converged", "stalled", "max_steps") else 1
