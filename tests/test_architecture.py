@@ -18,10 +18,18 @@ LAYERS = ("ufm.__main__", "ufm.cli", "ufm.experiments", "ufm.theory")  # top to 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """ufm installed from this checkout as a user gets it (`pip install .`, not editable) into a fresh folder."""
-    target = tmp_path_factory.mktemp("site")
+    """ufm installed from this checkout as a user gets it (`pip install .`, not editable) into a fresh folder.
+    The build runs on a copy of the sources, so that no build/ folder of an earlier build leaks stale files in."""
+    src, target = tmp_path_factory.mktemp("src") / "ufm", tmp_path_factory.mktemp("site")
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
+    top = {".git", ".venv", "build", "dist", "figures", "out"}  # the checkout's own outputs, not its sources
+
+    def ignore(folder, names):
+        return set(skip(folder, names)) | (top & set(names) if Path(folder) == ROOT else set())
+
+    shutil.copytree(ROOT, src, ignore=ignore)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target",
-                    str(target), str(ROOT)], check=True, capture_output=True)
+                    str(target), str(src)], check=True, capture_output=True)
     return target
 
 

@@ -99,7 +99,7 @@ def test_psi_minima_are_the_scale_minima(built):
 
 
 def test_gradient_field_at_right_angle_matches_the_printed_text(built):
-    # Seed arXiv:2203.01238 App. C.2: at θ = π/2 the MSE field is (∂_s, ∂_θ) = (s, αMs).
+    # Zhou et al. 2022 (arXiv 2203.01238), App. C.2: at θ = π/2 the MSE field is (∂_s, ∂_θ) = (s, αMs).
     d = meta(built, "mse22-fig8-gradient-field")["data"]
     for title, (alpha, M) in (("MSE", (1.0, 1.0)), (r"MSE, $\alpha$=4", (4.0, 1.0)), ("MSE, $M$=4", (1.0, 4.0))):
         row = d[title]["theta=pi/2"]

@@ -173,7 +173,7 @@ def lower_bound_gap(problem: Problem, Z) -> np.ndarray:
     logits of that column are equal."""
     _check(problem)
     Z = np.asarray(Z, dtype=float)
-    Y = np.repeat(np.eye(problem.K), problem.n, axis=1)
+    Y = problem.Y
     L = np.asarray(_losses.per_sample(problem.loss, jnp.asarray(Z), jnp.asarray(Y), problem.hyper))
     zk = np.sum(Y * Z, axis=0)
     t = np.sum(Z, axis=0) - problem.K * zk

@@ -159,7 +159,7 @@ def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA"
 
 
 class PredictedSpectra(NamedTuple):
-    """Seed arXiv:2402.03979 App. E at the CE/LS minimizer: (value, multiplicity) lists for ∇²_W φ and ∇²_H φ, and κ = Kp_t."""
+    """Guo et al. 2025 (arXiv 2402.03979), App. E at the CE/LS minimizer: (value, multiplicity) lists for ∇²_W φ and ∇²_H φ, and κ = Kp_t."""
 
     w: list
     h: list

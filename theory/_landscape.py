@@ -62,11 +62,11 @@ def fl_convexity_margin(t, gamma: float):
 
 class FLThreshold(NamedTuple):
     """tau: the sharp threshold — FL(γ) is convex in z wherever p_k ≥ tau and not convex just below it
-    (the same for every K). seed_value: the sufficient 0.21 of Zhou et al. 2022, arXiv 2210.02192, Cor. 2."""
+    (the same for every K). printed_value: the sufficient 0.21 of Zhou et al. 2022, arXiv 2210.02192, Cor. 2."""
 
     gamma: float
     tau: float
-    seed_value: float = 0.21
+    printed_value: float = 0.21
 
 
 @float64()
@@ -136,9 +136,9 @@ def polar_mse_limit_grad(s, theta, alpha: float = 1.0, M: float = 1.0):
 
 @float64()
 def polar_ce_two_logit_grad(s, theta):
-    """(∂_s, ∂_θ) of the two-logit CE −log(e^{s cosθ}/(e^{s cosθ} + e^{s sinθ})), the K → ∞ field of seed
-    arXiv:2203.01238 Fig. 8 with the other classes dropped: e^{s sinθ}(sinθ − cosθ)/(e^{s cosθ}+e^{s sinθ}) and
-    s e^{s sinθ}(sinθ + cosθ)/(e^{s cosθ}+e^{s sinθ}). Seed arXiv:2203.01238 eq. 35 prints the exponents without s
+    """(∂_s, ∂_θ) of the two-logit CE −log(e^{s cosθ}/(e^{s cosθ} + e^{s sinθ})), the K → ∞ field of
+    Zhou et al. 2022, arXiv 2203.01238, Fig. 8 with the other classes dropped: e^{s sinθ}(sinθ − cosθ)/(e^{s cosθ}+e^{s sinθ}) and
+    s e^{s sinθ}(sinθ + cosθ)/(e^{s cosθ}+e^{s sinθ}). Zhou et al. 2022, arXiv 2203.01238, eq. 35 prints the exponents without s
     (it holds at s = 1 only; see errata)."""
     s, theta = np.asarray(s, float), np.asarray(theta, float)
     c, sn = np.cos(theta), np.sin(theta)

@@ -151,10 +151,10 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     (default: the first r coordinate axes).
     """
     _check(problem)
-    K, n, d, N = problem.K, problem.n, problem.d, problem.N
+    K, d, N = problem.K, problem.d, problem.N
     lw, lh = problem.lam_w, problem.lam_h
     b = cases(problem).b
-    Y = problem.M * np.repeat(np.eye(K), n, axis=1) - b
+    Y = problem.M * problem.Y - b
     U, s, Vt = np.linalg.svd(Y, full_matrices=False)
     r = min(d, K)
     eta = np.maximum(s[:r] - N * math.sqrt(lw * lh), 0.0)

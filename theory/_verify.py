@@ -192,29 +192,32 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
         C[key] = Claim(name, source, tol)
         return C[key]
 
-    obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 Thm 4.1; arXiv:2210.02192 Thm 1", 1e-9)
+    obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", 
+                  "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 Thm 4.1; arXiv:2210.02192 Thm 1", 1e-9)
     route_c = claim("route", "MSE case formulas = SVD value route (rel)", "arXiv:2203.01238 Thm B.1 vs Lemma B.2–B.3", 1e-12)
     ext_c = claim("ext", "EXTENSION beyond the printed d-hypotheses: f = g(a*)", "d=K−1 CE/LS/FL, d=K FL (numerical)",
                   1e-9)
     proc_c = claim("proc", "solution = predicted minimizer mod rotation", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 eqs. 11–12", 1e-6)
     b_c = claim("b", "bias b = b*", "arXiv:2203.01238 Thm B.1 (bias); arXiv:2402.03979 Thm 4.1 (iii)", 1e-7)
-    nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", "arXiv:2203.01238 Thm 3.1; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-8)
+    nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", 
+                 "arXiv:2203.01238 Thm 3.1; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-8)
     norm_c = claim("norm", "mean ‖w^k‖, ‖h̄_k − h_G‖ = closed form (rel)", "arXiv:2402.03979 Thm 4.1, Fig. 6(b)", 1e-6)
     cert_c = claim("cert", "certificate ‖G‖₂/λ_Z = 1 at minimizers (≤ 1 at 0)", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-6)
     gap_c = claim("gap", "certified gap bound f − f* ≤ bound, bound/|f| small", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-9)
     scale_c = claim("scale", "CE/LS a* closed form = 1-D global minimiser of g", "arXiv:2402.03979 Lemma D.5; arXiv:2210.02192 Thm 1", 1e-9)
     xi_c = claim("xi", "min_ρ ξ(ρ) = CE minimum; ξ = g on the NC family", "arXiv:2105.02375 App. B.1, Fig. 8", 1e-10)
-    phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "arXiv:2210.02192 Def. 1; arXiv:2210.02192 App. B", 1e-12)
+    phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "arXiv:2210.02192 Def. 1, App. B", 1e-12)
     kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t (rel)", "arXiv:2402.03979 Thm 4.2, eqs. 51, 59", 1e-8)
     spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "arXiv:2402.03979 App. E (eq. 52 with 1/N)", 1e-8)
     zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension", "derived: rotations W→WR, H→RᵀH", 0.0)
-    sgrad_c = claim("sgrad", "saddle: ‖∇f‖ ≈ 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2", 1e-10)
-    sray_c = claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "arXiv:2105.02375 App. C", 1e-8)
-    smin_c = claim("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2", 1e-10)
-    sexact_c = claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "derived (origin block Hessian)", 1e-8)
-    sratio_c = claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
-    sesc_c = claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
-    fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; seed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
+    claim("sgrad", "saddle: ‖∇f‖ ≈ 0", 
+          "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2", 1e-10)
+    claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "arXiv:2105.02375 App. C", 1e-8)
+    claim("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2", 1e-10)
+    claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "derived (origin block Hessian)", 1e-8)
+    claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
+    claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
+    fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; printed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
 
     problems = draw(rng, quick)
     progress(f"{len(problems)} problems drawn (seed {seed})")
@@ -281,7 +284,7 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
             Z = rng.standard_normal((p.K, p.N)) * 4
             gaps = _contrastive.lower_bound_gap(p, Z)
             # Off-target logits equal within each column: a random level plus a margin on the true class.
-            Ze = rng.standard_normal((1, p.N)) + rng.uniform(-5, 5) * np.repeat(np.eye(p.K), p.n, axis=1)
+            Ze = rng.standard_normal((1, p.N)) + rng.uniform(-5, 5) * p.Y
             eq = _contrastive.lower_bound_gap(p, Ze)
             phi_c.add(_label(p), max(-float(gaps.min()), float(np.max(np.abs(eq)))), min_gap=float(gaps.min()))
 
@@ -320,7 +323,7 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
         # Just below τ some configuration is non-convex (take mass on one other class, K = 2 form).
         below = _landscape.fl_min_curvature(np.array([th.tau * 0.99, 1 - th.tau * 0.99]), gamma)
         fl_c.add(f"γ={gamma:g}", worst if below < 0 and th.tau <= 0.21 else math.inf, tau=th.tau,
-                 seed_value=0.21, curvature_below=below)
+                 printed_value=0.21, curvature_below=below)
 
     progress("re-checking the errata")
     errata = _errata.errata()

@@ -10,7 +10,7 @@ Conventions differ between the papers; each has its own name:
 =================  ============================================================  ============================
 key                formula                                                      source
 =================  ============================================================  ============================
-nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       Zhou et al. 2022, arXiv 2203.01238, eq. 6, arXiv:2402.03979 eq. 4
+nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       Zhou et al. 2022, arXiv 2203.01238, eq. 6, Guo et al. 2025, arXiv 2402.03979, eq. 4
 nc2                ‖WWᵀ/‖WWᵀ‖_F − E‖_F                                         Zhou et al. 2022, arXiv 2203.01238, eq. 7 (Zhu/Zhou)
 nc2_guo            ‖WM̄/‖WM̄‖_F − E‖_F   (= nc3: the same formula)               Guo et al. 2025, arXiv 2402.03979, eq. 5 (Guo)
 nc3                ‖WM̄/‖WM̄‖_F − E‖_F                                           Zhou et al. 2022, arXiv 2203.01238, eq. 8 (Zhu/Zhou)

@@ -1,4 +1,4 @@
-"""DIR/index.html: each figure with its caption, the seed figure it reproduces, its parameters, its checks
+"""DIR/index.html: each figure with its caption, the paper figure it reproduces, its parameters, its checks
 against theory, and the command that regenerates it alone."""
 
 from __future__ import annotations

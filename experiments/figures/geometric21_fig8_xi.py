@@ -1,4 +1,4 @@
-"""Seed arXiv:2105.02375 Fig. 8: the CE objective on the neural-collapse family as a 1-D curve ξ(ρ; λ_W, λ_H), ρ = ‖W‖_F²
+"""Zhu et al. 2021 (arXiv 2105.02375), Fig. 8: the CE objective on the neural-collapse family as a 1-D curve ξ(ρ; λ_W, λ_H), ρ = ‖W‖_F²
 (App. B.1); its minimum is the CE global minimum."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ._style import MARKERS, PALETTE, save, styled, subplots
 
 NAME = "geometric21-fig8-xi"
 TITLE = "ξ(ρ): the CE objective along ‖W‖_F² = ρ, for n = 100"
-REPRODUCES = "Zhu et al. 2021 (arXiv 2105.02375) (Zhu et al. 2021, CE geometry) Fig. 8; App. B.1"
+REPRODUCES = "Zhu et al. 2021, \"A Geometric Analysis of Neural Collapse with Unconstrained Features\", arXiv 2105.02375, Fig. 8; App. B.1"
 CAPTION = ("ξ(ρ; λ_W, λ_H) of Zhu et al. 2021, arXiv 2105.02375, App. B.1 for n = 100 and several (K, λ_W, λ_H). Diamonds: the minimum of "
            "each curve; crosses: (‖W‖_F², f) of a float64 `ufm.solve` of the full UFM (d = K); the minimum value "
            "equals the CE closed form f* of Guo et al. 2025, arXiv 2402.03979, Thm 4.1 (checks below). Dotted: ξ(0) = log K and ξ → ∞ as ρ → ∞, so "

@@ -1,4 +1,4 @@
-"""Seed arXiv:2210.02192 Fig. 1 on the UFM: NC1, NC2, NC3 along training for CE, FL, LS and MSE."""
+"""Zhou et al. 2022 (arXiv 2210.02192), Fig. 1 on the UFM: NC1, NC2, NC3 along training for CE, FL, LS and MSE."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from ._style import PALETTE, save, styled, subplots
 
 NAME = "losses22-fig1-losses"
 TITLE = "All losses collapse: NC1, NC2, NC3 along training for CE, FL, LS, MSE"
-REPRODUCES = "Zhou et al. 2022 (arXiv 2210.02192) (Zhou et al. 2022, are all losses created equal) Fig. 1 (there WideResNet50/CIFAR10; here the UFM)"
+REPRODUCES = "Zhou et al. 2022, \"Are All Losses Created Equal\", arXiv 2210.02192, Fig. 1 (there WideResNet50/CIFAR10; here the UFM)"
 CAPTION = ("Full-batch SGD (lr 0.1, momentum 0.9) on the UFM with K = 10, n = 50, d = 32, λ_W = λ_H = λ_b = 5·10⁻⁴, "
            "the same N(0, 0.1²) start for each loss, with Zhou et al. 2022's (arXiv 2210.02192) settings FL γ = 3, LS δ = 0.1 and MSE target "
            "scale M = 15 (Zhou et al. 2022's (arXiv 2210.02192) β; its κ(z_k−β)² + Σz_l² is 2·MSE(α = κ, M = β), so its effective weight decay "
-           "is half of this figure's). NC2 and NC3 in Zhou et al. 2022 (arXiv 2203.01238)/003's conventions (‖WWᵀ/‖·‖ − E‖, ‖WM̄/‖·‖ − E‖). "
+           "is half of this figure's). NC2 and NC3 in the conventions of Zhou et al. 2022 (arXiv 2203.01238 and 2210.02192) (‖WWᵀ/‖·‖ − E‖, ‖WM̄/‖·‖ − E‖). "
            "Every loss drives all three metrics to 0, as Zhou et al. 2022, arXiv 2210.02192, Thm 1 predicts; the final objective of each run "
            "is within the JSON's gap of the closed-form global minimum (Zhou et al. 2022, arXiv 2210.02192, Thm 1 scale for FL, Zhou et al. 2022, arXiv 2203.01238, Thm "
            "3.1 with Y → MY for MSE). Here MSE (M = 15) collapses fastest and FL slowest.")

@@ -1,4 +1,4 @@
-"""Seed arXiv:2210.02192 Figs. 9–10: shapes of the focal-loss scale function ψ_FL(t) = φ_FL(t) + c|t| (App. B.2), whose
+"""Zhou et al. 2022 (arXiv 2210.02192), Figs. 9–10: shapes of the focal-loss scale function ψ_FL(t) = φ_FL(t) + c|t| (App. B.2), whose
 minimiser fixes the logit scale of the FL global minimizer (Zhou et al. 2022, arXiv 2210.02192, Thm 1)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ._style import PALETTE, save, styled, subplots
 
 NAME = "losses22-figs9-10-psi-fl"
 TITLE = "Focal loss: the scale function ψ_FL(t) and its local minima"
-REPRODUCES = "Zhou et al. 2022 (arXiv 2210.02192) (appendix of Zhou et al. 2022, all losses) Figs. 9–10; App. B.2"
+REPRODUCES = "Zhou et al. 2022, \"Are All Losses Created Equal\", arXiv 2210.02192, Figs. 9–10; App. B.2"
 CAPTION = ("ψ_FL(t) = φ_FL(t) + c|t| over t = Σ_{j≠k}(z_j − z_k) = −(K−1)a ≤ 0, c = √n·λ_Z. Filled circles: the "
            "global minimum; open circles: other local minima, both from `theory.scale_minima` (a robust 1-D search "
            "that reports every local minimum). Left (Fig. 9 type, K = 10, γ = 1): the minimum is interior for small "

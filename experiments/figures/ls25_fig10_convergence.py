@@ -1,4 +1,4 @@
-"""Seed arXiv:2402.03979 Fig. 10: convergence of the simulated UFM under LS(δ) — training error, NC1, NC2, NC3 against the
+"""Guo et al. 2025 (arXiv 2402.03979), Fig. 10: convergence of the simulated UFM under LS(δ) — training error, NC1, NC2, NC3 against the
 iteration for several δ with √(KN)λ_Z + δ < 1."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ._style import save, styled, subplots
 
 NAME = "ls25-fig10-convergence"
 TITLE = "UFM convergence under label smoothing: error, NC1, NC2, NC3 vs iteration"
-REPRODUCES = "Guo et al. 2025 (arXiv 2402.03979) (Guo et al., CE vs LS) Fig. 10 (simulated UFM); Thm 4.2"
+REPRODUCES = "Guo et al. 2025, \"Cross Entropy versus Label Smoothing\", arXiv 2402.03979, Fig. 10 (simulated UFM); Thm 4.2"
 CAPTION = ("Full-batch SGD (lr 0.1, momentum 0.9, float64) on the UFM with LS(δ), K = 10, n = 50, d = 32, "
            "λ_W = λ_H = λ_b = 5·10⁻⁴, from the same N(0, 0.1²) start for every δ. NC2 and NC3 in Guo et al. 2025's (arXiv 2402.03979) "
            "conventions (eqs. 5–6). After the first few hundred steps, moderate δ (0.1–0.5) drives NC1 and NC2 "
@@ -33,7 +33,7 @@ def make(out_dir, quick: bool = False) -> list:
     runs = _ls_runs.runs(quick)
     fig, axes = subplots(1, 4, height=2.1)
     panels = (("error", "training error", False), ("nc1", r"$\mathcal{NC}_1$", True),
-              ("nc2_guo", r"$\mathcal{NC}_2$ (Guo et al. 2025, arXiv 2402.03979, eq. 5)", True), ("nc3_guo", r"$\mathcal{NC}_3$ (Guo et al. 2025, arXiv 2402.03979, eq. 6)", True))
+              ("nc2_guo", r"$\mathcal{NC}_2$ (Guo eq. 5)", True), ("nc3_guo", r"$\mathcal{NC}_3$ (Guo eq. 6)", True))
     data, checks = {}, {}
     for delta, r in runs.items():
         r = {**r, "error": 1.0 - r["accuracy"]}

@@ -1,4 +1,4 @@
-"""Seed arXiv:2402.03979 Fig. 6(a, b): NC metrics and the norms ‖w̄‖, ‖h̄‖ against the smoothing parameter δ."""
+"""Guo et al. 2025 (arXiv 2402.03979), Fig. 6(a, b): NC metrics and the norms ‖w̄‖, ‖h̄‖ against the smoothing parameter δ."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ._style import MARKERS, PALETTE, save, styled, subplots
 
 NAME = "ls25-fig6-delta"
 TITLE = "Effect of the smoothing parameter δ: NC metrics and norms"
-REPRODUCES = "Guo et al. 2025 (arXiv 2402.03979) (Guo et al., CE vs LS) Fig. 6(a, b) (there on ResNet-18; here on the UFM); Thm 4.1"
+REPRODUCES = "Guo et al. 2025, \"Cross Entropy versus Label Smoothing\", arXiv 2402.03979, Fig. 6(a, b) (there on ResNet-18; here on the UFM); Thm 4.1"
 CAPTION = ("(a) NC1, NC2, NC3 (Guo et al. 2025 (arXiv 2402.03979) conventions) after the fixed SGD budget of the convergence figure, per δ: "
            "the UFM's finite-time metrics, U-shaped in δ as Guo et al. 2025 (arXiv 2402.03979) reports for networks (at the exact minimizer "
            "all three vanish for every δ below the threshold). (b) ‖w̄‖ and ‖h̄‖ at the global minimizer: lines, the "

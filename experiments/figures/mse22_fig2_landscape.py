@@ -1,4 +1,4 @@
-"""Seed arXiv:2203.01238 Fig. 2: the loss of one feature h on span{w^k, w^k'} (W a simplex ETF, b = 0) in polar coordinates
+"""Zhou et al. 2022 (arXiv 2203.01238), Fig. 2: the loss of one feature h on span{w^k, w^k'} (W a simplex ETF, b = 0) in polar coordinates
 (s = ‖h‖, θ = ∠(h, w^k)) for vanilla MSE, rescaled MSE and CE."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ._style import save, styled, subplots
 
 NAME = "mse22-fig2-landscape"
 TITLE = "Loss landscape of one feature: MSE vs rescaled MSE vs CE"
-REPRODUCES = "Zhou et al. 2022 (arXiv 2203.01238) (Zhou et al. 2022, MSE landscape) Fig. 2; App. C eqs. 28–32"
+REPRODUCES = "Zhou et al. 2022, \"On the Optimization Landscape of Neural Collapse under MSE Loss\", arXiv 2203.01238, Fig. 2; App. C eqs. 28–32"
 CAPTION = ("Loss of a class-k feature h = s·(direction at angle θ from w^k in the plane of w^k, w^k'), with W a unit "
            "simplex ETF and b = 0, evaluated by the toolkit's loss on the logits Wh and cross-checked against Zhou et al. 2022 (arXiv 2203.01238) "
            "eqs. 31–32 (table: max difference). Darker is lower; the dot marks the grid minimum. Rescaling (α, M) "

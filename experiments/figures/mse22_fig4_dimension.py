@@ -1,4 +1,4 @@
-"""Seed arXiv:2203.01238 Fig. 4 on the UFM: feature dimension d below and above K − 1, MSE vs CE."""
+"""Zhou et al. 2022 (arXiv 2203.01238), Fig. 4 on the UFM: feature dimension d below and above K − 1, MSE vs CE."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ._style import MARKERS, PALETTE, save, styled, subplots
 
 NAME = "mse22-fig4-dimension"
 TITLE = "Feature dimension d < K − 1 vs d ≥ K − 1: MSE vs CE at the global minimum"
-REPRODUCES = "Zhou et al. 2022 (arXiv 2203.01238) (Zhou et al. 2022, MSE landscape) Fig. 4 (there ResNet18/CIFAR10; here the UFM)"
+REPRODUCES = "Zhou et al. 2022, \"On the Optimization Landscape of Neural Collapse under MSE Loss\", arXiv 2203.01238, Fig. 4 (there ResNet18/CIFAR10; here the UFM)"
 CAPTION = ("Float64 Newton-CG solves of the UFM (K = 10, n = 20, λ_W = λ_H = λ_b = 5·10⁻⁴, bias) for each d. "
            "(a) NC1 is at rounding level for every d: within-class variability collapses even when the ETF does "
            "not fit. (b) Minimum cosine margin; dashed: the simplex-ETF value K/(K−1), reached by both losses "

@@ -1,4 +1,4 @@
-"""Seed arXiv:2203.01238 Fig. 8: gradient-descent fields of the K → ∞ one-feature losses in (θ, s) (App. C.2, eqs. 33–35)."""
+"""Zhou et al. 2022 (arXiv 2203.01238), Fig. 8: gradient-descent fields of the K → ∞ one-feature losses in (θ, s) (App. C.2, eqs. 33–35)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ._style import PALETTE, save, styled, subplots
 
 NAME = "mse22-fig8-gradient-field"
 TITLE = "Gradient fields of the one-feature loss: MSE, rescaled MSE, CE (K → ∞)"
-REPRODUCES = "Zhou et al. 2022 (arXiv 2203.01238) (Zhou et al. 2022, MSE landscape) Fig. 8; App. C.2 eqs. 33–35"
+REPRODUCES = "Zhou et al. 2022, \"On the Optimization Landscape of Neural Collapse under MSE Loss\", arXiv 2203.01238, Fig. 8; App. C.2 eqs. 33–35"
 CAPTION = ("Arrows: −(∂_θ L, ∂_s L) of the K → ∞ limits, MSE: α/2 (s cosθ − M)² + ½ s² sin²θ (eq. 33), and the "
            "two-logit CE −log(e^{s cosθ}/(e^{s cosθ}+e^{s sinθ})), length ∝ gradient norm within a panel; "
            "orange line: θ = 0, h along its class weight w^k. The derivative formulas (eq. 34, and eq. 35 with the exponents' missing s "

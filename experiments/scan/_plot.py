@@ -73,41 +73,37 @@ def plot(store: str, x: str, y: str, z: str, log: bool = False, where: dict | No
         Z[np.searchsorted(ys, yv), np.searchsorted(xs, xv)] = np.nanmean(v)
     # A bare Figure (no pyplot, no backend switch) under matplotlib's defaults, scoped to this plot.
     with matplotlib.style.context("default"):
-        return _draw(cols, mask, xs, ys, Z, x, y, z, log, store, out)
-
-
-def _draw(cols, mask, xs, ys, Z, x, y, z, log, store, out):
-    fig = Figure(figsize=(5.2, 4.2), dpi=150)
-    ax = fig.subplots()
-    data = np.log10(np.maximum(Z, np.finfo(float).tiny)) if log else Z
-    mesh = ax.pcolormesh(_edges(xs, x in LOG_AXES), _edges(ys, y in LOG_AXES), data, cmap="viridis", shading="flat")
-    fig.colorbar(mesh, ax=ax, label=(f"log10 {z}" if log else z))
-    if x in LOG_AXES:
-        ax.set_xscale("log")
-    if y in LOG_AXES:
-        ax.set_yscale("log")
-    row = {k: cols[k][mask][0] for k in cols}
-    fx = np.geomspace(xs.min(), xs.max(), 400) if x in LOG_AXES and xs.min() > 0 else np.linspace(xs.min(), xs.max(), 400)
-    fy = np.geomspace(ys.min(), ys.max(), 400) if y in LOG_AXES and ys.min() > 0 else np.linspace(ys.min(), ys.max(), 400)
-    FX, FY = np.meshgrid(fx, fy)
-    handles = []
-    for (label, B), style in zip(_boundaries(row, x, y, FX, FY), ("--", ":")):
-        if np.nanmin(B) < 0 < np.nanmax(B):
-            ax.contour(FX, FY, B, levels=[0.0], colors="white", linestyles=style)
-            handles.append(Line2D([], [], color="white", linestyle=style, label=label))
-    if handles:
-        leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.5, facecolor="gray")
-        for t in leg.get_texts():
-            t.set_color("white")
-    ax.set_xlabel(LABELS.get(x, x))
-    ax.set_ylabel(LABELS.get(y, y))
-    ax.set_title(f"{z} ({row['loss']}, K={row['K']}, n={row['n']}, d={row['d']})", fontsize=10)
-    fig.tight_layout()
-    base = out or f"{os.path.splitext(store)[0]}-{z}-{x}-{y}"
-    base = os.path.splitext(base)[0] if base.endswith((".png", ".pdf")) else base
-    paths = [f"{base}.png", f"{base}.pdf"]
-    for p in paths:
-        fig.savefig(p)
+        fig = Figure(figsize=(5.2, 4.2), dpi=150)
+        ax = fig.subplots()
+        data = np.log10(np.maximum(Z, np.finfo(float).tiny)) if log else Z
+        mesh = ax.pcolormesh(_edges(xs, x in LOG_AXES), _edges(ys, y in LOG_AXES), data, cmap="viridis", shading="flat")
+        fig.colorbar(mesh, ax=ax, label=(f"log10 {z}" if log else z))
+        if x in LOG_AXES:
+            ax.set_xscale("log")
+        if y in LOG_AXES:
+            ax.set_yscale("log")
+        row = {k: cols[k][mask][0] for k in cols}
+        fx = np.geomspace(xs.min(), xs.max(), 400) if x in LOG_AXES and xs.min() > 0 else np.linspace(xs.min(), xs.max(), 400)
+        fy = np.geomspace(ys.min(), ys.max(), 400) if y in LOG_AXES and ys.min() > 0 else np.linspace(ys.min(), ys.max(), 400)
+        FX, FY = np.meshgrid(fx, fy)
+        handles = []
+        for (label, B), style in zip(_boundaries(row, x, y, FX, FY), ("--", ":")):
+            if np.nanmin(B) < 0 < np.nanmax(B):
+                ax.contour(FX, FY, B, levels=[0.0], colors="white", linestyles=style)
+                handles.append(Line2D([], [], color="white", linestyle=style, label=label))
+        if handles:
+            leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.5, facecolor="gray")
+            for t in leg.get_texts():
+                t.set_color("white")
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(LABELS.get(y, y))
+        ax.set_title(f"{z} ({row['loss']}, K={row['K']}, n={row['n']}, d={row['d']})", fontsize=10)
+        fig.tight_layout()
+        base = out or f"{os.path.splitext(store)[0]}-{z}-{x}-{y}"
+        base = os.path.splitext(base)[0] if base.endswith((".png", ".pdf")) else base
+        paths = [f"{base}.png", f"{base}.pdf"]
+        for p in paths:
+            fig.savefig(p)
     return paths
 
 
