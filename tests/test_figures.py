@@ -1,6 +1,7 @@
 """Every figure builds in quick mode; the numbers behind each are checked here against `theory/` directly
 (independently of the checks each figure records in its own JSON)."""
 
+import html
 import json
 import math
 
@@ -46,7 +47,7 @@ def test_gallery_lists_every_figure_with_caption_source_and_command(built):
     for name, mod in figures.modules().items():
         assert f"src='{name}.png'" in page
         assert f"ufm figures --only {name} --out {out} --quick" in page
-        assert mod.REPRODUCES.split(";")[0].replace("'", "&#x27;") in page
+        assert html.escape(mod.REPRODUCES.split(";")[0]) in page
 
 
 def test_xi_minimum_is_the_ce_global_minimum(built):

@@ -150,6 +150,13 @@ def _compiled(cfg: _Settings, batch, execution, hyper, x0, tol):
     return exe, seconds
 
 
+def check_tol(tol, owner: str) -> float:
+    """The relative gradient tolerance as a float in [0, 1), else ParameterError."""
+    if not (isinstance(tol, (int, float, np.floating)) and not isinstance(tol, bool) and 0 <= tol < 1):
+        raise ParameterError("tol", tol, "a number in [0, 1)", owner)
+    return float(tol)
+
+
 class Minimum(NamedTuple):
     """Result of `minimize`: the final x (same pytree structure as x0), f(x), ‖∇f(x)‖₂, steps and `Status`."""
 
@@ -168,9 +175,7 @@ def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | 
     solver = as_solver(method, "minimize")
     dtype = T.dtype(x0)
     tol0, steps0 = defaults(solver, "float64" if dtype == jnp.float64 else "float32")
-    tol = tol0 if tol is None else tol
-    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 <= tol < 1):
-        raise ParameterError("tol", tol, "a number in [0, 1)", "minimize")
+    tol = check_tol(tol0 if tol is None else tol, "minimize")
     max_steps = check_int("max_steps", steps0 if max_steps is None else max_steps, 1, "minimize", hi=2**31 - 2)
     run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2)))
     r = run(x0, jnp.asarray(tol, dtype))
@@ -226,14 +231,12 @@ def initial_point(problem: Problem, seed: int = 0, init=None, init_scale: float 
 
 def _settings(layout, solver, dtype, tol, max_steps, history_every):
     tol0, steps0 = defaults(solver, dtype)
-    tol = tol0 if tol is None else tol
-    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 <= tol < 1):
-        raise ParameterError("tol", tol, "a number in [0, 1)", "solve")
+    tol = check_tol(tol0 if tol is None else tol, "solve")
     max_steps = steps0 if max_steps is None else max_steps
     check_int("max_steps", max_steps, 1, "solve", hi=2**31 - 2)
     stride = max(1, math.ceil(max_steps / 500)) if history_every is None else history_every
     check_int("history_every", stride, 1, "solve")
-    return float(tol), _Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
+    return tol, _Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
 
 
 def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched):

@@ -17,7 +17,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
-from ._solve import initial_point
+from ._solve import check_tol, initial_point
 from .solvers import Status, as_solver
 
 
@@ -94,8 +94,7 @@ def trajectory(
     check_int("every", every, 1, "trajectory")
     if steps % every:
         raise ParameterError("steps", steps, f"a multiple of every = {every}", "trajectory")
-    if not (isinstance(tol, (int, float)) and 0 <= tol < 1):
-        raise ParameterError("tol", tol, "a number in [0, 1)", "trajectory")
+    tol = check_tol(tol, "trajectory")
     layout = Layout.of(problem)
     x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)))
     hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
