@@ -163,7 +163,7 @@ def test_help_and_version_import_no_jax(installed, tmp_path):
     out = _python("""
         import sys, contextlib, io
         from ufm.cli import main
-        for argv in (["--version"], ["--help"], ["solve", "--help"], ["scan", "--help"], ["scan", "run", "--help"],
+        for argv in (["--version"], ["--help"], ["solve", "--help"], ["metrics", "--help"], ["scan", "--help"], ["scan", "run", "--help"],
                      ["verify", "--help"], ["figures", "--help"], ["bench", "--help"]):
             buf = io.StringIO()
             with contextlib.redirect_stdout(buf):
