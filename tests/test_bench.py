@@ -90,3 +90,19 @@ def test_verdicts_flag_missed_targets():
     v = bench.verdicts(rep)
     assert v["batched"]["met"] is False and v["startup"]["met"] is False and v["startup"]["measured"] == 6.0
     assert np.isclose(v["batched"]["measured"], 1.3)
+
+
+def test_nc_metrics_section_measures_both_modes_without_recompiling():
+    from ufm.experiments.benchmarks import nc_metrics
+
+    r = nc_metrics.run(quick=True)
+    assert [row["mode"] for row in r["rows"]] == ["memory", "stream"]
+    for row in r["rows"]:
+        if "error" in row:  # not Linux
+            continue
+        assert row["relabelled_compiles"] == 0 and row["first_compiles"] > 0
+        assert row["peak_growth_bytes"] > 0 and row["first_seconds"] > 0
+    a, b = r["rows"]
+    if "error" not in a and "error" not in b:
+        assert abs(a["nc1"] - b["nc1"]) <= 1e-10 * a["nc1"]  # streamed = in memory
+    assert "6. NC metrics" in nc_metrics.table(r)[0]

@@ -86,6 +86,11 @@ def _padded(H, y):
     return H.reshape(rows // chunk, chunk, -1), y.reshape(rows // chunk, chunk), w.reshape(rows // chunk, chunk)
 
 
+def _device(H, y):
+    """The padded chunks of (H, y) as device arrays (one copy of the rows)."""
+    return tuple(jnp.asarray(a) for a in _padded(H, y))
+
+
 @functools.partial(jax.jit, static_argnums=(4,))
 def _fold(state: Stats, H, y, w, K: int) -> Stats:
     """Fold the padded chunks H (c, m, d), labels y (c, m) and row weights w (c, m) into `state`, one chunk at a
@@ -325,14 +330,12 @@ class Accumulator:
         if H.shape[1] != self.dim:
             raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {self.dim}", "Accumulator.update")
         y, _ = _as_labels(labels, H.shape[0], self.num_classes, "Accumulator.update")
-        return self._fold(H, y)
+        return self._fold(_device(H, y)) if H.shape[0] else self
 
-    def _fold(self, H, y) -> "Accumulator":
-        if H.shape[0] == 0:
-            return self
+    def _fold(self, chunks) -> "Accumulator":
         # Wait for the fold: JAX dispatches asynchronously, and a loop over batches would otherwise queue every
         # batch's device copy at once (memory growing with N instead of staying flat).
-        stats = jax.block_until_ready(_fold(self.stats, *_padded(H, y), self.num_classes))
+        stats = jax.block_until_ready(_fold(self.stats, *chunks, self.num_classes))
         return Accumulator(self.num_classes, self.dim, layout=self.layout, stats=stats)
 
     @property
@@ -388,14 +391,16 @@ class DecisionPass:
         if H.shape[1] != d:
             raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {d}", "DecisionPass.update")
         y, _ = _as_labels(labels, H.shape[0], K, "DecisionPass.update")
-        return self._decide(H, y, *_check_classifier(W, b, K, d, "DecisionPass.update"))
+        if not H.shape[0]:
+            return self
+        return self._decide(_device(H, y), *_check_classifier(W, b, K, d, "DecisionPass.update"))
 
-    def _decide(self, H, y, Wc, bc) -> "DecisionPass":
+    def _decide(self, chunks, Wc, bc) -> "DecisionPass":
         K, d = self.means.shape
         if Wc is None:  # NCC accuracy only: any classifier will do, its counts are not reported
             Wc, bc = jnp.zeros((K, d)), jnp.zeros(K)
         counts = jax.block_until_ready(
-            _decide(self.counts, *_padded(H, y), jnp.asarray(self.means), jnp.asarray(self.present), Wc, bc))
+            _decide(self.counts, *chunks, jnp.asarray(self.means), jnp.asarray(self.present), Wc, bc))
         return DecisionPass(self.means, self.present, self.layout, counts)
 
     def result(self, with_classifier: bool = True) -> dict:
@@ -423,9 +428,11 @@ def collapse(features, labels, W=None, b=None, *, num_classes: int | None = None
     """
     H = _as_rows(features, layout, "collapse")
     y, K = _as_labels(labels, H.shape[0], num_classes, "collapse")
-    acc = Accumulator(K, H.shape[1])._fold(H, y)
+    chunks = _device(H, y)  # one padded device copy of the rows, shared by the two passes
+    acc = Accumulator(K, H.shape[1])._fold(chunks)
     _present(np.asarray(acc.stats.count), allow_empty, "collapse")
-    dec = acc.decisions()._decide(H, y, *_check_classifier(W, b, K, H.shape[1], "collapse"))
+    dec = acc.decisions()._decide(chunks, *_check_classifier(W, b, K, H.shape[1], "collapse"))
+    del chunks
     return acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
 
 

@@ -1,6 +1,6 @@
 """`ufm bench`: speed and memory, as ratios, in one run (each section is a module with `run(quick)` and
 `table(result)`): 1 the public PyTorch UFM loop, 2 batched scans, 3 hardware efficiency, 4 memory,
-5 start-up. Torch is the optional `bench` extra; without it section 1 times the ufm side only."""
+5 start-up, 6 NC metrics of network-sized features. Torch is the optional `bench` extra; without it section 1 times the ufm side only."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ import jax
 
 import ufm
 
-from . import batched_scan, hardware, memory, startup, versus_torch
+from . import batched_scan, hardware, memory, nc_metrics, startup, versus_torch
 
 SECTIONS = {"torch": versus_torch, "batched": batched_scan, "hardware": hardware, "memory": memory,
-            "startup": startup}
+            "startup": startup, "metrics": nc_metrics}
 _RUN = {"batched": batched_scan.bench}
 
 # Targets the report is judged against (issue: `ufm bench`).
 TARGETS = {"torch": "≥ 100× faster than the PyTorch loop to the 1e-6 gap", "batched": "batched ≥ 20× one by one",
-           "hardware": "gradient step ≥ 50% of the matmul peak", "startup": "compile ≤ 5 s per shape"}
+           "hardware": "gradient step ≥ 50% of the matmul peak", "startup": "compile ≤ 5 s per shape",
+           "metrics": "K=10 d=512 N=50k in memory ≤ 1.5 s, peak ≤ 0.5 GB, new labels: 0 compiles"}
 
 
 def machine() -> dict:
@@ -83,6 +84,13 @@ def verdicts(report: dict) -> dict:
         vals = [v for c in s["startup"]["compile_seconds_per_shape"].values() for v in c.values()]
         worst = max(vals) if vals else None
         out["startup"] = {"target": TARGETS["startup"], "measured": worst, "met": None if worst is None else worst <= 5.0}
+    if "metrics" in s:
+        rows = [r for r in s["metrics"]["rows"] if "error" not in r and r["mode"] == "memory" and r["K"] == 10]
+        if rows:
+            r = rows[0]
+            met = (r["relabelled_seconds"] <= 1.5 and r["peak_growth_bytes"] <= 0.5 * 2**30
+                   and r["relabelled_compiles"] == 0) if r["N"] >= 50_000 else None
+            out["metrics"] = {"target": TARGETS["metrics"], "measured": r["relabelled_seconds"], "met": met}
     return out
 
 

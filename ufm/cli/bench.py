@@ -6,7 +6,7 @@ import sys
 
 from ._common import UsageError, check_output, write_atomic
 
-HELP = "speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up"
+HELP = "speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up, NC metrics"
 EXAMPLE = """example:
   ufm bench --quick
   ufm bench --only torch startup --json bench.json"""
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="the small sizes only (< 2 min on 2 cores)")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", metavar="SECTION", default=None,
-                   help="torch | batched | hardware | memory | startup (default: all)")
+                   help="torch | batched | hardware | memory | startup | metrics (default: all)")
     p.set_defaults(run=run)
 
 
