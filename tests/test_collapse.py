@@ -215,3 +215,18 @@ def test_streaming_is_order_and_split_invariant(seed, cuts):
     got = acc.result()
     for key in ("nc1", "cdnv", "nc2_means", "equinorm_means", "equiangle_means", "maxangle_means"):
         assert abs(getattr(got, key) - getattr(ref, key)) <= REL * abs(getattr(ref, key)), key
+
+
+def test_timeline_tabulates_checkpoints():
+    X, y, W, b = _data()
+    mu = np.stack([X[y == k].mean(axis=0) for k in range(5)])[y]
+    # The within-class spread halves at each step about fixed class means: NC1 and CDNV fall by exactly 4.
+    shrink = [(step, mu + 0.5 ** step * (X - mu), y, W, b) for step in range(4)]
+    tl = ufm.metrics.Timeline.from_checkpoints(shrink)
+    t = tl.table()
+    assert list(t["step"]) == [0, 1, 2, 3] and t["nc1"].shape == (4,)
+    np.testing.assert_allclose(t["nc1"][1:] / t["nc1"][:-1], 0.25, rtol=1e-10)
+    np.testing.assert_allclose(t["cdnv"][1:] / t["cdnv"][:-1], 0.25, rtol=1e-10)
+    cb = ufm.metrics.Timeline()
+    cb(7, X, y)  # as a training-loop callback, without a classifier
+    assert np.isnan(cb.table()["nc3"][0]) and cb.table()["nc1"][0] == pytest.approx(t["nc1"][0], rel=1e-12)

@@ -13,7 +13,6 @@ exist: class sums are segment sums, ranks and pseudo-inverses come from K×K and
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import jax
@@ -66,41 +65,34 @@ def _merge(a: Stats, b: Stats) -> Stats:
                  a.trace + b.trace + f * jnp.sum(delta * delta, axis=1))
 
 
-def _bucket(N: int) -> int:
-    """Rows after padding: a power of two (≥ 256) up to CHUNK, then a multiple of CHUNK. Batches of nearby
-    sizes share one compiled program; padded rows carry weight 0."""
-    if N <= CHUNK:
-        return max(256, 1 << (max(N, 1) - 1).bit_length())
-    return -(-N // CHUNK) * CHUNK
+def _bucket(m: int) -> int:
+    """Rows of a chunk of m ≤ CHUNK rows after padding: a power of two ≥ 256, so that every chunk shape is one of
+    a few compiled programs; padded rows carry weight 0."""
+    return max(256, 1 << (max(m, 1) - 1).bit_length())
 
 
-def _padded(H, y):
-    """(H, y, w) padded to `_bucket(N)` rows, reshaped to (chunks, rows per chunk, ...)."""
-    N = H.shape[0]
-    rows = _bucket(N)
-    chunk = min(CHUNK, rows)
-    xp = np if isinstance(H, np.ndarray) else jnp
-    H = xp.concatenate([H, xp.zeros((rows - N, H.shape[1]), H.dtype)]) if rows > N else H
-    y = np.concatenate([np.asarray(y, np.int32), np.zeros(rows - N, np.int32)])
-    w = np.concatenate([np.ones(N), np.zeros(rows - N)])
-    return H.reshape(rows // chunk, chunk, -1), y.reshape(rows // chunk, chunk), w.reshape(rows // chunk, chunk)
-
-
-def _device(H, y):
-    """The padded chunks of (H, y) as device arrays (one copy of the rows)."""
-    return tuple(jnp.asarray(a) for a in _padded(H, y))
+def _chunks(H, y):
+    """(H, y, w) on the device, CHUNK rows at a time (a short array padded to `_bucket`, the tail of a long one to
+    CHUNK): only one chunk's copy of the data exists at once, and every N uses the same few programs."""
+    y = np.asarray(y, np.int32)
+    for lo in range(0, H.shape[0], CHUNK):
+        h, yy = H[lo:lo + CHUNK], y[lo:lo + CHUNK]
+        m = h.shape[0]
+        rows = CHUNK if H.shape[0] > CHUNK else _bucket(m)  # the tail of a long array reuses the chunk program
+        w = np.zeros(rows, np.float32)
+        w[:m] = 1.0
+        if rows > m:  # pad on the host (numpy input) or the device (JAX input): no extra compiled program
+            xp = np if isinstance(h, np.ndarray) else jnp
+            h = xp.concatenate([h, xp.zeros((rows - m, h.shape[1]), h.dtype)])
+            yy = np.concatenate([yy, np.zeros(rows - m, np.int32)])
+        yield jnp.asarray(h), jnp.asarray(yy), jnp.asarray(w)
 
 
 @functools.partial(jax.jit, static_argnums=(4,))
 def _fold(state: Stats, H, y, w, K: int) -> Stats:
-    """Fold the padded chunks H (c, m, d), labels y (c, m) and row weights w (c, m) into `state`, one chunk at a
-    time (one compile per bucket of shapes; the labels are traced, so a new labelling reuses the program)."""
-
-    def step(s, xs):
-        h, yy, ww = xs
-        return _merge(s, _chunk_stats(h, yy, ww.astype(jnp.float64), K)), None
-
-    return jax.lax.scan(step, state, (H, y, w))[0]
+    """`state` with one chunk folded in: H (m, d), labels y (m,), row weights w (m,). One compile per chunk
+    size; the labels are traced, so a new labelling reuses the program."""
+    return _merge(state, _chunk_stats(H, y, w.astype(jnp.float64), K))
 
 
 class Decisions(NamedTuple):
@@ -117,22 +109,16 @@ class Decisions(NamedTuple):
 
 @jax.jit
 def _decide(acc: Decisions, H, y, w, means, present, W, b) -> Decisions:
-    """Add the decisions of the padded chunks (H, y, w) as in `_fold` to `acc`: nearest class mean (among the
-    classes `present`) vs argmax(Wh + b) and argmax(Wh); the N×K score matrix never exists."""
+    """`acc` with the decisions of one chunk (as in `_fold`) added: nearest class mean (among the classes
+    `present`) vs argmax(Wh + b) and argmax(Wh); the N×K score matrix never exists."""
     sq = jnp.where(present, jnp.sum(means * means, axis=1), jnp.inf)
-
-    def step(a, xs):
-        h, yy, ww = xs
-        h, ww = h.astype(jnp.float64), ww.astype(jnp.float64)
-        ncc = jnp.argmin(sq[None, :] - 2 * h @ means.T, axis=1)  # ‖h − μ_k‖² up to ‖h‖²
-        z = h @ W.T
-        clf, clf0 = jnp.argmax(z + b[None, :], axis=1), jnp.argmax(z, axis=1)
-        s = lambda m: jnp.sum(ww * m)  # noqa: E731
-        return Decisions(a.seen + s(1.0), a.ncc_correct + s(ncc == yy), a.clf_correct + s(clf == yy),
-                         a.clf_correct_nobias + s(clf0 == yy), a.agree + s(clf == ncc),
-                         a.agree_nobias + s(clf0 == ncc)), None
-
-    return jax.lax.scan(step, acc, (H, y, w))[0]
+    h, w = H.astype(jnp.float64), w.astype(jnp.float64)
+    ncc = jnp.argmin(sq[None, :] - 2 * h @ means.T, axis=1)  # ‖h − μ_k‖² up to ‖h‖²
+    z = h @ W.T
+    clf, clf0 = jnp.argmax(z + b[None, :], axis=1), jnp.argmax(z, axis=1)
+    s = lambda m: jnp.sum(w * m)  # noqa: E731
+    return Decisions(acc.seen + s(1.0), acc.ncc_correct + s(ncc == y), acc.clf_correct + s(clf == y),
+                     acc.clf_correct_nobias + s(clf0 == y), acc.agree + s(clf == ncc), acc.agree_nobias + s(clf0 == ncc))
 
 
 class Collapse(NamedTuple):
@@ -330,12 +316,14 @@ class Accumulator:
         if H.shape[1] != self.dim:
             raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {self.dim}", "Accumulator.update")
         y, _ = _as_labels(labels, H.shape[0], self.num_classes, "Accumulator.update")
-        return self._fold(_device(H, y)) if H.shape[0] else self
+        return self._fold(H, y)
 
-    def _fold(self, chunks) -> "Accumulator":
-        # Wait for the fold: JAX dispatches asynchronously, and a loop over batches would otherwise queue every
-        # batch's device copy at once (memory growing with N instead of staying flat).
-        stats = jax.block_until_ready(_fold(self.stats, *chunks, self.num_classes))
+    def _fold(self, H, y) -> "Accumulator":
+        stats = self.stats
+        for chunk in _chunks(H, y):
+            # Wait for each fold: JAX dispatches asynchronously, and a loop over chunks would otherwise queue every
+            # chunk's device copy at once (memory growing with N instead of staying flat).
+            stats = jax.block_until_ready(_fold(stats, *chunk, self.num_classes))
         return Accumulator(self.num_classes, self.dim, layout=self.layout, stats=stats)
 
     @property
@@ -366,9 +354,11 @@ class Accumulator:
         K, d = self.num_classes, self.dim
         present = _present(np.asarray(self.stats.count), allow_empty, "result")
         W, b = _check_classifier(W, b, K, d, "result")
-        idx = jnp.asarray(np.flatnonzero(present))
-        s = Stats(self.stats.count[idx], self.stats.mean[idx], self.stats.scatter, self.stats.trace[idx])
-        out = {k: float(v) for k, v in _from_stats(s, None if W is None else W[idx], global_mean == "classes").items()}
+        idx = np.flatnonzero(present)
+        st = Stats(*(np.asarray(a) for a in self.stats))  # K×d and d×d: selecting on the host compiles nothing
+        s = Stats(st.count[idx], st.mean[idx], st.scatter, st.trace[idx])
+        Wp = None if W is None else np.asarray(W)[idx]
+        out = {k: float(v) for k, v in _from_stats(s, Wp, global_mean == "classes").items()}
         rec = dict.fromkeys(Collapse._fields)
         rec.update(out, num_classes=int(present.sum()), num_samples=int(np.sum(self.count)))
         if decisions is not None:
@@ -391,16 +381,15 @@ class DecisionPass:
         if H.shape[1] != d:
             raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {d}", "DecisionPass.update")
         y, _ = _as_labels(labels, H.shape[0], K, "DecisionPass.update")
-        if not H.shape[0]:
-            return self
-        return self._decide(_device(H, y), *_check_classifier(W, b, K, d, "DecisionPass.update"))
+        return self._decide(H, y, *_check_classifier(W, b, K, d, "DecisionPass.update"))
 
-    def _decide(self, chunks, Wc, bc) -> "DecisionPass":
+    def _decide(self, H, y, Wc, bc) -> "DecisionPass":
         K, d = self.means.shape
         if Wc is None:  # NCC accuracy only: any classifier will do, its counts are not reported
             Wc, bc = jnp.zeros((K, d)), jnp.zeros(K)
-        counts = jax.block_until_ready(
-            _decide(self.counts, *chunks, jnp.asarray(self.means), jnp.asarray(self.present), Wc, bc))
+        means, present, counts = jnp.asarray(self.means), jnp.asarray(self.present), self.counts
+        for chunk in _chunks(H, y):
+            counts = jax.block_until_ready(_decide(counts, *chunk, means, present, Wc, bc))
         return DecisionPass(self.means, self.present, self.layout, counts)
 
     def result(self, with_classifier: bool = True) -> dict:
@@ -428,12 +417,59 @@ def collapse(features, labels, W=None, b=None, *, num_classes: int | None = None
     """
     H = _as_rows(features, layout, "collapse")
     y, K = _as_labels(labels, H.shape[0], num_classes, "collapse")
-    chunks = _device(H, y)  # one padded device copy of the rows, shared by the two passes
-    acc = Accumulator(K, H.shape[1])._fold(chunks)
+    acc = Accumulator(K, H.shape[1])._fold(H, y)
     _present(np.asarray(acc.stats.count), allow_empty, "collapse")
-    dec = acc.decisions()._decide(chunks, *_check_classifier(W, b, K, H.shape[1], "collapse"))
-    del chunks
+    dec = acc.decisions()._decide(H, y, *_check_classifier(W, b, K, H.shape[1], "collapse"))
     return acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
 
 
-__all__ = ["collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "CHUNK"]
+class Timeline:
+    """Neural-collapse metrics over training: one `collapse` record per checkpoint, as a tidy table.
+
+        tl = ufm.metrics.Timeline()                      # keyword arguments go to every `collapse` call
+        for epoch in range(E):
+            ...train...
+            tl.add(epoch, features, labels, W, b)        # or pass `tl` as a callback: tl(epoch, ...)
+        tl.table()                                       # {"step": (T,), "nc1": (T,), "cdnv": (T,), ...}
+
+    `Timeline.from_checkpoints(items)` does the same for a sequence of (step, features, labels[, W[, b]]) tuples
+    or mappings with those keys. Metrics that a checkpoint could not give (no W) are NaN in the table.
+    """
+
+    def __init__(self, **collapse_kw):
+        self.kw = collapse_kw
+        self.steps: list = []
+        self.records: list[Collapse] = []
+
+    def add(self, step, features, labels, W=None, b=None) -> Collapse:
+        rec = collapse(features, labels, W, b, **self.kw)
+        self.steps.append(step)
+        self.records.append(rec)
+        return rec
+
+    __call__ = add
+
+    @classmethod
+    def from_checkpoints(cls, checkpoints, **collapse_kw) -> "Timeline":
+        tl = cls(**collapse_kw)
+        for item in checkpoints:
+            if isinstance(item, dict):
+                tl.add(item["step"], item["features"], item["labels"], item.get("W"), item.get("b"))
+            else:
+                tl.add(*item)
+        return tl
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def table(self) -> dict:
+        """Column → numpy array over the checkpoints: "step" and every field of `Collapse` (float64, NaN where
+        a checkpoint had no value)."""
+        out = {"step": np.asarray(self.steps)}
+        for key in Collapse._fields:
+            out[key] = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.records],
+                                dtype=np.float64)
+        return out
+
+
+__all__ = ["collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline", "CHUNK"]

@@ -41,10 +41,10 @@ import numpy as np
 from ._config import float64
 from ._problem import class_labels
 
-from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, collapse
+from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
 
 __all__ = [
-    "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError",
+    "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
     "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank",
     "cosine_margins", "accuracy", "ncc_accuracy", "ncc_agreement", "w_norm_mean", "h_mean_norm_mean",
     "self_duality", "duality_scale", "all",

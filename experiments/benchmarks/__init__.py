@@ -21,7 +21,7 @@ _RUN = {"batched": batched_scan.bench}
 # Targets the report is judged against (issue: `ufm bench`).
 TARGETS = {"torch": "≥ 100× faster than the PyTorch loop to the 1e-6 gap", "batched": "batched ≥ 20× one by one",
            "hardware": "gradient step ≥ 50% of the matmul peak", "startup": "compile ≤ 5 s per shape",
-           "metrics": "K=10 d=512 N=50k in memory ≤ 1.5 s, peak ≤ 0.5 GB, new labels: 0 compiles"}
+           "metrics": "K=10 d=512 N=50k in memory ≤ 1.5 s (1st call), ≤ 0.5 GB, relabel: 0 compiles"}
 
 
 def machine() -> dict:
@@ -88,9 +88,10 @@ def verdicts(report: dict) -> dict:
         rows = [r for r in s["metrics"]["rows"] if "error" not in r and r["mode"] == "memory" and r["K"] == 10]
         if rows:
             r = rows[0]
-            met = (r["relabelled_seconds"] <= 1.5 and r["peak_growth_bytes"] <= 0.5 * 2**30
+            # The first call, compile included: the stricter reading of the target.
+            met = (r["first_seconds"] <= 1.5 and r["peak_growth_bytes"] <= 0.5 * 2**30
                    and r["relabelled_compiles"] == 0) if r["N"] >= 50_000 else None
-            out["metrics"] = {"target": TARGETS["metrics"], "measured": r["relabelled_seconds"], "met": met}
+            out["metrics"] = {"target": TARGETS["metrics"], "measured": r["first_seconds"], "met": met}
     return out
 
 

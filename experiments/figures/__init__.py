@@ -28,6 +28,7 @@ MODULES = (
     "hessian_condition",
     "certificate_path",
     "saddle_escape",
+    "digits_mlp",
 )
 
 

@@ -16,7 +16,7 @@ NAME = "ls25-fig8-norm-error"
 TITLE = "Relative error of ‖w̄‖ and ‖h̄‖ against Thm 4.1 along training"
 REPRODUCES = "Guo et al. 2025, \"Cross Entropy versus Label Smoothing\", arXiv 2402.03979, Fig. 8 (there on ResNet-18/CIFAR10; here on the UFM); Thm 4.1"
 CAPTION = ("|‖w̄‖_t − ‖w̄‖*| / ‖w̄‖* and the same for ‖h̄‖ = mean ‖h̄_k − h_G‖ along the SGD runs of the "
-           "convergence figure (same problem, optimizer and start), with ‖w̄‖*, ‖h̄‖* from the closed form of seed "
+           "convergence figure (same problem, optimizer and start), with ‖w̄‖*, ‖h̄‖* from the closed form of "
            "Guo et al. 2025, arXiv 2402.03979, Thm 4.1. Guo et al. report errors below 0.01 at the end of training; on the UFM the error keeps "
            "falling. Dashed: the 0.01 level; sharp dips are sign changes of the error. A float64 `ufm.solve` of "
            "each problem matches the closed form to ~1e-11 (checks below).")
