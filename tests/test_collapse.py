@@ -230,3 +230,24 @@ def test_timeline_tabulates_checkpoints():
     cb = ufm.metrics.Timeline()
     cb(7, X, y)  # as a training-loop callback, without a classifier
     assert np.isnan(cb.table()["nc3"][0]) and cb.table()["nc1"][0] == pytest.approx(t["nc1"][0], rel=1e-12)
+
+
+def test_ufm_metrics_all_traces_labels_and_validates_them():
+    p = ufm.Problem(K=3, n=4, d=5)
+    sol = ufm.solve(p)
+    perm = np.random.default_rng(0).permutation(p.N)
+    H, y = sol.H[:, perm], p.labels[perm]
+    first = ufm.metrics.all(sol.W, H, sol.b, y)
+    assert first["nc1"] == pytest.approx(ufm.metrics.all(sol.W, sol.H, sol.b)["nc1"], abs=1e-20)
+    compiles = []
+    listen = lambda event, *a, **k: compiles.append(event) if "compil" in event else None  # noqa: E731
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        ufm.metrics.all(sol.W, sol.H, sol.b, p.labels)  # another labelling, same shapes
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert compiles == []
+    with pytest.raises(LabelError, match=r"\[0, 3\)"):
+        ufm.metrics.all(sol.W, sol.H, sol.b, p.labels + 1)
+    with pytest.raises(LabelError, match="integers"):
+        ufm.metrics.all(sol.W, sol.H, sol.b, p.labels.astype(float))

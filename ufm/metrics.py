@@ -42,6 +42,7 @@ from ._config import float64
 from ._problem import class_labels
 
 from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
+from ._collapse import _as_labels, _present
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
@@ -249,8 +250,9 @@ def _all(W, H, b, labels):
     }
 
 
-_all_jit = jax.jit(_all, static_argnums=3)
-_all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None)), static_argnums=3)
+# Labels are traced (an int array, or None for the class-major layout): a new labelling does not recompile.
+_all_jit = jax.jit(_all)
+_all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None)))
 
 
 @float64()
@@ -261,7 +263,13 @@ def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
     With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
     """
     W, H, b = (np.asarray(a) for a in (W, H, b))
-    lab = None if labels is None else tuple(int(v) for v in np.asarray(labels))
+    if labels is not None:
+        # Integers in [0, K), one per column of H, every class present: anything else is refused by name.
+        lab, K = _as_labels(labels, H.shape[-1], W.shape[-2], "metrics.all")
+        _present(np.bincount(lab, minlength=K), False, "metrics.all")
+        lab = jnp.asarray(lab)
+    else:
+        lab = None
     if W.ndim == 3:
         out = _all_batched(W, H, b, lab)
         return {k: np.asarray(out[k]) for k in KEYS}
