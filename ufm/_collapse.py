@@ -171,6 +171,37 @@ def _unit(A):
     return A / jnp.maximum(jnp.linalg.norm(A), jnp.finfo(jnp.float64).tiny)
 
 
+def etf_gap(G):
+    """‖G/‖G‖_F − (I − 11ᵀ/K)/√(K−1)‖_F for a K×K matrix G: 0 iff G is a positive multiple of a simplex-ETF Gram
+    matrix (NC2 with G = WWᵀ or MMᵀ, NC3 with G = WMᵀ; Zhu et al. 2021, arXiv 2105.02375, eqs. 8–9)."""
+    K = G.shape[0]
+    return jnp.linalg.norm(_unit(G) - (jnp.eye(K) - 1.0 / K) / jnp.sqrt(K - 1.0))
+
+
+def duality_gap(W, M):
+    """‖W/‖W‖_F − M/‖M‖_F‖_F: the classifier rows against the centred class means, class by class (self-duality,
+    Papyan et al. 2020, Fig. 4; the NC3 of Guo et al. 2025, arXiv 2402.03979, eq. 6)."""
+    return jnp.linalg.norm(_unit(W) - _unit(M))
+
+
+def nc1_from(sigma_w, M):
+    """(1/K) tr(Σ_W Σ_B^†) with Σ_B = MᵀM/K for the K×d centred class means M, Σ_B^† on its top min(K−1, d)
+    directions with eigenvalue > 1e-12 × the largest (Papyan et al. 2020; Zhu et al. 2021, eq. 7). Through the SVD
+    M = U S Vᵀ: tr(Σ_W Σ_B^†) = Σ_j K/s_j² · v_jᵀ Σ_W v_j, each term ≥ 0, so the result is ≥ 0 exactly."""
+    K = M.shape[0]
+    _, sv, Vt = jnp.linalg.svd(M, full_matrices=False)
+    r = min(K - 1, M.shape[1])
+    sv2, Vt = sv[:r] ** 2, Vt[:r]
+    keep = sv2 > 1e-12 * jnp.maximum(sv2[0], jnp.finfo(jnp.float64).tiny)
+    within = jnp.einsum("jd,de,je->j", Vt, sigma_w, Vt)
+    return jnp.sum(jnp.where(keep, within * K / jnp.where(keep, sv2, 1.0), 0.0)) / K
+
+
+def stats_of(H, y, K: int) -> Stats:
+    """The statistics of the columns of H (d, N) with labels y (N,) in one pass (pure JAX: jit/vmap it)."""
+    return _chunk_stats(H.T, y, jnp.ones(H.shape[1], jnp.float64), K)
+
+
 def _cv(x):
     return jnp.std(x) / jnp.maximum(jnp.mean(x), jnp.finfo(jnp.float64).tiny)
 
@@ -183,15 +214,8 @@ def _from_stats(s: Stats, W, classes_mean: bool):
     N = jnp.sum(s.count)
     mu_g = jnp.mean(s.mean, axis=0) if classes_mean else s.count @ s.mean / N
     M = s.mean - mu_g  # (K, d)
-    E = (jnp.eye(K) - 1.0 / K) / jnp.sqrt(K - 1.0)
     tiny = jnp.finfo(jnp.float64).tiny
-    # NC1 through the SVD of M: Σ_B = MᵀM/K = V diag(s²/K) Vᵀ, so tr(Σ_W Σ_B^†) = Σ_j K/s_j² · v_jᵀ Σ_W v_j.
-    _, sv, Vt = jnp.linalg.svd(M, full_matrices=False)
-    r = min(K - 1, M.shape[1])
-    sv2, Vt = sv[:r] ** 2, Vt[:r]
-    keep = sv2 > 1e-12 * jnp.maximum(sv2[0], tiny)
-    within = jnp.einsum("jd,de,je->j", Vt, s.scatter / N, Vt)
-    nc1 = jnp.sum(jnp.where(keep, within * K / jnp.where(keep, sv2, 1.0), 0.0)) / K
+    nc1 = nc1_from(s.scatter / N, M)
     # CDNV from the K×K Gram of the means: ‖μ_k − μ_l‖² = G_kk + G_ll − 2G_kl.
     G = M @ M.T
     dist = jnp.diag(G)[:, None] + jnp.diag(G)[None, :] - 2 * G
@@ -205,13 +229,13 @@ def _from_stats(s: Stats, W, classes_mean: bool):
     n_pairs = K * (K - 1)
     mean_cos = jnp.sum(off) / n_pairs
     out = {
-        "nc1": nc1, "cdnv": cdnv, "nc2_means": jnp.linalg.norm(_unit(G) - E), "equinorm_means": _cv(norms),
+        "nc1": nc1, "cdnv": cdnv, "nc2_means": etf_gap(G), "equinorm_means": _cv(norms),
         "equiangle_means": jnp.sqrt(jnp.sum(jnp.where(pair, (cos - mean_cos) ** 2, 0.0)) / n_pairs),
         "maxangle_means": jnp.sum(jnp.where(pair, jnp.abs(cos + 1.0 / (K - 1)), 0.0)) / n_pairs,
     }
     if W is not None:
-        out.update(nc2_w=jnp.linalg.norm(_unit(W @ W.T) - E), equinorm_w=_cv(jnp.linalg.norm(W, axis=1)),
-                   nc3=jnp.linalg.norm(_unit(W @ M.T) - E), nc3_duality=jnp.linalg.norm(_unit(W) - _unit(M)))
+        out.update(nc2_w=etf_gap(W @ W.T), equinorm_w=_cv(jnp.linalg.norm(W, axis=1)), nc3=etf_gap(W @ M.T),
+                   nc3_duality=duality_gap(W, M))
     return out
 
 

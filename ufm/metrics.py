@@ -32,8 +32,6 @@ unattainable (Zhou et al. 2022, arXiv 2203.01238, footnote 5): compare W's Gram 
 
 from __future__ import annotations
 
-import builtins
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,7 +40,7 @@ from ._config import float64
 from ._problem import class_labels
 
 from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
-from ._collapse import _as_labels, _present
+from ._collapse import _as_labels, _present, duality_gap, etf_gap, nc1_from, stats_of
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
@@ -61,24 +59,27 @@ def _f64(a):
     return jnp.asarray(a, jnp.float64)
 
 
-def _onehot(labels, K, N):
-    if K is None:
-        if labels is None:
-            raise ValueError("metrics: pass labels or K (the number of classes)")
-        K = int(np.max(np.asarray(labels))) + 1
+def _classes(labels, K):
+    """K, or the number of classes the labels name (max + 1) when K is None."""
+    if K is not None:
+        return K
     if labels is None:
-        if N % K:
-            raise ValueError(f"labels=None needs N divisible by K; got N={N}, K={K}")
-        labels = class_labels(K, N // K)
-    return jax.nn.one_hot(jnp.asarray(labels), K, dtype=jnp.float64)
+        raise ValueError("metrics: pass labels or K (the number of classes)")
+    return int(np.max(np.asarray(labels))) + 1
 
 
-def _etf(K):
-    return (jnp.eye(K) - 1.0 / K) / jnp.sqrt(K - 1.0)
+def _label_array(labels, K, N):
+    """The labels as an array; None means the class-major layout of `ufm.Problem`."""
+    if labels is not None:
+        return jnp.asarray(labels)
+    if N % K:
+        raise ValueError(f"labels=None needs N divisible by K; got N={N}, K={K}")
+    return jnp.asarray(class_labels(K, N // K))
 
 
-def _unit(A):
-    return A / jnp.linalg.norm(A)
+def _onehot(labels, K, N):
+    K = _classes(labels, K)
+    return jax.nn.one_hot(_label_array(labels, K, N), K, dtype=jnp.float64)
 
 
 def class_means(H, labels=None, K=None):
@@ -105,32 +106,24 @@ def sigma_b(H, labels=None, K=None):
 
 
 def nc1(H, labels=None, K=None):
-    """(1/K) tr(Σ_W Σ_B^†) (Zhou et al. 2022, arXiv 2203.01238, eq. 6). Σ_B^† = Σ_j v_j v_jᵀ/s_j over the top min(K−1, d) eigenpairs
-    with s_j > 1e-12·s_max, and tr(Σ_W v vᵀ) = (1/N) Σ ((h − h̄)·v)² ≥ 0 term by term, so nc1 ≥ 0 exactly."""
+    """(1/K) tr(Σ_W Σ_B^†) (Zhou et al. 2022, arXiv 2203.01238, eq. 6; Papyan et al. 2020): `nc1_from` of the
+    one-pass statistics of `metrics.collapse`, with h_G the mean of all features."""
     H = _f64(H)
-    Yt = _onehot(labels, K, H.shape[1])
-    K = Yt.shape[1]
-    Hbar, hG = class_means(H, labels, K)
-    s, V = jnp.linalg.eigh(sigma_b(H, labels, K))
-    r = builtins.min(K - 1, H.shape[0])
-    s, V = s[-r:], V[:, -r:]
-    keep = s > 1e-12 * jnp.maximum(s[-1], jnp.finfo(jnp.float64).tiny)
-    proj = (V.T @ (H - Hbar @ Yt.T)) ** 2  # (r, N)
-    within = jnp.mean(proj, axis=1)
-    return jnp.sum(jnp.where(keep, within / jnp.where(keep, s, 1.0), 0.0)) / K
+    K = _classes(labels, K)
+    s = stats_of(H, _label_array(labels, K, H.shape[1]), K)
+    return nc1_from(s.scatter / H.shape[1], s.mean - s.count @ s.mean / H.shape[1])
 
 
 def nc2(W):
     """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F (Zhou et al. 2022, arXiv 2203.01238, eq. 7, Zhu/Zhou)."""
-    W = _f64(W)
-    return jnp.linalg.norm(_unit(W @ W.T) - _etf(W.shape[0]))
+    return etf_gap(_f64(W) @ _f64(W).T)
 
 
 def nc3(W, H, labels=None):
     """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F with M̄ the centred class means (Zhou et al. 2022, arXiv 2203.01238, eq. 8, Zhu/Zhou)."""
     W = _f64(W)
     Hbar, hG = class_means(H, labels, W.shape[0])
-    return jnp.linalg.norm(_unit(W @ (Hbar - hG[:, None])) - _etf(W.shape[0]))
+    return etf_gap(W @ (Hbar - hG[:, None]))
 
 
 def nc2_guo(W, H, labels=None):
@@ -139,10 +132,9 @@ def nc2_guo(W, H, labels=None):
 
 
 def nc3_guo(W, H, labels=None):
-    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 6, Guo; not squared)."""
-    W = _f64(W)
+    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 6, Guo; not squared): `duality_gap`."""
     Hbar, hG = class_means(H, labels, W.shape[0])
-    return jnp.linalg.norm(_unit(W.T) - _unit(Hbar - hG[:, None]))
+    return duality_gap(_f64(W), (Hbar - hG[:, None]).T)
 
 
 def numerical_rank(H, labels=None, K=None):
