@@ -209,7 +209,7 @@ def _cv(x):
 @functools.partial(jax.jit, static_argnums=(2,))
 def _from_stats(s: Stats, W, classes_mean: bool):
     """The metrics of `Collapse` that need no pass over the samples, from the statistics of present classes only
-    (s holds only those rows). W, b: arrays or None."""
+    (s holds only those rows). W: the classifier rows of those classes, or None."""
     K = s.count.shape[0]
     N = jnp.sum(s.count)
     mu_g = jnp.mean(s.mean, axis=0) if classes_mean else s.count @ s.mean / N
