@@ -30,6 +30,7 @@ _EXPORTS = {
     "logits": "._objective",
     "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
     "clear_caches": "._executables", "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
+    "estimate_bytes": "._solve",
     "trajectory": "._trajectory", "Trajectory": "._trajectory",
     "Status": ".solvers", "Solver": ".solvers", "as_solver": ".solvers", "METHODS": ".solvers",
     "GD": ".solvers", "SGD": ".solvers", "Adam": ".solvers", "LBFGS": ".solvers", "Newton": ".solvers",
@@ -66,6 +67,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401
     from ._problem import Problem, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._executables import clear_caches  # noqa: F401
-    from ._solve import Minimum, Solution, initial_point, minimize, solve, solve_batch, solve_memory  # noqa: F401
+    from ._solve import (  # noqa: F401
+        Minimum, Solution, estimate_bytes, initial_point, minimize, solve, solve_batch, solve_memory,
+    )  # noqa: F401
     from ._trajectory import Trajectory, trajectory  # noqa: F401
     from .solvers import GD, METHODS, SGD, Adam, Auto, LBFGS, Newton, Solver, Status, as_solver  # noqa: F401

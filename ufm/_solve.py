@@ -182,6 +182,15 @@ def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | 
     return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), Status.from_code(r.status))
 
 
+def estimate_bytes(problem: Problem) -> int:
+    """An upper estimate of the memory one `solve` of `problem` needs, before anything is allocated: the free
+    vector and the solvers' working copies (L-BFGS history included: about 2·20 + 16 vectors of the free size)
+    plus the logits, their gradient and the one-hot labels (3·K·N). `solve_memory` gives XLA's exact figure
+    after compiling."""
+    item = 8 if problem.dtype == "float64" else 4
+    return int(Layout.of(problem).size * item * (2 * 20 + 16) + 3 * problem.K * problem.N * item)
+
+
 @float64()
 def solve_memory(problem: Problem, method="auto", max_steps: int | None = None) -> dict:
     """XLA's buffer assignment of the compiled `solve(problem, method, max_steps=...)` (compiled if not cached):

@@ -4,9 +4,12 @@ merging and phase diagrams."""
 from ._io import export, load, merge, rows, status
 from ._plot import plot
 from ._run import Progress, run, shard_from_env
-from ._spec import GRID_KEYS, Group, Spec, SpecError, example_spec, from_dict, grid_values, parse, parse_toml
+from ._store import APPLICATION_ID, StoreError, check_path as check_store
+from ._spec import (
+    GRID_KEYS, Group, Spec, SpecError, example_spec, from_dict, grid_values, parse, parse_toml, read_spec,
+)
 
 __all__ = [
-    "GRID_KEYS", "example_spec", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
-    "status", "load", "rows", "export", "merge", "plot",
+    "GRID_KEYS", "example_spec", "read_spec", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
+    "status", "load", "rows", "export", "merge", "plot", "StoreError", "check_store", "APPLICATION_ID",
 ]

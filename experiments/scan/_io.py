@@ -16,19 +16,36 @@ from . import _store
 
 
 def _open(path: str):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"store {path!r} does not exist")
-    return _store.connect(path)
+    """A store opened for reading only."""
+    return _store.connect(path, readonly=True)
+
+
+def expected(spec_text: str | None) -> dict:
+    """{group: number of jobs} of a store's spec (grid sizes × seeds), without expanding the grids."""
+    if spec_text is None:
+        return {}
+    spec = json.loads(spec_text)
+    return {g["name"]: math.prod(len(v) for v in g["grids"].values()) * g["seeds"] for g in spec["groups"]}
 
 
 def status(path: str) -> dict:
-    """{group: {'done': n, 'pending': n, 'failed': n, 'running': n}}."""
+    """{group: {'done', 'pending', 'failed', 'running', 'total'}}, counted against every job of the store's
+    spec: jobs missing from this store (a shard that never ran, before or after a merge) count as pending."""
     con = _open(path)
     try:
         out = _store.counts(con)
+        total = expected(_store.spec_text(con))
     finally:
         con.close()
-    return {g: {s: c.get(s, 0) for s in ("done", "pending", "failed", "running")} for g, c in out.items()}
+    res = {}
+    for g in list(total) + [g for g in out if g not in total]:
+        c = out.get(g, {})
+        row = {s: c.get(s, 0) for s in ("done", "failed", "running")}
+        n = total.get(g, sum(c.values()))
+        row["pending"] = n - row["done"] - row["failed"] - row["running"]
+        row["total"] = n
+        res[g] = {k: row[k] for k in ("done", "pending", "failed", "running", "total")}
+    return res
 
 
 def rows(path: str, include_failed: bool = True) -> list[dict]:
@@ -66,8 +83,38 @@ def load(path: str) -> dict:
     return out
 
 
+def _check_out(store: str, out: str) -> None:
+    """An export target must be a writable file path that is neither the store nor any other ufm store."""
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is a directory")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise ValueError(f"--out {out!r}: its folder does not exist")
+    if os.path.exists(out):
+        if os.path.exists(store) and os.path.samefile(store, out):
+            raise ValueError(f"--out {out!r} is the store itself; refusing to overwrite it")
+        with open(out, "rb") as fh:
+            if fh.read(16) == b"SQLite format 3\x00":
+                raise ValueError(f"--out {out!r} is an SQLite database (a store?); refusing to overwrite it")
+
+
+def _write_atomic(out: str, text: str) -> None:
+    tmp = f"{out}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def export(path: str, fmt: str, out: str | None = None) -> str:
-    """Write the finished rows as csv, json or parquet (needs pyarrow) to `out`, or return CSV/JSON text."""
+    """Write the finished rows as csv, json or parquet (needs pyarrow) to `out` (atomically; never over a
+    store), or return CSV/JSON text."""
+    if fmt not in ("csv", "json", "parquet"):
+        raise ValueError(f"--format must be csv, json or parquet; got {fmt!r}")
+    if out is not None:
+        _check_out(path, out)
     data = rows(path)
     if fmt == "json":
         text = ufm.dumps(data, indent=1)
@@ -89,13 +136,18 @@ def export(path: str, fmt: str, out: str | None = None) -> str:
             raise ValueError("--format parquet needs pyarrow (pip install pyarrow)") from None
         if out is None:
             raise ValueError("--format parquet needs --out PATH")
-        pq.write_table(pa.Table.from_pylist(data), out)
+        tmp = f"{out}.tmp-{os.getpid()}"
+        try:
+            pq.write_table(pa.Table.from_pylist(data), tmp)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         return out
     else:
         raise ValueError(f"--format must be csv, json or parquet; got {fmt!r}")
     if out is not None:
-        with open(out, "w") as fh:
-            fh.write(text)
+        _write_atomic(out, text)
         return out
     return text
 
@@ -114,7 +166,7 @@ def merge(paths: list[str], into: str) -> dict:
         specs.append(_store.spec_text(con))
         con.close()
     if os.path.exists(into):
-        con = _store.connect(into)
+        con = _store.connect(into, readonly=True)
         specs.append(_store.spec_text(con))
         con.close()
     known = [s for s in specs if s is not None]
@@ -127,7 +179,7 @@ def merge(paths: list[str], into: str) -> dict:
         if known and _store.spec_text(out) is None:
             out.execute("INSERT INTO meta VALUES ('spec', ?)", (known[0],))
         for p in paths:
-            src = _store.connect(p)
+            src = _store.connect(p, readonly=True)
             for row in src.execute(f"SELECT {cols} FROM jobs"):
                 row = list(row)
                 if row[9] == "running":

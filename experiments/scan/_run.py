@@ -18,8 +18,13 @@ from . import _store
 from ._spec import Spec, bytes_per_solve
 
 
-def shard_from_env(shard: str | None) -> tuple[int, int] | None:
-    """`--shard i/m`, else SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (minus SLURM_ARRAY_TASK_MIN), else None."""
+def shard_from_env(shard: str | None, env=None) -> tuple[int, int] | None:
+    """`--shard i/m`, else this SLURM array task's share, else None (all jobs).
+
+    A SLURM array runs the task ids MIN, MIN+STEP, ..., MAX (`--array=0-6:2` gives 0, 2, 4, 6): task id t takes
+    share i = (t − MIN)/STEP of m = COUNT. Anything that does not map onto 0 ≤ i < m (an id off the step, a
+    COUNT that disagrees with MIN/MAX/STEP, COUNT = 0) is refused: a silently skipped share is lost work.
+    """
     if shard is not None:
         try:
             i, m = (int(v) for v in shard.split("/"))
@@ -28,10 +33,35 @@ def shard_from_env(shard: str | None) -> tuple[int, int] | None:
         if not 0 <= i < m:
             raise ValueError(f"--shard must be i/m with integers 0 ≤ i < m; got {shard!r}")
         return i, m
-    if "SLURM_ARRAY_TASK_ID" in os.environ and "SLURM_ARRAY_TASK_COUNT" in os.environ:
-        i = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-        return i, int(os.environ["SLURM_ARRAY_TASK_COUNT"])
-    return None
+    env = os.environ if env is None else env
+    if "SLURM_ARRAY_TASK_ID" not in env:
+        return None
+
+    def num(key, default=None):
+        if key not in env:
+            if default is None:
+                raise ValueError(f"{key} is not set while SLURM_ARRAY_TASK_ID is; cannot tell this task's share")
+            return default
+        try:
+            return int(env[key])
+        except ValueError:
+            raise ValueError(f"{key} must be an integer; got {env[key]!r}") from None
+
+    task, lo, step, count = num("SLURM_ARRAY_TASK_ID"), num("SLURM_ARRAY_TASK_MIN", 0), \
+        num("SLURM_ARRAY_TASK_STEP", 1), num("SLURM_ARRAY_TASK_COUNT")
+    if step < 1 or count < 1:
+        raise ValueError(f"SLURM array with STEP={step}, COUNT={count}: both must be ≥ 1")
+    if "SLURM_ARRAY_TASK_MAX" in env:
+        hi = num("SLURM_ARRAY_TASK_MAX")
+        if (hi - lo) % step or (hi - lo) // step + 1 != count:
+            raise ValueError(f"SLURM array MIN={lo} MAX={hi} STEP={step} has {(hi - lo) // step + 1} tasks but "
+                             f"COUNT={count} (a task list like 0,3,7 cannot be mapped: use --shard i/m)")
+    if (task - lo) % step:
+        raise ValueError(f"SLURM task id {task} is not on the array's step (MIN={lo}, STEP={step})")
+    i = (task - lo) // step
+    if not 0 <= i < count:
+        raise ValueError(f"SLURM task id {task} is outside the array (MIN={lo}, STEP={step}, COUNT={count})")
+    return i, count
 
 
 def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
@@ -109,11 +139,15 @@ class Progress:
 
 
 def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: bool = True,
-        max_chunks: int | None = None) -> dict:
-    """Run (or resume) `spec` into `store`. Returns {'done', 'failed', 'pending', 'solved_now'} for this shard.
+        max_chunks: int | None = None, retry_failed: bool = False, should_stop=None) -> dict:
+    """Run (or resume) `spec` into `store`. Returns {'solved_now', 'done', 'failed', 'pending', 'running'} for
+    this shard (and 'stopped': True when `should_stop` ended the run early).
 
     Jobs are numbered in the spec's deterministic order; shard (i, m) takes the jobs with index ≡ i (mod m).
-    `max_chunks` stops after that many chunks (for tests of interruption).
+    A chunk whose batched solve raises is solved again one configuration at a time, so that only the
+    configurations that fail are recorded as failed (with their error). retry_failed: put this shard's failed
+    rows back to pending first. should_stop: called after each chunk; True stops the run there (a signal
+    handler sets it), with every finished chunk written. `max_chunks` stops after that many chunks (tests).
     """
     jobs = spec.jobs()
     for i, j in enumerate(jobs):
@@ -122,28 +156,29 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
     con = _store.connect(store)
     _store.initialise(con, spec, scope)
     _store.release_dead_claims(con)
+    cond, args = _store.shard_clause(shard)
+    if retry_failed:
+        with _store.transaction(con):
+            con.execute(f"UPDATE jobs SET status='pending', result=NULL WHERE status='failed'{cond}", args)
     per_shape: dict = {}
     for j in scope:
         per_shape[_store.shape_key(j["problem"])] = per_shape.get(_store.shape_key(j["problem"]), 0) + 1
     devices = jax.local_devices() if jax.local_device_count() > 1 else None
     n_dev = len(devices) if devices else 1
-    cond, args = _store.shard_clause(shard)
     done_before = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status IN ('done','failed'){cond}", args).fetchone()[0]
     bar = Progress(len(scope), done_before, progress)
-    solved, chunks = 0, 0
+    solved, chunks, stopped = 0, 0, False
     while max_chunks is None or chunks < max_chunks:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
         items = _store.claim(con, spec.solver["chunk"], shard)
         if not items:
             break
         size = batch_size(spec, items[0][2], per_shape[_store.shape_key(items[0][2])], n_dev)
         results = []
         for k in range(0, len(items), size):
-            part = items[k : k + size]
-            try:
-                results += solve_chunk(part, size, devices)
-            except Exception as e:  # a chunk that cannot be solved is recorded, not retried forever
-                results += [(h, s, "failed", {**p.to_dict(), "seed": s, "error": f"{type(e).__name__}: {e}"})
-                            for h, s, p, *_ in part]
+            results += _solve_isolated(items[k : k + size], size, devices)
         _store.finish(con, results)
         solved += len(items)
         chunks += 1
@@ -151,7 +186,28 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
     summary = {"solved_now": solved}
     for status in ("done", "failed", "pending", "running"):
         summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{cond}", (status, *args)).fetchone()[0]
+    if stopped:
+        summary["stopped"] = True
     con.close()
     return summary
 
 
+def _failed(item, e: Exception) -> tuple:
+    h, s, p, *_ = item
+    return h, s, "failed", {**p.to_dict(), "seed": s, "error": f"{type(e).__name__}: {str(e)[:500]}"}
+
+
+def _solve_isolated(part, size: int, devices) -> list:
+    """`solve_chunk`, and if the batch raises, each configuration alone: one bad configuration fails alone."""
+    try:
+        return solve_chunk(part, size, devices)
+    except Exception as e:  # noqa: BLE001 - any error of a batch is retried per configuration
+        if len(part) == 1:
+            return [_failed(part[0], e)]
+    out = []
+    for item in part:
+        try:
+            out += solve_chunk([item], 1, None)
+        except Exception as e:  # noqa: BLE001 - recorded with its error, never retried forever
+            out.append(_failed(item, e))
+    return out

@@ -12,13 +12,23 @@ import tomllib
 import numpy as np
 
 import ufm
-from ufm import Layout, Problem
+from ufm import Problem
 
 GRID_KEYS = Problem.GRID_FIELDS
 INT_KEYS = ("K", "n", "d")
 GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS
 SOLVER_KEYS = ("method", "tol", "max_steps", "chunk", "memory_gb")
 MAX_CONFIGS = 2_000_000
+MAX_STEPS = 2**31 - 2  # the solvers count steps in int32
+
+
+def _integer(v) -> bool:
+    """An integer that is not a bool (TOML true/false are not numbers here)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def example_spec() -> str:
@@ -99,12 +109,11 @@ def grid_values(value, where: str) -> tuple:
         if len(value) != 1 or next(iter(value)) not in ("linspace", "logspace"):
             _fail(where, f"a table grid must be {{linspace = [start, stop, m]}} or {{logspace = [...]}}; got {value}")
         kind, args = next(iter(value.items()))
-        if not (isinstance(args, list) and len(args) == 3 and all(isinstance(a, (int, float)) for a in args)
-                and isinstance(args[2], int) and not isinstance(args[2], bool)):
-            _fail(where, f"{kind} needs [start, stop, m] with an integer m; got {args}")
+        if not (isinstance(args, list) and len(args) == 3 and all(_number(a) for a in args) and _integer(args[2])):
+            _fail(where, f"{kind} needs [start, stop, m] with finite numbers and an integer m; got {args}")
         start, stop, m = args
-        if m < 1:
-            _fail(where, f"{kind} needs m ≥ 1; got {m}")
+        if not 1 <= m <= MAX_CONFIGS:  # checked before any array of m values exists
+            _fail(where, f"{kind} needs 1 ≤ m ≤ {MAX_CONFIGS}; got {m}")
         if kind == "logspace":
             if start <= 0 or stop <= 0:
                 _fail(where, f"logspace needs start, stop > 0; got {start}, {stop}")
@@ -115,11 +124,15 @@ def grid_values(value, where: str) -> tuple:
     if isinstance(value, list):
         if not value:
             _fail(where, "empty grid")
+        if any(isinstance(v, (list, dict)) for v in value):
+            _fail(where, f"a list grid holds plain values; got nested {value!r:.80}")
         return tuple(value)
     return (value,)
 
 
 def _group(raw: dict, index: int, solver: dict) -> Group:
+    if not isinstance(raw, dict):
+        _fail(f"group {index + 1}", f"must be a table ([[group]]); got {type(raw).__name__}")
     where = f"group {index + 1}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
     for key in raw:
         if key not in GROUP_KEYS:
@@ -149,11 +162,11 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
     if method not in ufm.METHODS:
         _fail(f"{where}.method", f"must be one of {', '.join(ufm.METHODS)}; got {method!r}")
     tol = raw.get("tol", solver.get("tol"))
-    if tol is not None and not (isinstance(tol, (int, float)) and 0 <= tol < 1):
+    if tol is not None and not (_number(tol) and 0 <= tol < 1):
         _fail(f"{where}.tol", f"must be in [0, 1); got {tol!r}")
     max_steps = raw.get("max_steps", solver.get("max_steps"))
-    if max_steps is not None and not (isinstance(max_steps, int) and max_steps >= 1):
-        _fail(f"{where}.max_steps", f"must be an integer ≥ 1; got {max_steps!r}")
+    if max_steps is not None and not (_integer(max_steps) and 1 <= max_steps <= MAX_STEPS):
+        _fail(f"{where}.max_steps", f"must be an integer in [1, {MAX_STEPS}]; got {max_steps!r}")
     name = raw.get("name", f"group{index + 1}")
     if not isinstance(name, str) or not name:
         _fail(f"{where}.name", f"must be a non-empty string; got {name!r}")
@@ -164,35 +177,61 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
     # Validate every configuration now (Problem names the bad field), before any solve.
     try:
         group.configs()
-    except ValueError as e:
-        field = str(e).split(".", 1)[1].split(" ", 1)[0]
-        _fail(f"{where}.{field}", str(e))
+    except ufm.ParameterError as e:
+        _fail(f"{where}.{e.param}", str(e))
     return group
 
 
 def check_memory(spec: Spec, memory_gb: float) -> None:
-    """Reject a shape whose single solve cannot fit in `memory_gb` (the free vector and the solver's
-    working copies, L-BFGS history included: about (2·memory + 16) vectors of the free size)."""
+    """Reject a group whose largest solve (`ufm.estimate_bytes`, over every configuration) cannot fit in
+    `memory_gb`."""
     for g in spec.groups:
-        configs = g.configs()
-        for p in (configs[0], configs[-1]):
-            need = bytes_per_solve(p)
-            if need > memory_gb * 2**30:
-                _fail(f"group {g.name!r}", f"one solve of K={p.K} n={p.n} d={p.d} needs ~{need / 2**30:.1f} GiB, "
-                                           f"more than memory_gb = {memory_gb:g}")
+        p = max(g.configs(), key=ufm.estimate_bytes)
+        need = ufm.estimate_bytes(p)
+        if need > memory_gb * 2**30:
+            _fail(f"group {g.name!r}", f"one solve of K={p.K} n={p.n} d={p.d} needs ~{need / 2**30:.1f} GiB, "
+                                       f"more than memory_gb = {memory_gb:g}")
 
 
-def bytes_per_solve(p: ufm.Problem) -> int:
-    size = Layout.of(p).size
-    item = 8 if p.dtype == "float64" else 4
-    return int(size * item * (2 * 20 + 16) + 3 * p.K * p.N * item)
+bytes_per_solve = ufm.estimate_bytes
 
 
-def parse_toml(text: str) -> dict:
+MAX_SPEC_BYTES = 10 * 2**20
+
+
+def parse_toml(text) -> dict:
+    """TOML text (str, or bytes that must be UTF-8) → dict; anything unreadable → SpecError."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_SPEC_BYTES:
+            raise SpecError(f"spec: larger than {MAX_SPEC_BYTES // 2**20} MiB; not a scan spec")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SpecError(f"spec: not UTF-8 text (byte {e.start})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"spec: not valid TOML ({e})") from None
+    except RecursionError:
+        raise SpecError("spec: nested too deeply to be a scan spec") from None
+
+
+def read_spec(path: str) -> dict:
+    """The TOML document at `path` (a regular file of at most 10 MiB, UTF-8) as a dict; else SpecError."""
+    import os
+
+    if not os.path.exists(path):
+        raise SpecError(f"spec: no such file {path!r}")
+    if not os.path.isfile(path):
+        raise SpecError(f"spec: {path!r} is not a regular file")
+    if os.path.getsize(path) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec: {path!r} is larger than {MAX_SPEC_BYTES // 2**20} MiB; not a scan spec")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"spec: cannot read {path!r} ({e.strerror})") from None
+    return parse_toml(data)
 
 
 def parse(text: str) -> Spec:
@@ -201,6 +240,9 @@ def parse(text: str) -> Spec:
 
 
 def from_dict(raw: dict) -> Spec:
+    """Validate a parsed spec (every configuration is built as a `ufm.Problem`) → Spec; else SpecError."""
+    if not isinstance(raw, dict):
+        _fail("spec", f"must be a TOML document (a table); got {type(raw).__name__}")
     for key in raw:
         if key not in ("solver", "group"):
             _fail(key, "unknown top-level key (allowed: solver, group)")
@@ -218,11 +260,11 @@ def from_dict(raw: dict) -> Spec:
     if len(set(names)) != len(names):
         _fail("group.name", f"names must be unique; got {names}")
     chunk = solver.get("chunk", 64)
-    if not isinstance(chunk, int) or chunk < 1:
-        _fail("solver.chunk", f"must be an integer ≥ 1; got {chunk!r}")
+    if not _integer(chunk) or not 1 <= chunk <= 100_000:
+        _fail("solver.chunk", f"must be an integer in [1, 100000]; got {chunk!r}")
     memory_gb = solver.get("memory_gb", 4.0)
-    if not isinstance(memory_gb, (int, float)) or memory_gb <= 0:
-        _fail("solver.memory_gb", f"must be > 0; got {memory_gb!r}")
+    if not _number(memory_gb) or memory_gb <= 0:
+        _fail("solver.memory_gb", f"must be a number > 0; got {memory_gb!r}")
     spec = Spec(built, {"chunk": chunk, "memory_gb": float(memory_gb)})
     check_memory(spec, float(memory_gb))
     return spec

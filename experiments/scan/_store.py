@@ -33,12 +33,59 @@ def me() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open (creating it and its folder if needed) a store in WAL mode."""
+APPLICATION_ID = 0x55464D31  # "UFM1" in the SQLite header: what makes a file a ufm store
+
+
+class StoreError(ufm.UFMError, ValueError):
+    """A store path that cannot be used: not a file, not a ufm store, or nothing that persists."""
+
+
+def _is_ufm_store(con: sqlite3.Connection) -> bool:
+    if con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+        return True
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return {"meta", "jobs"} <= tables  # a store written before the id was stamped
+
+
+def check_path(path: str) -> None:
+    """Refuse store paths that would store nothing or overwrite something that is not a store."""
+    if not isinstance(path, str) or not path.strip() or path.strip() == ":memory:" or path.startswith("file:"):
+        raise StoreError(f"store: {path!r} is not a file path (an empty name and :memory: store nothing)")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise StoreError(f"store: {path!r} exists and is not a regular file")
+
+
+def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
+    """Open a store in WAL mode: an existing ufm store, or a new one (its folder created) unless `readonly`.
+    A file that exists but is not a ufm store is refused, never modified; `readonly` opens without writing
+    (a store on a read-only file system or shared by someone else can still be read)."""
+    check_path(path)
+    exists = os.path.exists(path) and os.path.getsize(path) > 0
+    if readonly:
+        if not exists:
+            raise FileNotFoundError(f"store {path!r} does not exist")
+        con = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+        try:
+            ours = _is_ufm_store(con)
+        except sqlite3.DatabaseError:
+            ours = False
+        if not ours:
+            con.close()
+            raise StoreError(f"store: {path!r} is not a ufm store; refusing to use it")
+        return con
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if exists:
+        try:
+            with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as probe:
+                ours = _is_ufm_store(probe)
+        except sqlite3.DatabaseError:
+            raise StoreError(f"store: {path!r} exists and is not a ufm store (not an SQLite file)") from None
+        if not ours:
+            raise StoreError(f"store: {path!r} is an SQLite file but not a ufm store; refusing to modify it")
     con = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.executescript(SCHEMA)
     return con
 

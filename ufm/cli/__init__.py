@@ -8,6 +8,9 @@ cache) only when it runs.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import sqlite3
 import sys
 
@@ -31,9 +34,15 @@ EXAMPLE = """examples:
 'ufm COMMAND --help' describes each command."""
 
 
+EXIT_CODES = """exit codes:
+  0  done            1  finished, but something failed (a diverged solve, failed scan rows, a failed check)
+  2  bad input (one line on stderr)        130 / 143  interrupted (Ctrl-C / SIGTERM)"""
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="ufm", description=DESCRIPTION, epilog=EXAMPLE)
+    parser = Parser(prog="ufm", description=DESCRIPTION, epilog=EXAMPLE + "\n\n" + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"ufm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for mod in SUBCOMMANDS:
@@ -41,7 +50,33 @@ def build_parser() -> Parser:
     return parser
 
 
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _negative_values(argv: list[str]) -> list[str]:
+    """`--lam-w -1e-3` → `--lam-w=-1e-3`: argparse reads a token like -1e-3 as an option, so a negative number
+    given to a flag would fail with a confusing message instead of the flag's own range check."""
+    out: list[str] = []
+    for tok in argv:
+        if out and _NUMBER.match(tok) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
+class Interrupted(Exception):
+    """SIGTERM, turned into an exception so that the command stops like on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted()
+
+
 def main(argv=None) -> int:
+    argv = _negative_values(list(sys.argv[1:] if argv is None else argv))
+    debug = "--debug" in argv
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         args = build_parser().parse_args(argv)
         setup_jax()
@@ -50,12 +85,44 @@ def main(argv=None) -> int:
         return _fail(str(e))
     except sqlite3.Error as e:  # a scan store that is not a database, or cannot be written
         return _fail(f"store: {e}")
-    except Exception as e:  # an error ufm raised on purpose: its one line, exit 2
+    except KeyboardInterrupt:
+        print("ufm: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except Interrupted:
+        print("ufm: terminated (SIGTERM)", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # `ufm ... | head`: the reader left; stop quietly
+        _silence_stdout()
+        return 141
+    except Exception as e:
         from ufm import UFMError
 
-        if isinstance(e, UFMError):
+        if isinstance(e, UFMError):  # an error ufm raised on purpose: its one line, exit 2
             return _fail(str(e))
-        raise
+        if debug:
+            raise
+        first = (str(e).splitlines() or [""])[0]
+        print(f"ufm: internal error: {type(e).__name__}: {first} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that the interpreter's final flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _fail(message: str) -> int:
@@ -64,4 +131,4 @@ def _fail(message: str) -> int:
     return 2
 
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "UsageError", "EXIT_CODES"]

@@ -4,12 +4,13 @@ plot, example."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sqlite3
 import sys
 
 from ufm import Problem
 
-from ._common import Parser, UsageError, number
+from ._common import Parser, UsageError, check_output, number
 
 HELP = "grid scans: run (resumable, sharded), status, export, merge, plot, example"
 EXAMPLE = """example:
@@ -64,6 +65,7 @@ def add_parser(sub) -> None:
     r.add_argument("--tol", type=number(float), default=None)
     r.add_argument("--max-steps", type=number(int), default=None)
     r.add_argument("--chunk", type=number(int), default=None, help="configurations per batched solve")
+    r.add_argument("--retry-failed", action="store_true", help="put the failed rows back to pending first")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.set_defaults(run=_cmd_scan_run)
     st = _sub(ss, "status", "done / pending / failed by group", "ufm scan status out/scan.sqlite")
@@ -99,13 +101,8 @@ def _scan_spec(args):
         if args.spec is not None:
             if flags or args.loss:
                 raise UsageError("give a SPEC file or grid flags, not both")
-            try:
-                with open(args.spec, "rb") as fh:
-                    text = fh.read().decode()
-            except OSError as e:
-                raise UsageError(f"spec: cannot read {args.spec!r} ({e.strerror})") from None
-            raw = scan.parse_toml(text)
-            if args.chunk is not None:
+            raw = scan.read_spec(args.spec)
+            if args.chunk is not None and isinstance(raw.get("solver", {}), dict):
                 raw.setdefault("solver", {})["chunk"] = args.chunk
             return scan.from_dict(raw)
         if args.loss is None:
@@ -123,22 +120,43 @@ def _scan_spec(args):
 
 
 def _cmd_scan_run(args) -> int:
+    """Exit 0 when every job of this run's share is done, 1 when some failed (they are in the store with their
+    error; --retry-failed runs them again), 130/143 when a signal stopped the run after its current chunk."""
     import ufm
     from ufm.experiments import scan
 
+    scan.check_store(args.store)  # before the spec is expanded: a store path that stores nothing fails first
     spec = _scan_spec(args)
     try:
         shard = scan.shard_from_env(args.shard)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    got = []
+
+    def on_signal(signum, frame):
+        if got:  # a second signal: stop now (the claimed chunk goes back to pending on the next run)
+            raise KeyboardInterrupt
+        got.append(signum)
+        print(f"ufm: {signal.Signals(signum).name} received; stopping after the current chunk "
+              "(send it again to stop now)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = scan.run(spec, args.store, shard=shard, progress=not args.quiet)
+        summary = scan.run(spec, args.store, shard=shard, progress=not args.quiet, retry_failed=args.retry_failed,
+                           should_stop=lambda: bool(got))
     except ValueError as e:
         raise UsageError(str(e)) from None
     except (sqlite3.Error, OSError) as e:
         raise UsageError(f"--store {args.store}: {e}") from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(ufm.dumps(summary))
-    return 0
+    if got:
+        print(f"ufm: stopped by {signal.Signals(got[0]).name}; every finished chunk is stored, run the same "
+              "command again to resume", file=sys.stderr)
+        return 128 + got[0]
+    return 1 if summary["failed"] else 0
 
 
 def _cmd_scan_status(args) -> int:
@@ -149,10 +167,10 @@ def _cmd_scan_status(args) -> int:
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     width = max([len(g) for g in st] + [5])
-    print(f"{'group':<{width}}  {'done':>6}  {'pending':>7}  {'failed':>6}  {'running':>7}")
+    print(f"{'group':<{width}}  {'done':>6}  {'pending':>7}  {'failed':>6}  {'running':>7}  {'total':>6}")
     for g, c in st.items():
-        print(f"{g:<{width}}  {c['done']:>6}  {c['pending']:>7}  {c['failed']:>6}  {c['running']:>7}")
-    return 0
+        print(f"{g:<{width}}  {c['done']:>6}  {c['pending']:>7}  {c['failed']:>6}  {c['running']:>7}  {c['total']:>6}")
+    return 1 if any(c["failed"] for c in st.values()) else 0
 
 
 def _cmd_scan_export(args) -> int:
@@ -190,6 +208,9 @@ def _cmd_scan_plot(args) -> int:
             raise UsageError(f"--where must be KEY=VALUE; got {item!r}")
         k, v = item.split("=", 1)
         where[k] = v
+    if args.out is not None:
+        for ext in (".png", ".pdf"):
+            check_output(args.out if args.out.endswith(ext) else args.out + ext, "--out")
     try:
         paths = scan.plot(args.store, args.x, args.y, args.z, log=args.log, where=where, out=args.out)
     except (FileNotFoundError, ValueError) as e:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_problem_flags, flag_of, number, problem_from_args
+from ._common import UsageError, add_problem_flags, check_fits, flag_of, number, problem_from_args
 
 HELP = "solve one UFM problem and print its NC metrics, theory's prediction and a certificate"
 EXAMPLE = """example:
@@ -109,6 +109,7 @@ def table(rec: dict) -> str:
 
 def run(args) -> int:
     problem = problem_from_args(args)
+    check_fits(problem)
     method = _method(args)
     import ufm
 
