@@ -324,3 +324,42 @@ def test_any_solve_flags_run_or_exit_2_with_one_line(pairs, switches):
         assert lines == ["ufm: internal error: _Reached:  (run again with --debug for the traceback)"], lines
     else:
         assert code == 2 and len(lines) == 1 and lines[0].startswith("ufm"), (argv, code, lines)
+
+
+# --- leases ---------------------------------------------------------------------------------------------------
+
+def test_expired_leases_of_vanished_workers_on_other_hosts_are_reclaimed(tmp_path):
+    from ufm.experiments.scan import _store
+
+    spec = scan.parse(SPEC)
+    store = str(tmp_path / "s.db")
+    scan.run(spec, store, progress=False, max_chunks=1)
+    con = _store.connect(store)
+    pending = [r for r in con.execute("SELECT hash, seed FROM jobs WHERE status='pending' ORDER BY idx")]
+    now = time.time()
+    gone, busy = pending[:2], pending[2:4]  # a worker that vanished on node7, one still working on node8
+    con.executemany("UPDATE jobs SET status='running', claimed_by='node7:12:dead', lease_until=? "
+                    "WHERE hash=? AND seed=?", [(now - 1, h, s) for h, s in gone])
+    con.executemany("UPDATE jobs SET status='running', claimed_by='node8:34:live', lease_until=? "
+                    "WHERE hash=? AND seed=?", [(now + 3600, h, s) for h, s in busy])
+    con.close()
+    summary = scan.run(spec, store, progress=False)
+    assert summary["running"] == 2 and summary["done"] == TOTAL - 2  # node7's rows solved, node8's left alone
+    con = sqlite3.connect(store)
+    assert {r[0] for r in con.execute("SELECT claimed_by FROM jobs WHERE status='running'")} == {"node8:34:live"}
+
+
+def test_the_heartbeat_renews_this_workers_leases(tmp_path):
+    from ufm.experiments.scan import _store
+
+    spec = scan.parse(SPEC)
+    store = str(tmp_path / "s.db")
+    scan.run(spec, store, progress=False, max_chunks=0)
+    con = _store.connect(store)
+    t0 = time.time()
+    con.execute("UPDATE jobs SET status='running', claimed_by=?, lease_until=? WHERE idx=0", (_store.me(), t0))
+    with _store.Heartbeat(store, seconds=0.3):
+        time.sleep(0.6)
+    until = con.execute("SELECT lease_until FROM jobs WHERE idx=0").fetchone()[0]
+    assert until > t0 + 0.2  # renewed while the worker lives
+    assert _store.release_dead_claims(con, now=until + 1) == 0  # a live claimer of this host is never released

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -167,6 +168,31 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
     n_dev = len(devices) if devices else 1
     done_before = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status IN ('done','failed'){cond}", args).fetchone()[0]
     bar = Progress(len(scope), done_before, progress)
+    plan = _Plan(spec, shard, per_shape, devices, n_dev)
+    with _store.Heartbeat(store):
+        solved, stopped = _work(con, plan, bar, max_chunks, should_stop)
+    summary = {"solved_now": solved}
+    for status in ("done", "failed", "pending", "running"):
+        summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{cond}", (status, *args)).fetchone()[0]
+    if stopped:
+        summary["stopped"] = True
+    con.close()
+    return summary
+
+
+class _Plan(NamedTuple):
+    """What every chunk of one run shares: the spec, this run's shard, jobs per shape, the local devices."""
+
+    spec: Spec
+    shard: tuple | None
+    per_shape: dict
+    devices: list | None
+    n_dev: int
+
+
+def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int, bool]:
+    """Claim and solve chunks until none is left, `max_chunks` ran, or `should_stop()`: (solved, stopped)."""
+    spec, shard, per_shape, devices, n_dev = plan
     solved, chunks, stopped = 0, 0, False
     while max_chunks is None or chunks < max_chunks:
         if should_stop is not None and should_stop():
@@ -183,13 +209,7 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
         solved += len(items)
         chunks += 1
         bar.update(len(items))
-    summary = {"solved_now": solved}
-    for status in ("done", "failed", "pending", "running"):
-        summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{cond}", (status, *args)).fetchone()[0]
-    if stopped:
-        summary["stopped"] = True
-    con.close()
-    return summary
+    return solved, stopped
 
 
 def _failed(item, e: Exception) -> tuple:

@@ -1,8 +1,10 @@
 """The scan store: one SQLite file (WAL), one row per (config hash, seed).
 
-A row is 'pending', 'running' (claimed by host:pid), 'done' or 'failed'. Claims and results are written in
-transactions (BEGIN IMMEDIATE), so two processes split the work without duplicates and a killed process loses
-at most its claimed chunk, which the next run reclaims once its claimer is gone.
+A row is 'pending', 'running' (leased to a worker), 'done' or 'failed'. Claims and results are written in
+transactions (BEGIN IMMEDIATE), so two processes split the work without duplicates. A claim is a lease: the
+worker's id (host:pid:token) and an expiry that a heartbeat thread of the running worker renews. A lease that
+has expired is released by the next run on any host (a job that died on another node, or in a container whose
+PID namespace restarted); on the claimer's own host a dead process is noticed at once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import time
+import uuid
 from contextlib import contextmanager
 
 import ufm
@@ -21,7 +25,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     hash TEXT NOT NULL, seed INTEGER NOT NULL, idx INTEGER NOT NULL, grp TEXT NOT NULL,
     shape TEXT NOT NULL, problem TEXT NOT NULL, method TEXT NOT NULL, tol REAL, max_steps INTEGER,
-    status TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, claimed_at REAL, result TEXT,
+    status TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, claimed_at REAL, result TEXT, lease_until REAL,
     PRIMARY KEY (hash, seed)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, idx);
@@ -29,8 +33,13 @@ CREATE INDEX IF NOT EXISTS jobs_shape ON jobs (status, shape, idx);
 """
 
 
+LEASE_SECONDS = float(os.environ.get("UFM_SCAN_LEASE_SECONDS", "600"))  # renewed every third of it
+_TOKEN = uuid.uuid4().hex[:12]
+
+
 def me() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This worker's id: host:pid:token (the token tells a restarted PID namespace's new process apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
 
 
 APPLICATION_ID = 0x55464D31  # "UFM1" in the SQLite header: what makes a file a ufm store
@@ -87,6 +96,8 @@ def connect(path: str, readonly: bool = False) -> sqlite3.Connection:
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.executescript(SCHEMA)
+    if "lease_until" not in {r[1] for r in con.execute("PRAGMA table_info(jobs)")}:  # a store of version 0.1
+        con.execute("ALTER TABLE jobs ADD COLUMN lease_until REAL")
     return con
 
 
@@ -122,27 +133,66 @@ def initialise(con, spec, jobs) -> None:
         )
 
 
-def _alive(claimer: str) -> bool:
-    host, _, pid = claimer.rpartition(":")
-    if host != socket.gethostname():
-        return True  # cannot tell: leave other hosts' claims alone
+def _alive_here(claimer: str) -> bool | None:
+    """For a claimer on this host: whether its process still exists (None: another host, or cannot tell)."""
+    parts = claimer.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname():
+        return None
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(parts[1]), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
-        return True
+    except (PermissionError, ValueError, OverflowError):
+        return None
     return True
 
 
-def release_dead_claims(con) -> int:
-    """Return rows claimed by processes of this host that no longer exist to 'pending'."""
+def release_dead_claims(con, now: float | None = None) -> int:
+    """Return to 'pending' the rows whose lease has expired (any host) and those of dead processes on this
+    host. Returns the number of claimers released."""
+    now = time.time() if now is None else now
     with transaction(con):
-        rows = con.execute("SELECT DISTINCT claimed_by FROM jobs WHERE status='running'").fetchall()
-        dead = [c for (c,) in rows if c and not _alive(c)]
+        rows = con.execute("SELECT claimed_by, MAX(COALESCE(lease_until, 0)) FROM jobs WHERE status='running' "
+                           "GROUP BY claimed_by").fetchall()
+        dead = []
+        for c, until in rows:
+            alive = _alive_here(c or "")  # this host: the process table decides; elsewhere: the lease
+            if c != me() and (alive is False or (alive is None and until < now)):
+                dead.append(c)
         for c in dead:
-            con.execute("UPDATE jobs SET status='pending', claimed_by=NULL WHERE status='running' AND claimed_by=?", (c,))
+            con.execute("UPDATE jobs SET status='pending', claimed_by=NULL, lease_until=NULL "
+                        "WHERE status='running' AND claimed_by IS ?", (c,))
     return len(dead)
+
+
+class Heartbeat:
+    """Renews this worker's leases every `LEASE_SECONDS / 3` in a background thread (its own connection), so
+    that a long chunk keeps its claim while a vanished worker's claim expires."""
+
+    def __init__(self, path: str, seconds: float | None = None):
+        self.path, self.seconds = path, LEASE_SECONDS if seconds is None else seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="ufm-scan-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        try:
+            while not self._stop.wait(self.seconds / 3):
+                try:
+                    con.execute("UPDATE jobs SET lease_until=? WHERE status='running' AND claimed_by=?",
+                                (time.time() + self.seconds, me()))
+                except sqlite3.OperationalError:  # busy: the next beat renews
+                    pass
+        finally:
+            con.close()
 
 
 def shard_clause(shard) -> tuple[str, tuple]:
@@ -167,15 +217,15 @@ def claim(con, chunk: int, shard=None):
             (*first, *args, chunk),
         ).fetchall()
         now, who = time.time(), me()
-        con.executemany("UPDATE jobs SET status='running', claimed_by=?, claimed_at=? WHERE hash=? AND seed=?",
-                        [(who, now, r[0], r[1]) for r in picked])
+        con.executemany("UPDATE jobs SET status='running', claimed_by=?, claimed_at=?, lease_until=? "
+                        "WHERE hash=? AND seed=?", [(who, now, now + LEASE_SECONDS, r[0], r[1]) for r in picked])
     return [(r[0], r[1], ufm.Problem(**json.loads(r[2])), r[3], r[4], r[5]) for r in picked]
 
 
 def finish(con, results) -> None:
     """Write [(hash, seed, status, result_dict)] in one transaction."""
     with transaction(con):
-        con.executemany("UPDATE jobs SET status=?, result=?, claimed_by=NULL WHERE hash=? AND seed=?",
+        con.executemany("UPDATE jobs SET status=?, result=?, claimed_by=NULL, lease_until=NULL WHERE hash=? AND seed=?",
                         [(st, ufm.dumps(res), h, s) for h, s, st, res in results])
 
 
