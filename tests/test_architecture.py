@@ -47,6 +47,7 @@ def _python(code: str, site: Path, cwd: Path, *argv: str, isolated: bool = True)
 def test_installed_as_one_namespace(installed, tmp_path):
     assert (installed / "ufm" / "theory" / "__init__.py").is_file()
     assert (installed / "ufm" / "experiments" / "scan" / "example.toml").is_file()  # the example ships
+    assert (installed / "ufm" / "experiments" / "scan" / "array.sbatch").is_file()  # and the SLURM script
     assert not (installed / "theory").exists() and not (installed / "experiments").exists()
     # An unrelated research folder with its own experiments/ and theory/ packages next to the user's script.
     for name in ("experiments", "theory"):

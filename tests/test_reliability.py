@@ -363,3 +363,9 @@ def test_the_heartbeat_renews_this_workers_leases(tmp_path):
     until = con.execute("SELECT lease_until FROM jobs WHERE idx=0").fetchone()[0]
     assert until > t0 + 0.2  # renewed while the worker lives
     assert _store.release_dead_claims(con, now=until + 1) == 0  # a live claimer of this host is never released
+
+
+def test_the_slurm_script_ships_and_runs_the_scan(capsys):
+    assert main(["scan", "example", "--sbatch"]) == 0
+    text = capsys.readouterr().out
+    assert "#SBATCH --array=" in text and "ufm scan run" in text and "--signal=B:TERM" in text

@@ -31,11 +31,12 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def example_spec() -> str:
-    """The example spec that ships with ufm (`ufm scan example > spec.toml`): TOML text."""
+def example_spec(name: str = "example.toml") -> str:
+    """A file that ships with ufm: the example spec (`ufm scan example > spec.toml`) or, with
+    name="array.sbatch", a ready-to-edit SLURM array script (`ufm scan example --sbatch > array.sbatch`)."""
     from importlib.resources import files
 
-    return files(__package__).joinpath("example.toml").read_text(encoding="utf-8")
+    return files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 class SpecError(ufm.UFMError, ValueError):

@@ -89,7 +89,9 @@ def add_parser(sub) -> None:
     pl.add_argument("--where", action="append", default=[], help="KEY=VALUE filter (repeatable)")
     pl.add_argument("--out", default=None, help="output path without extension")
     pl.set_defaults(run=_cmd_scan_plot)
-    eg = _sub(ss, "example", "print the example spec (TOML) that ships with ufm", "ufm scan example > spec.toml")
+    eg = _sub(ss, "example", "print the example spec (TOML) that ships with ufm, or a SLURM array script",
+              "ufm scan example > spec.toml\n  ufm scan example --sbatch > array.sbatch")
+    eg.add_argument("--sbatch", action="store_true", help="print the SLURM job-array script instead")
     eg.set_defaults(run=_cmd_scan_example)
 
 
@@ -223,5 +225,5 @@ def _cmd_scan_plot(args) -> int:
 def _cmd_scan_example(args) -> int:
     from ufm.experiments import scan
 
-    sys.stdout.write(scan.example_spec())
+    sys.stdout.write(scan.example_spec("array.sbatch" if args.sbatch else "example.toml"))
     return 0
