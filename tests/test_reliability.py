@@ -369,3 +369,26 @@ def test_the_slurm_script_ships_and_runs_the_scan(capsys):
     assert main(["scan", "example", "--sbatch"]) == 0
     text = capsys.readouterr().out
     assert "#SBATCH --array=" in text and "ufm scan run" in text and "--signal=B:TERM" in text
+
+
+# --- extreme numbers ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, value", [("lam_w", 1e-300), ("lam_h", 1e300), ("lam_b", 1e-13), ("M", 1e200),
+                                          ("alpha", 1e-9), ("gamma", 1e6), ("etf_norm", 1e9)])
+def test_magnitudes_float64_cannot_solve_are_refused_by_name(field, value):
+    with pytest.raises(ufm.ParameterError) as e:
+        ufm.Problem(**{field: value})
+    assert e.value.param == field and "float64" in e.value.allowed
+
+
+@pytest.mark.parametrize("flags", [
+    ["--lam-w", "1e-12", "--lam-h", "1e-12"], ["--lam-w", "1e12", "--lam-h", "1e12", "--lam-b", "1e12"],
+    ["--loss", "mse", "--M", "1e6"], ["--loss", "mse", "--alpha", "1e6", "--M", "1e-6"],
+    ["--loss", "fl", "--gamma", "100"], ["--loss", "ls", "--delta", "0.999999"],
+])
+def test_solves_at_the_edges_of_the_ranges_give_a_record_not_an_error(flags, capsys):
+    code = main(["solve", "--K", "3", "--n", "2", "--d", "3", "--json", *flags])
+    out, err = capsys.readouterr()
+    assert code in (0, 1) and "internal error" not in err, err
+    rec = json.loads(out)  # strict JSON: parses, no NaN/Infinity
+    assert rec["status"] in ("converged", "max_steps", "stalled", "diverged")

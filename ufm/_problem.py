@@ -18,6 +18,9 @@ FIXED_W = (None, "etf")
 # the code path (must agree inside one batched solve).
 HYPER_FIELDS = ("lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
 STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm")
+# Allowed magnitudes of the positive numbers of a problem (see Problem.__post_init__).
+RANGES = {"lam_w": (1e-12, 1e12), "lam_h": (1e-12, 1e12), "lam_b": (1e-12, 1e12), "gamma": (0.0, 100.0),
+          "alpha": (1e-6, 1e6), "M": (1e-6, 1e6), "etf_norm": (1e-6, 1e6)}
 # Fields a scan can put on a grid: the numbers of a problem and its bias switch.
 GRID_FIELDS = ("K", "n", "d") + HYPER_FIELDS + ("etf_norm", "bias")
 
@@ -101,22 +104,25 @@ class Problem:
         for name in HYPER_FIELDS + ("etf_norm",):
             if not _is_real(getattr(self, name)):
                 _fail(name, "a finite real number", getattr(self, name))
-        if self.lam_w <= 0:
-            _fail("lam_w", "> 0", self.lam_w)
-        if self.lam_h <= 0:
-            _fail("lam_h", "> 0", self.lam_h)
+        for name in ("lam_w", "lam_h"):
+            if getattr(self, name) <= 0:
+                _fail(name, "> 0", getattr(self, name))
         if self.lam_b < 0:
             _fail("lam_b", "≥ 0", self.lam_b)
         if not 0 <= self.delta < 1:
             _fail("delta", "in [0, 1)", self.delta)
         if self.gamma < 0:
             _fail("gamma", "≥ 0", self.gamma)
-        if self.alpha <= 0:
-            _fail("alpha", "> 0", self.alpha)
-        if self.M <= 0:
-            _fail("M", "> 0", self.M)
-        if self.etf_norm <= 0:
-            _fail("etf_norm", "> 0", self.etf_norm)
+        for name in ("alpha", "M", "etf_norm"):
+            if getattr(self, name) <= 0:
+                _fail(name, "> 0", getattr(self, name))
+        # Magnitudes float64 can solve: beyond them the logits, norms or their squares over- or underflow and
+        # the minimum is not representable (a λ of 1e-300 made λ_Z = 0; an M of 1e200 overflowed in M²).
+        for name, (lo, hi) in RANGES.items():
+            v = getattr(self, name)
+            if v != 0 and not lo <= v <= hi:
+                zero = " or 0" if name == "lam_b" else ""
+                _fail(name, f"in [{lo:g}, {hi:g}]{zero} (beyond, float64 cannot represent the minimum)", v)
         if not isinstance(self.bias, (bool, np.bool_)):
             _fail("bias", "True or False", self.bias)
         if self.fixed_w not in FIXED_W:

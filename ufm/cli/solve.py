@@ -75,6 +75,11 @@ def solution_record(sol) -> dict:
     })
 
 
+def _f(v, spec: str) -> str:
+    """`v` formatted, or "n/a" where the record has no finite value (strict JSON turned NaN/Inf into None)."""
+    return "n/a" if v is None else format(v, spec)
+
+
 def table(rec: dict) -> str:
     p = rec["problem"]
     loss = p["loss"] + {"ls": f"(δ={p['delta']:g})", "fl": f"(γ={p['gamma']:g})",
@@ -83,18 +88,19 @@ def table(rec: dict) -> str:
         f"UFM {loss}  K={p['K']} n={p['n']} d={p['d']}  λ_W={p['lam_w']:g} λ_H={p['lam_h']:g} "
         f"λ_b={p['lam_b']:g}{'' if p['bias'] else ' (no bias)'}{'  W=ETF' if p['fixed_w'] else ''}  {p['dtype']}"
     )
+    b = [v for v in rec["b"] if v is not None]
     rows = [
         ("method", rec["method"]),
         ("status", rec["status"]),
-        ("objective", f"{rec['objective']:.15g}"),
-        ("grad norm", f"{rec['grad_norm']:.3e}  (relative {rec['rel_grad_norm']:.3e})"),
+        ("objective", _f(rec["objective"], ".15g")),
+        ("grad norm", f"{_f(rec['grad_norm'], '.3e')}  (relative {_f(rec['rel_grad_norm'], '.3e')})"),
         ("steps", str(rec["steps"])),
         ("seconds", f"{rec['seconds']:.3f}  (+ {rec['compile_seconds']:.2f} compile)"),
-        ("b mean ± spread", f"{sum(rec['b']) / len(rec['b']):.6g} ± {max(rec['b']) - min(rec['b']):.2e}"),
+        ("b mean ± spread", f"{sum(b) / len(b):.6g} ± {max(b) - min(b):.2e}" if b else "n/a"),
     ]
-    rows += [(k, "n/a" if v is None else f"{v:.6g}") for k, v in rec["metrics"].items()]
+    rows += [(k, _f(v, ".6g")) for k, v in rec["metrics"].items()]
     pred, cert = rec["prediction"], rec["certificate"]
-    if pred["objective"] is not None:
+    if pred["objective"] is not None and rec["objective"] is not None and pred["objective"] != 0:
         gap = (rec["objective"] - pred["objective"]) / abs(pred["objective"])
         rows.append(("theory f*", f"{pred['objective']:.15g}  (relative gap {gap:.1e}; {pred['case']})"))
     else:
