@@ -24,7 +24,7 @@ def write(out_dir, module_name: str, quick: bool, params: dict, data: dict, chec
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"name": module.NAME, "title": module.TITLE, "reproduces": module.REPRODUCES, "caption": module.CAPTION,
             "quick": quick, "seconds": seconds, "params": params, "checks": checks, "data": data}
-    path.write_text(ufm.dumps(body, indent=1))
+    ufm.write_atomic(path, ufm.dumps(body, indent=1))
     return path
 
 

@@ -97,17 +97,6 @@ def _check_out(store: str, out: str) -> None:
                 raise ValueError(f"--out {out!r} is an SQLite database (a store?); refusing to overwrite it")
 
 
-def _write_atomic(out: str, text: str) -> None:
-    tmp = f"{out}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def export(path: str, fmt: str, out: str | None = None) -> str:
     """Write the finished rows as csv, json or parquet (needs pyarrow) to `out` (atomically; never over a
     store), or return CSV/JSON text."""
@@ -147,7 +136,7 @@ def export(path: str, fmt: str, out: str | None = None) -> str:
     else:
         raise ValueError(f"--format must be csv, json or parquet; got {fmt!r}")
     if out is not None:
-        _write_atomic(out, text)
+        ufm.write_atomic(out, text)
         return out
     return text
 

@@ -9,7 +9,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 
 from ufm import Problem
 
@@ -106,18 +105,10 @@ def check_output(path: str | None, flag: str) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename: a reader never sees
-    a half-written file, and an interrupted write leaves the old one."""
-    parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ufm-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """`ufm.write_atomic`: a reader never sees a half-written output file."""
+    import ufm
+
+    ufm.write_atomic(path, text)
 
 
 def progress(tag: str):
