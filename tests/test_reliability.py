@@ -21,7 +21,7 @@ from ufm.cli import main
 from ufm.experiments import scan
 from ufm.experiments.scan import _run
 
-from test_scan import SPEC, TOTAL, _count, _slow, _spawn
+from test_scan import SPEC, TOTAL, _count, _started
 
 SLURM = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP",
          "SLURM_ARRAY_TASK_COUNT")
@@ -238,13 +238,7 @@ def test_a_closed_pipe_is_quiet():
 
 
 def test_sigterm_stops_after_the_current_chunk_and_the_rerun_completes(tmp_path):
-    spec_path = tmp_path / "spec.toml"
-    spec_path.write_text(_slow(SPEC, 2))
-    store = str(tmp_path / "s.db")
-    proc = _spawn(spec_path, store)
-    deadline = time.time() + 120
-    while _count(store) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    proc, spec_path, store = _started(tmp_path)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err

@@ -157,7 +157,8 @@ def _count(store, status="done"):
         con.close()
 
 
-def test_kill_and_resume(tmp_path):
+def _started(tmp_path):
+    """A slow scan in a child process, returned once it has finished at least 2 rows: (proc, spec, store)."""
     spec_path = tmp_path / "spec.toml"
     spec_path.write_text(_slow(SPEC, 2))
     store = str(tmp_path / "s.db")
@@ -165,6 +166,11 @@ def test_kill_and_resume(tmp_path):
     deadline = time.time() + 120
     while _count(store) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    return proc, spec_path, store
+
+
+def test_kill_and_resume(tmp_path):
+    proc, spec_path, store = _started(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = _count(store)

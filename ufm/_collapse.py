@@ -280,6 +280,14 @@ def _as_labels(labels, N: int, K: int | None, where: str):
     return y.astype(np.int32), int(K)
 
 
+def _batch(features, labels, layout: str, dim: int, K: int, where: str):
+    """A streamed batch, validated as in `collapse` and against the accumulator's dimension: (rows, labels)."""
+    H = _as_rows(features, layout, where)
+    if H.shape[1] != dim:
+        raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {dim}", where)
+    return H, _as_labels(labels, H.shape[0], K, where)[0]
+
+
 def _present(count: np.ndarray, allow_empty: bool, where: str) -> np.ndarray:
     present = count > 0
     if not present.all() and not allow_empty:
@@ -336,10 +344,7 @@ class Accumulator:
     @float64()
     def update(self, features, labels) -> "Accumulator":
         """This accumulator with the batch (features, labels) folded in (validated as in `collapse`)."""
-        H = _as_rows(features, self.layout, "Accumulator.update")
-        if H.shape[1] != self.dim:
-            raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {self.dim}", "Accumulator.update")
-        y, _ = _as_labels(labels, H.shape[0], self.num_classes, "Accumulator.update")
+        H, y = _batch(features, labels, self.layout, self.dim, self.num_classes, "Accumulator.update")
         return self._fold(H, y)
 
     def _fold(self, H, y) -> "Accumulator":
@@ -401,10 +406,7 @@ class DecisionPass:
     @float64()
     def update(self, features, labels, W=None, b=None) -> "DecisionPass":
         K, d = self.means.shape
-        H = _as_rows(features, self.layout, "DecisionPass.update")
-        if H.shape[1] != d:
-            raise ParameterError("features", f"dimension {H.shape[1]}", f"dimension {d}", "DecisionPass.update")
-        y, _ = _as_labels(labels, H.shape[0], K, "DecisionPass.update")
+        H, y = _batch(features, labels, self.layout, d, K, "DecisionPass.update")
         return self._decide(H, y, *_check_classifier(W, b, K, d, "DecisionPass.update"))
 
     def _decide(self, H, y, Wc, bc) -> "DecisionPass":

@@ -22,9 +22,6 @@ from ._problem import Hyper, Problem
 from .solvers import Status, as_solver, defaults, relative_gradient
 from .solvers import _tree as T
 
-BLOWUP = _engine.BLOWUP
-
-
 @dataclasses.dataclass(frozen=True)
 class Solution:
     """Result of `solve` (scalars) or `solve_batch` (every array field gains a leading batch axis).

@@ -8,11 +8,13 @@ there too; see `Solver`.
     Auto               LBFGS, then Newton: the default
 """
 
-from ._protocol import FIRST_ORDER_DEFAULTS, METHODS, Solver, Status, as_solver, defaults, methods
+from ._protocol import FIRST_ORDER_DEFAULTS, Solver, Status, as_solver, defaults, methods
 from ._first_order import GD, SGD, Adam
 from ._lbfgs import LBFGS
 from ._newton import Newton, steihaug_cg
 from ._auto import Auto, relative_gradient
+
+METHODS = tuple(methods())  # the method names, from the one table in _protocol.methods
 
 
 __all__ = [

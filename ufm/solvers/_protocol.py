@@ -75,24 +75,21 @@ def methods() -> dict:
     return {"auto": Auto, "gd": GD, "sgd": SGD, "adam": Adam, "lbfgs": LBFGS, "newton": Newton}
 
 
-METHODS = ("auto", "gd", "sgd", "adam", "lbfgs", "newton")
-
-
 def as_solver(method, owner: str = "solve"):
     """A method name (`METHODS`) or any object following the `Solver` protocol → a solver object."""
     if isinstance(method, str):
         table = methods()
         if method not in table:
-            raise ParameterError("method", method, "one of " + ", ".join(METHODS) + " or a solver object", owner)
+            raise ParameterError("method", method, "one of " + ", ".join(table) + " or a solver object", owner)
         return table[method]()
     missing = [m for m in ("init", "step", "terminate") if not callable(getattr(method, m, None))]
     if missing:
         raise ParameterError(
             "method", method,
-            "one of " + ", ".join(METHODS) + " or an object with init/step/terminate (missing: "
+            "one of " + ", ".join(methods()) + " or an object with init/step/terminate (missing: "
             + ", ".join(missing) + ")", owner,
         )
     return method
 
 
-__all__ = ["Status", "Solver", "defaults", "methods", "METHODS", "as_solver", "FIRST_ORDER_DEFAULTS"]
+__all__ = ["Status", "Solver", "defaults", "methods", "as_solver", "FIRST_ORDER_DEFAULTS"]
