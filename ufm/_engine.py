@@ -15,8 +15,12 @@ from .solvers import _tree as T
 
 BLOWUP = 1e12  # f above BLOWUP·max(|f(x0)|, 1) counts as diverged (no solver here may raise f so far)
 
-RUNNING, CONVERGED, MAX_STEPS, DIVERGED = (s.code for s in (Status.RUNNING, Status.CONVERGED, Status.MAX_STEPS,
-                                                             Status.DIVERGED))
+RUNNING, CONVERGED, MAX_STEPS, DIVERGED, SADDLE = (
+    s.code for s in (Status.RUNNING, Status.CONVERGED, Status.MAX_STEPS, Status.DIVERGED, Status.SADDLE))
+
+PROBE_STEPS = 24  # Lanczos steps of the second-order test at a converged point
+# A Ritz value below −NEGATIVE·max(|λ_min|, |λ_max|) is negative curvature, not rounding (float64, float32).
+NEGATIVE = {jnp.dtype("float64"): 1e-7, jnp.dtype("float32"): 1e-3}
 
 
 class Recorder(Protocol):
@@ -39,6 +43,7 @@ class Run(NamedTuple):
     steps: jax.Array
     status: jax.Array
     record: Any
+    curvature: jax.Array  # the smallest Ritz value of ∇²f at a converged x (NaN where not probed)
 
 
 class _Carry(NamedTuple):
@@ -51,10 +56,14 @@ class _Carry(NamedTuple):
     buf: Any
 
 
-def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder) -> Run:
+def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = PROBE_STEPS) -> Run:
     """Minimise `fun` from x0 with `solver` until ‖∇f‖/min(|f|, |f(x0)|) ≤ tol (CONVERGED), the solver's
     `terminate` says so, the step count reaches max_steps (MAX_STEPS), or a step is non-finite or blows up
-    (DIVERGED: the run ends at the last finite iterate)."""
+    (DIVERGED: the run ends at the last finite iterate).
+
+    A converged end point is then tested for second order (`probe` Lanczos steps, 0: no test): where the
+    Hessian has a clearly negative eigenvalue the point is a saddle (or a maximum), and the status is SADDLE —
+    e.g. a start at the origin, where the UFM's gradient vanishes."""
     f, g = jax.value_and_grad(fun)(x0)
     f0 = f
     state = solver.init(fun, x0, f, g, max_steps)
@@ -77,7 +86,58 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder) -> Run:
 
     c = _Carry(x0, f, g, state, jnp.zeros((), jnp.int32), status.astype(jnp.int32), recorder.init(x0, f, g))
     c = lax.while_loop(lambda c: c.status == RUNNING, body, c)
-    return Run(c.x, c.f, c.g, f0, c.k, c.status, recorder.close(c.buf, c.k, c.x, c.f, c.g))
+    status, lam = c.status, jnp.full((), jnp.nan, f.dtype)
+    if probe:
+        lam_min, lam_max = lax.cond(c.status == CONVERGED, lambda x: curvature(fun, x, probe),
+                                    lambda x: (lam, lam), c.x)
+        lam = lam_min
+        negative = lam_min < -NEGATIVE[jnp.dtype(f.dtype)] * jnp.maximum(jnp.maximum(-lam_min, lam_max),
+                                                                         jnp.finfo(f.dtype).tiny)
+        status = jnp.where((c.status == CONVERGED) & negative, SADDLE, c.status).astype(jnp.int32)
+    return Run(c.x, c.f, c.g, f0, c.k, status, recorder.close(c.buf, c.k, c.x, c.f, c.g), lam)
+
+
+def curvature(fun, x, steps: int = PROBE_STEPS):
+    """(λ_min, λ_max): the extreme Ritz values of ∇²fun(x) after `steps` Lanczos steps (Hessian-vector
+    products, no matrix) from a fixed random vector. Ritz values lie in [λ_min(∇²f), λ_max(∇²f)] (up to
+    rounding), so a clearly negative first value proves negative curvature; the test can miss a negative
+    eigenvalue only if the start vector is (nearly) orthogonal to its eigenspace or the Krylov space of
+    `steps` vectors has not reached it. When the Krylov space is invariant early (repeated eigenvalues, a small
+    x) the remaining steps repeat the first Rayleigh quotient, which adds no value outside the spectrum."""
+    size = sum(a.size for a in jax.tree_util.tree_leaves(x))
+    m = max(1, min(int(steps), size))
+    dtype = T.dtype(x)
+    grad = jax.grad(fun)
+
+    def hvp(v):
+        return jax.jvp(grad, (x,), (v,))[1]
+
+    leaves, tree = jax.tree_util.tree_flatten(x)
+    keys = jax.random.split(jax.random.PRNGKey(0), len(leaves))
+    v = jax.tree_util.tree_unflatten(tree, [jax.random.normal(k, a.shape, dtype) for k, a in zip(keys, leaves)])
+    v = jax.tree_util.tree_map(lambda a: a / T.norm(v), v)
+    tiny = jnp.sqrt(jnp.finfo(dtype).eps)
+
+    def body(j, c):
+        v_prev, v, beta, alphas, betas, scale, live = c
+        w = hvp(v)
+        a = T.vdot(v, w)
+        w = T.axpy(-beta, v_prev, T.axpy(-a, v, w))
+        w = T.axpy(-T.vdot(v, w), v, w)  # local reorthogonalisation
+        b = T.norm(w)
+        scale = jnp.maximum(scale, jnp.maximum(jnp.abs(a), b))
+        more = live & (b > tiny * scale)
+        alphas = alphas.at[j].set(jnp.where(live, a, alphas[0]))
+        betas = betas.at[j].set(jnp.where(more, b, 0.0))
+        v_next = T.where(more, jax.tree_util.tree_map(lambda u: u / jnp.where(more, b, 1.0), w), v)
+        return v, v_next, jnp.where(more, b, 0.0), alphas, betas, scale, more
+
+    zero = jnp.zeros((), dtype)
+    init = (T.zeros_like(v), v, zero, jnp.zeros(m, dtype), jnp.zeros(m, dtype), zero, jnp.asarray(True))
+    _, _, _, alphas, betas, _, _ = lax.fori_loop(0, m, body, init)
+    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    ritz = jnp.linalg.eigvalsh(tri)
+    return ritz[0], ritz[-1]
 
 
 class History(NamedTuple):
@@ -139,4 +199,4 @@ class Snapshots(NamedTuple):
         return jax.tree_util.tree_map(fill, xs, x), fill(fs, f), fill(gs, T.norm(g))
 
 
-__all__ = ["run", "Run", "Recorder", "History", "Snapshots", "BLOWUP"]
+__all__ = ["run", "curvature", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS"]

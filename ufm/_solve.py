@@ -29,7 +29,10 @@ class Solution:
     W (K,d), H (d,N), b (K,): the final iterate (for a diverged solve, the last finite one).
     objective: f at it. grad_norm: ‖∇f‖₂ over the free variables.
     rel_grad_norm: grad_norm / min(|f|, |f(x0)|), the quantity `tol` bounds.
-    steps: iterations taken. status: a `ufm.Status` (a str: "converged", "max_steps", "diverged", "stalled").
+    steps: iterations taken. status: a `ufm.Status` (a str: "converged", "max_steps", "diverged", "stalled",
+    "saddle": the gradient test holds at a point where the Hessian has a negative eigenvalue).
+    min_curvature: the smallest Ritz value of the Hessian found by the second-order test at a point that
+    passed the gradient test (NaN where the test did not run).
     history: rows (step, objective, grad_norm) every `history_every` steps and at the end (in a batch,
     padded with NaN rows after each problem's own end; `solution[i]` trims them).
     seconds: run time of the compiled solve; compile_seconds: compilation time paid by this call (0 if cached).
@@ -48,6 +51,7 @@ class Solution:
     history: np.ndarray
     seconds: float
     compile_seconds: float
+    min_curvature: float | np.ndarray = float("nan")
 
     @property
     def converged(self):
@@ -74,6 +78,7 @@ class Solution:
             objective=float(self.objective[i]), grad_norm=float(self.grad_norm[i]),
             rel_grad_norm=float(self.rel_grad_norm[i]), steps=int(self.steps[i]), status=Status(self.status[i]),
             history=hist[~np.isnan(hist[:, 0])], seconds=self.seconds / n, compile_seconds=self.compile_seconds / n,
+            min_curvature=float(self.min_curvature[i]),
         )
 
     def unstack(self) -> list["Solution"]:
@@ -88,6 +93,7 @@ class _Out(NamedTuple):
     steps: jax.Array
     status: jax.Array
     history: jax.Array
+    curvature: jax.Array
 
 
 class _Settings(NamedTuple):
@@ -105,7 +111,8 @@ def _run(cfg: _Settings, hyper: Hyper, x0, tol) -> _Out:
     arrays (`Layout.free`)."""
     fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
     r = _engine.run(cfg.solver, fun, x0, tol, cfg.max_steps, _engine.History(cfg.every, cfg.rows))
-    return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record)
+    return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record,
+                r.curvature)
 
 
 _COMPILED = Executables()
@@ -155,19 +162,22 @@ def check_tol(tol, owner: str) -> float:
 
 
 class Minimum(NamedTuple):
-    """Result of `minimize`: the final x (same pytree structure as x0), f(x), ‖∇f(x)‖₂, steps and `Status`."""
+    """Result of `minimize`: the final x (same pytree structure as x0), f(x), ‖∇f(x)‖₂, steps, `Status` and
+    the smallest Ritz value of ∇²f found by the second-order test at a converged x (NaN where it did not run)."""
 
     x: object
     f: float
     grad_norm: float
     steps: int
     status: Status
+    min_curvature: float = float("nan")
 
 
 def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | None = None) -> Minimum:
     """Minimise any smooth scalar JAX function `fun(x)` over a pytree of arrays x0 with a solver (a method name
     or any `ufm.Solver`), by the engine of `solve`: stop at ‖∇f‖ ≤ tol·min(|f|, |f(x0)|), at the solver's own
-    `terminate`, at max_steps, or on divergence (the last finite iterate is returned). Defaults as in `solve`,
+    `terminate`, at max_steps, or on divergence (the last finite iterate is returned). A point that passes the
+    gradient test but has negative curvature ends with status "saddle". Defaults as in `solve`,
     for x0's dtype. Computes in x0's dtype: pass float64 arrays inside `ufm.float64()` for float64."""
     solver = as_solver(method, "minimize")
     dtype = T.dtype(x0)
@@ -176,7 +186,8 @@ def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | 
     max_steps = check_int("max_steps", steps0 if max_steps is None else max_steps, 1, "minimize", hi=2**31 - 2)
     run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2)))
     r = run(x0, jnp.asarray(tol, dtype))
-    return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), Status.from_code(r.status))
+    return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), Status.from_code(r.status),
+                   float(r.curvature))
 
 
 def estimate_bytes(problem: Problem) -> int:
@@ -248,18 +259,18 @@ def _settings(layout, solver, dtype, tol, max_steps, history_every):
 def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched):
     full = jax.vmap(layout.full) if batched else layout.full
     W, H, b = (np.asarray(a) for a in full(out.x))
-    f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
+    f, gnorm, rel, lam = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel), np.asarray(out.curvature)
     codes = np.asarray(out.status)
     hist = np.asarray(out.history)
     if not batched:
-        f, gnorm, rel = float(f), float(gnorm), float(rel)
+        f, gnorm, rel, lam = float(f), float(gnorm), float(rel), float(lam)
         status, hist = Status.from_code(codes), hist[~np.isnan(hist[:, 0])]
     else:
         status = np.array([Status.from_code(c) for c in codes.ravel()], dtype=object).reshape(codes.shape)
     return Solution(
         problem=problem, method=solver, W=W, H=H, b=b, objective=f, grad_norm=gnorm, rel_grad_norm=rel,
         steps=int(out.steps) if not batched else np.asarray(out.steps), status=status, history=hist,
-        seconds=seconds, compile_seconds=compile_seconds,
+        seconds=seconds, compile_seconds=compile_seconds, min_curvature=lam,
     )
 
 

@@ -27,7 +27,8 @@ class Trajectory:
 
     step (T,), W (T,K,d), H (T,d,N), b (T,K), objective (T,), grad_norm (T,).
     status: a `ufm.Status`: "max_steps" when all `steps` ran; "diverged" after a non-finite or blown-up step
-    (`diverged_at` is the step that failed); "stalled" or "converged" when the solver stopped early. Snapshots
+    (`diverged_at` is the step that failed); "stalled", "converged" or "saddle" (the gradient test
+    holds where the Hessian has a negative eigenvalue) when the solver stopped early. Snapshots
     after an early end repeat the final iterate. steps_taken: the steps actually run.
     """
 

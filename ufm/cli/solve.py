@@ -67,6 +67,7 @@ def solution_record(sol) -> dict:
         "steps": sol.steps,
         "converged": bool(sol.converged),
         "status": sol.status,
+        "min_curvature": sol.min_curvature,
         "b": [float(v) for v in sol.b],
         "metrics": ufm.metrics.all(sol.W, sol.H, sol.b),
         "seconds": sol.seconds,
@@ -91,7 +92,9 @@ def table(rec: dict) -> str:
     b = [v for v in rec["b"] if v is not None]
     rows = [
         ("method", rec["method"]),
-        ("status", rec["status"]),
+        ("status", rec["status"] + ("  (the gradient vanishes but the Hessian has a negative eigenvalue "
+                                    f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start "
+                                    "elsewhere, e.g. --init-scale > 0)" if rec["status"] == "saddle" else "")),
         ("objective", _f(rec["objective"], ".15g")),
         ("grad norm", f"{_f(rec['grad_norm'], '.3e')}  (relative {_f(rec['rel_grad_norm'], '.3e')})"),
         ("steps", str(rec["steps"])),

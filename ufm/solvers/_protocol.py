@@ -33,6 +33,7 @@ class Status(enum.StrEnum):
     MAX_STEPS = "max_steps"
     DIVERGED = "diverged"
     STALLED = "stalled"
+    SADDLE = "saddle"  # the gradient test holds, but the Hessian has a negative eigenvalue: not a minimiser
 
     @property
     def code(self) -> int:
