@@ -69,6 +69,28 @@ def test_cli_refuses_an_unmappable_array_with_exit_2(tmp_path, monkeypatch, caps
     assert "COUNT=0" in capsys.readouterr().err
 
 
+def test_a_store_keeps_its_share_so_a_resubmitted_task_cannot_solve_jobs_twice(tmp_path, monkeypatch, capsys):
+    # Task 2 of --array=0-6:2 is share 1/4. Resubmitted alone as --array=2 it would be share 0/1 (all jobs) and
+    # would solve into its old store the jobs that the other three stores hold.
+    (tmp_path / "spec.toml").write_text(SPEC)
+    store = str(tmp_path / "shard-2.db")
+    for k, v in _env(2, 0, 6, 2, 4).items():
+        monkeypatch.setenv(k, v)
+    assert main(["scan", "run", str(tmp_path / "spec.toml"), "--store", store, "--quiet"]) == 0
+    share = _count(store)
+    assert share == len(range(1, TOTAL, 4))
+    for k, v in _env(2, 2, 2, 1, 1).items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    assert main(["scan", "run", str(tmp_path / "spec.toml"), "--store", store, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds share 1/4" in err and "share 0/1" in err and len(err.strip().splitlines()) == 1
+    assert _count(store) == share and _count(store, "pending") == 0  # nothing added
+    with pytest.raises(scan.StoreError, match="share"):
+        scan.run(scan.parse(SPEC), store, progress=False)  # unsharded: also another share
+    assert scan.run(scan.parse(SPEC), store, shard=(1, 4), progress=False)["solved_now"] == 0  # same share: resumes
+
+
 def test_status_counts_the_jobs_of_shares_that_never_ran(tmp_path, capsys):
     spec = scan.parse(SPEC)
     a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")

@@ -155,7 +155,7 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
         j["index"] = i
     scope = jobs if shard is None else [j for j in jobs if j["index"] % shard[1] == shard[0]]
     con = _store.connect(store)
-    _store.initialise(con, spec, scope)
+    _store.initialise(con, spec, scope, shard)
     _store.release_dead_claims(con)
     cond, args = _store.shard_clause(shard)
     if retry_failed:

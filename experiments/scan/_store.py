@@ -116,8 +116,16 @@ def shape_key(p: ufm.Problem) -> str:
     return json.dumps(list(p.static))
 
 
-def initialise(con, spec, jobs) -> None:
-    """Record the spec (refusing a different one) and insert every job not yet present as pending."""
+def _share_text(shard) -> str:
+    return "all" if shard is None else f"{shard[0]}/{shard[1]}"
+
+
+def initialise(con, spec, jobs, shard=None) -> None:
+    """Record the spec and the share (i, m) of its jobs this store runs (refusing a different spec or share),
+    and insert every job of the share not yet present as pending.
+
+    A store keeps one share: a SLURM task resubmitted with another --array form maps to another share, and
+    running it into the old store would solve jobs that another task's store already holds."""
     with transaction(con):
         row = con.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
         if row is None:
@@ -125,6 +133,13 @@ def initialise(con, spec, jobs) -> None:
             con.execute("INSERT INTO meta VALUES ('digest', ?)", (spec.digest,))
         elif row[0] != spec.canonical:
             raise ValueError("store: it holds a different scan spec; use another --store or the same spec")
+        share = con.execute("SELECT value FROM meta WHERE key='share'").fetchone()
+        if share is None:
+            con.execute("INSERT INTO meta VALUES ('share', ?)", (_share_text(shard),))
+        elif share[0] != _share_text(shard):
+            raise StoreError(
+                f"store: it holds share {share[0]} of the spec's jobs and this run is share {_share_text(shard)}; "
+                "resubmit the same --array (or --shard) — finished rows are skipped — or use another --store")
         con.executemany(
             "INSERT OR IGNORE INTO jobs (hash, seed, idx, grp, shape, problem, method, tol, max_steps) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
