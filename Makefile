@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: verify test test-all clean
+.PHONY: verify test test-all slurm clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ufm needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
@@ -20,6 +20,18 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# Debian's SLURM and munge for the single-node cluster of tests/test_slurm.py (as root; CI runs it).
+slurm:
+	@if command -v sbatch >/dev/null && { command -v slurmctld || test -x /usr/sbin/slurmctld; } >/dev/null; then \
+		echo "slurm: already installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null && \
+		echo "slurm: installed slurmctld slurmd slurm-client munge"; \
+	else \
+		echo "slurm: needs Debian's slurmctld, slurmd, slurm-client and munge (apt-get, as root)"; exit 1; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -385,7 +385,7 @@ def test_the_heartbeat_renews_this_workers_leases(tmp_path):
 def test_the_slurm_script_ships_and_runs_the_scan(capsys):
     assert main(["scan", "example", "--sbatch"]) == 0
     text = capsys.readouterr().out
-    assert "#SBATCH --array=" in text and "ufm scan run" in text and "--signal=B:TERM" in text
+    assert "#SBATCH --array=" in text and "ufm scan run" in text and "--signal=TERM@" in text and "mkdir -p out" in text
 
 
 # --- converged means a minimiser candidate ----------------------------------------------------------------------
