@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import ufm
@@ -23,7 +24,7 @@ from ufm.cli import main
 from ufm.experiments import scan
 from ufm.experiments.scan import _run
 
-from test_scan import SPEC, TOTAL, _count, _started
+from test_scan import SPEC, TOTAL, _count, _slow, _spawn, _started
 
 SLURM = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP",
          "SLURM_ARRAY_TASK_COUNT")
@@ -275,6 +276,60 @@ def test_sigterm_stops_after_the_current_chunk_and_the_rerun_completes(tmp_path)
     con = sqlite3.connect(store)
     rows = con.execute("SELECT hash, seed, COUNT(*) FROM jobs GROUP BY hash, seed").fetchall()
     assert len(rows) == TOTAL and all(c == 1 for *_, c in rows) and _count(store) == TOTAL
+
+
+_REFERENCE: dict = {}
+
+
+def _reference_objectives(spec_text: str, tmp_dir) -> dict:
+    """(hash, seed) → objective of one uninterrupted in-process run of the spec (computed once)."""
+    if spec_text not in _REFERENCE:
+        store = str(tmp_dir / "reference.db")
+        scan.run(scan.parse(spec_text), store, progress=False)
+        _REFERENCE[spec_text] = _objectives(store)
+    return _REFERENCE[spec_text]
+
+
+def _objectives(store) -> dict:
+    con = sqlite3.connect(store)
+    try:
+        return {(h, s): json.loads(r)["objective"] for h, s, r in
+                con.execute("SELECT hash, seed, result FROM jobs WHERE status='done'")}
+    finally:
+        con.close()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(kills=st.lists(st.floats(0.0, 6.0), min_size=1, max_size=3), chunk=st.sampled_from([1, 2, 3]))
+def test_random_kill_points_never_lose_or_duplicate_a_row(tmp_path_factory, kills, chunk):
+    """SIGKILL a scan process at random moments (while it imports, creates the store, claims, solves or writes),
+    once or several times in a row, then finish the scan: every configuration is stored exactly once, with the
+    value of an uninterrupted run (rtol 1e-12: the same compiled solve, reassociation only)."""
+    tmp = tmp_path_factory.mktemp("kill")
+    text = _slow(SPEC, chunk)
+    spec_path = tmp / "spec.toml"
+    spec_path.write_text(text)
+    store = str(tmp / "s.db")
+    for delay in kills:
+        proc = _spawn(spec_path, store)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    before = _count(store)
+    event("killed " + ("before the store existed" if not os.path.exists(store) else
+                       "with no row stored" if before == 0 else "mid-scan" if before < TOTAL else "after the last row"))
+    assert scan.run(scan.parse(text), store, progress=False)["pending"] == 0
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = con.execute("SELECT hash, seed, COUNT(*), MIN(status), MAX(status) FROM jobs GROUP BY hash, seed").fetchall()
+    con.close()
+    assert len(rows) == TOTAL and all(c == 1 and lo == hi == "done" for *_, c, lo, hi in rows)
+    got, ref = _objectives(store), _reference_objectives(text.replace(f"chunk = {chunk}", "chunk = 1"), tmp)
+    assert got.keys() == ref.keys()
+    assert all(got[k] == pytest.approx(ref[k], rel=1e-12) for k in ref)
 
 
 # --- property tests -------------------------------------------------------------------------------------------
