@@ -56,14 +56,14 @@ class _Carry(NamedTuple):
     buf: Any
 
 
-def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = PROBE_STEPS) -> Run:
+def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0) -> Run:
     """Minimise `fun` from x0 with `solver` until ‖∇f‖/min(|f|, |f(x0)|) ≤ tol (CONVERGED), the solver's
     `terminate` says so, the step count reaches max_steps (MAX_STEPS), or a step is non-finite or blows up
     (DIVERGED: the run ends at the last finite iterate).
 
-    A converged end point is then tested for second order (`probe` Lanczos steps, 0: no test): where the
-    Hessian has a clearly negative eigenvalue the point is a saddle (or a maximum), and the status is SADDLE —
-    e.g. a start at the origin, where the UFM's gradient vanishes."""
+    With `probe` > 0 a converged end point is then tested for second order in the same program (`probe`
+    Lanczos steps): where the Hessian has a clearly negative eigenvalue the point is a saddle (or a maximum),
+    and the status is SADDLE. (`solve` runs the same test as a separate program compiled once per shape.)"""
     f, g = jax.value_and_grad(fun)(x0)
     f0 = f
     state = solver.init(fun, x0, f, g, max_steps)
@@ -91,16 +91,31 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = P
         lam_min, lam_max = lax.cond(c.status == CONVERGED, lambda x: curvature(fun, x, probe),
                                     lambda x: (lam, lam), c.x)
         lam = lam_min
-        negative = lam_min < -NEGATIVE[jnp.dtype(f.dtype)] * jnp.maximum(jnp.maximum(-lam_min, lam_max),
-                                                                         jnp.finfo(f.dtype).tiny)
-        status = jnp.where((c.status == CONVERGED) & negative, SADDLE, c.status).astype(jnp.int32)
+        status = jnp.where((c.status == CONVERGED) & negative(lam_min, lam_max), SADDLE, c.status).astype(jnp.int32)
     return Run(c.x, c.f, c.g, f0, c.k, status, recorder.close(c.buf, c.k, c.x, c.f, c.g), lam)
 
 
+def negative(lam_min, lam_max):
+    """Whether the Ritz values (λ_min, λ_max) show negative curvature rather than rounding:
+    λ_min < −NEGATIVE·max(−λ_min, λ_max) (NEGATIVE = 1e-7 in float64, 1e-3 in float32)."""
+    lam_min, lam_max = jnp.asarray(lam_min), jnp.asarray(lam_max)
+    scale = jnp.maximum(jnp.maximum(-lam_min, lam_max), jnp.finfo(lam_min.dtype).tiny)
+    return lam_min < -NEGATIVE[jnp.dtype(lam_min.dtype)] * scale
+
+
 def curvature(fun, x, steps: int = PROBE_STEPS):
-    """(λ_min, λ_max): the extreme Ritz values of ∇²fun(x) after `steps` Lanczos steps (Hessian-vector
-    products, no matrix) from a fixed random vector. Ritz values lie in [λ_min(∇²f), λ_max(∇²f)] (up to
-    rounding), so a clearly negative first value proves negative curvature; the test can miss a negative
+    """(λ_min, λ_max): the extreme eigenvalues of the Lanczos matrix of `lanczos` (in the program)."""
+    alphas, betas = lanczos(fun, x, steps)
+    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    ritz = jnp.linalg.eigvalsh(tri)
+    return ritz[0], ritz[-1]
+
+
+def lanczos(fun, x, steps: int = PROBE_STEPS):
+    """The tridiagonal Lanczos matrix (diagonal alphas (m,), off-diagonal betas[:-1]) of ∇²fun(x) after
+    m = min(steps, size of x) steps (Hessian-vector products, no matrix) from a fixed pseudo-random vector.
+    Its eigenvalues (Ritz values) lie in [λ_min(∇²f), λ_max(∇²f)] (up to rounding), so a clearly negative
+    first one proves negative curvature; the test can miss a negative
     eigenvalue only if the start vector is (nearly) orthogonal to its eigenspace or the Krylov space of
     `steps` vectors has not reached it. When the Krylov space is invariant early (repeated eigenvalues, a small
     x) the remaining steps repeat the first Rayleigh quotient, which adds no value outside the spectrum."""
@@ -112,9 +127,19 @@ def curvature(fun, x, steps: int = PROBE_STEPS):
     def hvp(v):
         return jax.jvp(grad, (x,), (v,))[1]
 
+    # A fixed pseudo-random start (the fractional parts of a sine hash, centred): no PRNG in the program, which
+    # would cost more to compile than the rest of the test.
     leaves, tree = jax.tree_util.tree_flatten(x)
-    keys = jax.random.split(jax.random.PRNGKey(0), len(leaves))
-    v = jax.tree_util.tree_unflatten(tree, [jax.random.normal(k, a.shape, dtype) for k, a in zip(keys, leaves)])
+    offsets = [0]
+    for a in leaves:
+        offsets.append(offsets[-1] + a.size)
+
+    def hashed(a, start):
+        i = jnp.arange(start, start + a.size, dtype=dtype).reshape(a.shape)
+        u = jnp.sin(i * 12.9898 + 78.233) * 43758.5453
+        return u - jnp.floor(u) - 0.5
+
+    v = jax.tree_util.tree_unflatten(tree, [hashed(a, o) for a, o in zip(leaves, offsets)])
     v = jax.tree_util.tree_map(lambda a: a / T.norm(v), v)
     tiny = jnp.sqrt(jnp.finfo(dtype).eps)
 
@@ -135,9 +160,7 @@ def curvature(fun, x, steps: int = PROBE_STEPS):
     zero = jnp.zeros((), dtype)
     init = (T.zeros_like(v), v, zero, jnp.zeros(m, dtype), jnp.zeros(m, dtype), zero, jnp.asarray(True))
     _, _, _, alphas, betas, _, _ = lax.fori_loop(0, m, body, init)
-    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-    ritz = jnp.linalg.eigvalsh(tri)
-    return ritz[0], ritz[-1]
+    return alphas, betas
 
 
 class History(NamedTuple):
@@ -199,4 +222,4 @@ class Snapshots(NamedTuple):
         return jax.tree_util.tree_map(fill, xs, x), fill(fs, f), fill(gs, T.norm(g))
 
 
-__all__ = ["run", "curvature", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS"]
+__all__ = ["run", "curvature", "lanczos", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS", "negative"]

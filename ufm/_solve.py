@@ -115,6 +115,41 @@ def _run(cfg: _Settings, hyper: Hyper, x0, tol) -> _Out:
                 r.curvature)
 
 
+_PROBES = Executables()
+
+
+def second_order(layout: Layout, hyper: Hyper, x, status):
+    """The second-order test of `solve`'s end points: for each converged member (x: the tuple of free arrays,
+    with a leading batch axis when `status` is an array), the extreme Lanczos Ritz values of ∇²f
+    (`_engine.curvature`); a member with negative curvature gets status SADDLE. Returns (status codes,
+    λ_min: NaN where the test did not run, compile seconds). One program per problem shape, whatever the method, step budget
+    or batch size, and it runs only for the members that converged."""
+    codes = np.array(status, dtype=np.int32, copy=True)
+    lam = np.full(codes.shape, np.nan)
+    todo = np.flatnonzero(codes.ravel() == Status.CONVERGED.code)
+    seconds = 0.0
+    if todo.size == 0:
+        return codes, lam, seconds
+    exe = _PROBES.get(layout)
+    one = lambda h, x: _engine.lanczos(lambda z: value(layout, h, layout.full(z)), x)  # noqa: E731
+    pick = (lambda a, i: a) if codes.ndim == 0 else (lambda a, i: a[i])
+    for i in todo:
+        h_i = Hyper(*(pick(v, i) for v in hyper))
+        x_i = tuple(pick(a, i) for a in x)
+        if exe is None:
+            t0 = time.perf_counter()
+            exe = jax.jit(one).lower(h_i, x_i).compile()
+            seconds = time.perf_counter() - t0
+            _PROBES.put(layout, exe)
+        alphas, betas = (np.asarray(a, np.float64) for a in exe(h_i, x_i))
+        ritz = np.linalg.eigvalsh(np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1))
+        lam_min, lam_max = jnp.asarray(ritz[0], x_i[0].dtype), jnp.asarray(ritz[-1], x_i[0].dtype)
+        lam.flat[i] = float(lam_min)
+        if bool(_engine.negative(lam_min, lam_max)):
+            codes.flat[i] = Status.SADDLE.code
+    return codes, lam, seconds
+
+
 _COMPILED = Executables()
 
 
@@ -184,7 +219,8 @@ def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | 
     tol0, steps0 = defaults(solver, "float64" if dtype == jnp.float64 else "float32")
     tol = check_tol(tol0 if tol is None else tol, "minimize")
     max_steps = check_int("max_steps", steps0 if max_steps is None else max_steps, 1, "minimize", hi=2**31 - 2)
-    run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2)))
+    run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2),
+                                           probe=_engine.PROBE_STEPS))
     r = run(x0, jnp.asarray(tol, dtype))
     return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), Status.from_code(r.status),
                    float(r.curvature))
@@ -256,11 +292,12 @@ def _settings(layout, solver, dtype, tol, max_steps, history_every):
     return tol, _Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
 
 
-def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched):
+def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched, hyper):
     full = jax.vmap(layout.full) if batched else layout.full
     W, H, b = (np.asarray(a) for a in full(out.x))
-    f, gnorm, rel, lam = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel), np.asarray(out.curvature)
-    codes = np.asarray(out.status)
+    f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
+    codes, lam, probe_s = second_order(layout, hyper, out.x, np.asarray(out.status))
+    compile_seconds += probe_s
     hist = np.asarray(out.history)
     if not batched:
         f, gnorm, rel, lam = float(f), float(gnorm), float(rel), float(lam)
@@ -312,7 +349,8 @@ def solve(
     exe, compile_s = _compiled(cfg, None, None, hyper, x0, tol_a)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
-    return _to_solution(problem, solver, layout, out, time.perf_counter() - t0, compile_s, batched=False)
+    return _to_solution(problem, solver, layout, out, time.perf_counter() - t0, compile_s, batched=False,
+                        hyper=hyper)
 
 
 @float64()
@@ -378,4 +416,5 @@ def solve_batch(
     exe, compile_s = _compiled(cfg, key_batch, execution, hyper, x0, tol_a)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
-    return _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True)
+    return _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True,
+                        hyper=hyper)

@@ -17,7 +17,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
-from ._solve import check_tol, initial_point
+from ._solve import check_tol, initial_point, second_order
 from .solvers import Status, as_solver
 
 
@@ -114,6 +114,8 @@ def trajectory(
     t0 = time.perf_counter()
     xs, fs, gs, k, code = jax.block_until_ready(exe(tol_a, hyper, x0))
     seconds = time.perf_counter() - t0
+    code, _, probe_s = second_order(layout, hyper, tuple(a[-1] for a in xs), np.asarray(code))
+    compile_s += probe_s
     W, H, b = (np.asarray(a) for a in jax.vmap(layout.full)(xs))
     return Trajectory(
         problem=problem, method=solver, step=np.arange(0, steps + 1, every), W=W, H=H, b=b,
