@@ -13,7 +13,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _engine
+from . import _engine, _reduce
 from ._config import float64
 from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
@@ -33,6 +33,12 @@ class Solution:
     "saddle": the gradient test holds at a point where the Hessian has a negative eigenvalue).
     min_curvature: the smallest Ritz value of the Hessian found by the second-order test at a point that
     passed the gradient test (NaN where the test did not run).
+    reduced: the class-mean problem that was solved in place of `problem` (`ufm.solve(reduce=...)`), or None
+    for a solve in full. A reduced solution is lifted exactly: W, H, b, objective, grad_norm and
+    rel_grad_norm are those of the full problem at the lifted point; steps, history and min_curvature are the
+    reduced solve's (the other blocks of the full Hessian are positive definite for the losses "auto" reduces,
+    except the padded dimensions when d > K, which are ⪰ 0 exactly where `ufm.theory.certificate` holds).
+    path: "reduced" or "full".
     history: rows (step, objective, grad_norm) every `history_every` steps and at the end (in a batch,
     padded with NaN rows after each problem's own end; `solution[i]` trims them).
     seconds: run time of the compiled solve; compile_seconds: compilation time paid by this call (0 if cached).
@@ -52,6 +58,11 @@ class Solution:
     seconds: float
     compile_seconds: float
     min_curvature: float | np.ndarray = float("nan")
+    reduced: Problem | tuple | None = None
+
+    @property
+    def path(self) -> str:
+        return "full" if self.reduced is None else "reduced"
 
     @property
     def converged(self):
@@ -79,6 +90,7 @@ class Solution:
             rel_grad_norm=float(self.rel_grad_norm[i]), steps=int(self.steps[i]), status=Status(self.status[i]),
             history=hist[~np.isnan(hist[:, 0])], seconds=self.seconds / n, compile_seconds=self.compile_seconds / n,
             min_curvature=float(self.min_curvature[i]),
+            reduced=None if self.reduced is None else self.reduced[i],
         )
 
     def unstack(self) -> list["Solution"]:
@@ -94,6 +106,8 @@ class _Out(NamedTuple):
     status: jax.Array
     history: jax.Array
     curvature: jax.Array
+    f0: jax.Array
+    gsq: jax.Array  # ‖∇f‖² of each free array (W, H, b as free), for the lift of a reduced solve
 
 
 class _Settings(NamedTuple):
@@ -111,8 +125,9 @@ def _run(cfg: _Settings, hyper: Hyper, x0, tol) -> _Out:
     arrays (`Layout.free`)."""
     fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
     r = _engine.run(cfg.solver, fun, x0, tol, cfg.max_steps, _engine.History(cfg.every, cfg.rows))
+    gsq = jnp.stack([jnp.vdot(a, a) for a in r.g])
     return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record,
-                r.curvature)
+                r.curvature, r.f0, gsq)
 
 
 _PROBES = Executables()
@@ -311,6 +326,23 @@ def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched
     )
 
 
+def _lifted(problem, sol: Solution, out) -> Solution:
+    """The full-problem solution of a reduced solve (`_reduce`): the point lifted, the gradient norm of f at it
+    (‖∇_W f_r‖² + ‖∇_b f_r‖² + ‖∇_H f_r‖²/n) and its relative form."""
+    single = isinstance(problem, Problem)
+    p0 = problem if single else problem[0]
+    W, H, b = _reduce.lift(p0, sol.W, sol.H, sol.b)
+    weights = np.ones(np.shape(out.gsq)[-1])
+    weights[0 if p0.fixed_w else 1] = 1.0 / p0.n
+    gnorm = np.sqrt(np.asarray(out.gsq) @ weights)
+    f, f0 = np.asarray(sol.objective), np.asarray(out.f0)
+    rel = gnorm / np.maximum(np.minimum(np.abs(f), np.abs(f0)), np.finfo(np.float64).tiny)
+    if single:
+        gnorm, rel = float(gnorm), float(rel)
+    return dataclasses.replace(sol, problem=problem, W=W, H=H, b=b, grad_norm=gnorm, rel_grad_norm=rel,
+                               reduced=sol.problem)
+
+
 @float64()
 def solve(
     problem: Problem,
@@ -321,6 +353,7 @@ def solve(
     init=None,
     init_scale: float = 0.1,
     history_every: int | None = None,
+    reduce: str = "auto",
 ) -> Solution:
     """Minimise f of `problem` from a random (or given) point in one compiled `lax.while_loop`.
 
@@ -333,6 +366,12 @@ def solve(
       lbfgs, 20000 first-order).
     seed, init, init_scale: see `initial_point`.
     history_every: stride of the (step, objective, grad_norm) history (default: about 500 rows).
+    reduce: "auto" solves the exact class-mean problem (n = 1, λ_H → nλ_H, d → min(d, K); see `ufm.reduction`)
+      in place of `problem` where its critical points are those of `problem` (losses convex in the logits, no
+      start point given) and lifts the result; "always" reduces any loss (exact for the global-minimum value;
+      for focal loss with γ > 0 a reduced local minimum may be a saddle of f); "never" solves in full.
+      `Solution.path` says which ran. A reduced solve costs O(K³) per step whatever n and d are, and shapes
+      that differ only in n (and in d ≥ K) share one compiled program.
 
     A non-finite objective or gradient stops the solve with status "diverged" and returns the last finite
     iterate. Compilation is cached per (problem shape, method, max_steps). Float64 problems run in float64
@@ -341,16 +380,19 @@ def solve(
     if not isinstance(problem, Problem):
         raise TypeError(f"solve(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     solver = as_solver(method)
-    layout = Layout.of(problem)
-    tol, cfg = _settings(layout, solver, problem.dtype, tol, max_steps, history_every)
-    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)))
-    hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
-    tol_a = jnp.asarray(tol, problem.dtype)
+    reduced = _reduce.choose(problem, reduce, init, "solve")
+    target = problem if reduced is None else reduced
+    layout = Layout.of(target)
+    tol, cfg = _settings(layout, solver, target.dtype, tol, max_steps, history_every)
+    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(target, seed, init, init_scale), target.dtype)))
+    hyper = Hyper(*(jnp.asarray(v, target.dtype) for v in target.hyper))
+    tol_a = jnp.asarray(tol, target.dtype)
     exe, compile_s = _compiled(cfg, None, None, hyper, x0, tol_a)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
-    return _to_solution(problem, solver, layout, out, time.perf_counter() - t0, compile_s, batched=False,
-                        hyper=hyper)
+    sol = _to_solution(target, solver, layout, out, time.perf_counter() - t0, compile_s, batched=False,
+                       hyper=hyper)
+    return sol if reduced is None else _lifted(problem, sol, out)
 
 
 @float64()
@@ -365,6 +407,7 @@ def solve_batch(
     history_every: int | None = None,
     devices=None,
     execution: str = "auto",
+    reduce: str = "auto",
 ) -> Solution:
     """`solve` vmapped over problems that share (K, n, d, loss, bias, fixed_w, dtype) and differ in the
     λ's, the loss parameters and the seed. Returns one `Solution` whose fields are stacked along axis 0;
@@ -375,6 +418,7 @@ def solve_batch(
     must be a multiple of their number. None: the default device.
     execution: "vmap" (all members in lockstep lanes), "map" (members one after another in one compiled
     program) or "auto" (`default_execution`: vmap on accelerators, map on CPU). Same results either way.
+    reduce: as in `solve` (the batch's problems share their shape, so all or none are reduced).
     """
     problems = tuple(problems)
     if not problems:
@@ -397,8 +441,12 @@ def solve_batch(
     inits = [None] * B if init is None else list(init)
     if len(inits) != B:
         raise ParameterError("init", f"{len(inits)} points", f"None or {B} (W, H, b) triples", "solve_batch")
-    p0 = problems[0]
+    full = problems
     solver = as_solver(method, "solve_batch")
+    choices = [_reduce.choose(p, reduce, i, "solve_batch") for p, i in zip(problems, inits)]
+    reduced = None if any(c is None for c in choices) else tuple(choices)
+    problems = full if reduced is None else reduced
+    p0 = problems[0]
     layout = Layout.of(p0)
     tol, cfg = _settings(layout, solver, p0.dtype, tol, max_steps, history_every)
     x0 = jnp.asarray(np.stack([initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]), p0.dtype)
@@ -416,5 +464,6 @@ def solve_batch(
     exe, compile_s = _compiled(cfg, key_batch, execution, hyper, x0, tol_a)
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
-    return _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True,
-                        hyper=hyper)
+    sol = _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True,
+                       hyper=hyper)
+    return sol if reduced is None else _lifted(full, sol, out)

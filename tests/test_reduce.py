@@ -1,0 +1,123 @@
+"""The exact class-mean / low-dimension reduction (`ufm.solve(reduce=...)`, ufm/_reduce.py), as theorems:
+the lift of a reduced solve is a critical point of the full problem with the same objective, the full-dimension
+certificate holds at it, and its value is the full solve's — across losses, bias, frozen W, K = 2, d < K, d = K,
+d > K and n = 1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ufm
+import ufm.theory
+
+LOSSES = {
+    "mse": dict(loss="mse"),
+    "mse-rescaled": dict(loss="mse", alpha=2.0, M=3.0),
+    "ce": dict(loss="ce"),
+    "ce-nobias": dict(loss="ce", bias=False),
+    "ce-lamb0": dict(loss="ce", lam_b=0.0),
+    "ls": dict(loss="ls", delta=0.3),
+    "fl-gamma0": dict(loss="fl", gamma=0.0),
+    "ce-etf": dict(loss="ce", fixed_w="etf"),
+}
+# (loss case, K, n, d): every loss at d > K, and the edges — K = 2, d = 1, d < K, d = K, n = 1 — spread over them.
+CASES = [
+    ("mse", 2, 3, 1), ("mse", 4, 5, 4), ("mse", 5, 3, 12),
+    ("mse-rescaled", 3, 4, 2), ("mse-rescaled", 4, 2, 9),
+    ("ce", 2, 4, 5), ("ce", 4, 5, 2), ("ce", 3, 1, 7),
+    ("ce-nobias", 4, 5, 4), ("ce-nobias", 2, 3, 1),
+    ("ce-lamb0", 5, 3, 12),
+    ("ls", 3, 1, 7), ("ls", 4, 5, 2), ("ls", 5, 3, 12),
+    ("fl-gamma0", 4, 5, 4),
+    ("ce-etf", 4, 5, 3), ("ce-etf", 3, 4, 8),
+]
+
+
+def _full_gradient(problem, sol):
+    obj = ufm.objective(problem)
+    return float(np.linalg.norm(np.asarray(obj.grad_x(obj.pack(sol.params)))))
+
+
+@pytest.mark.parametrize("case, K, n, d", CASES)
+def test_the_lift_is_a_critical_point_with_the_reduced_value_and_the_full_solve_agrees(case, K, n, d):
+    kw = LOSSES[case]
+    p = ufm.Problem(K=K, n=n, d=d, lam_w=2e-3, lam_h=1e-3, **{"lam_b": 1e-2, **kw})
+    red = ufm.solve(p)  # reduce="auto"
+    expect = ufm.reduction(p).reduced
+    assert red.path == ("full" if expect is None else "reduced")
+    assert red.W.shape == (K, d) and red.H.shape == (d, n * K) and red.status == "converged"
+    f = ufm.objective(p)
+    # The lifted point: f there equals the reduced objective (rounding of a sum of N vs K terms: 1e-13), its
+    # gradient in the full dimension is the reduced one's, reported exactly (1e-12 relative).
+    assert float(f.f(red.params)) == pytest.approx(red.objective, rel=1e-13, abs=1e-15)
+    g = _full_gradient(p, red)
+    assert g == pytest.approx(red.grad_norm, rel=1e-6, abs=1e-15) and g <= 1e-10 * max(red.objective, 1e-300)
+    # The full solve (an independent path) reaches the same value: every case here is in a benign regime, where
+    # all local minima are global (Zhu et al. 2021, arXiv 2105.02375, Thm 3.2; Zhou et al. 2022,
+    # arXiv 2203.01238, Thm 3.2; Zhou et al. 2022, arXiv 2210.02192, Thm 3); 1e-12 relative: both converge to
+    # relative gradient 1e-12.
+    full = ufm.solve(p, reduce="never")
+    assert full.path == "full" and full.status == "converged"
+    assert red.objective == pytest.approx(full.objective, rel=1e-12, abs=1e-15)
+    # The lifted point, certified in the full dimension (convex losses, λ_b > 0 or no bias; d ≥ K, where the
+    # rank of WH is not constrained and the nuclear-norm relaxation is tight, or a frozen W).
+    cert = ufm.theory.certificate(p, red.W, red.H, red.b)
+    if cert.gap_bound is not None and (d >= K or kw.get("fixed_w")):
+        assert cert.gap_bound <= 1e-9 * max(red.objective, 1.0)
+    if expect is not None:  # the lifted features of a class are equal: within-class variability is rounding
+        assert float(ufm.metrics.nc1(red.H, K=K)) < 1e-28
+
+
+def test_shapes_differing_in_n_and_in_d_at_least_K_share_one_compiled_program():
+    ufm.clear_caches()
+    first = ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6))
+    assert first.compile_seconds > 0
+    for n, d in ((10, 4), (50, 32), (1, 5), (200, 128)):
+        sol = ufm.solve(ufm.Problem(loss="ce", K=4, n=n, d=d, lam_h=1e-3 * n ** -0.5))
+        assert sol.path == "reduced" and sol.compile_seconds == 0.0, (n, d)
+    assert ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=2)).compile_seconds > 0  # d < K: its own shape
+
+
+def test_auto_solves_in_full_where_the_reduction_is_not_exact_for_local_minima():
+    fl = ufm.Problem(loss="fl", gamma=3.0, K=3, n=4, d=5)
+    assert ufm.reduction(fl).reduced is None and "not convex in the logits" in ufm.reduction(fl).reason
+    assert ufm.solve(fl).path == "full"
+    assert ufm.solve(fl, reduce="always").path == "reduced"  # asked for: the global-minimum value only
+    p = ufm.Problem(K=3, n=4, d=5)
+    start = ufm.solve(p, reduce="never")
+    assert ufm.solve(p, init=start.params).path == "full"  # a start point's features need not be class means
+    assert ufm.reduction(ufm.Problem(K=3, n=1, d=2)).reason.startswith("nothing to reduce")
+    with pytest.raises(ufm.ParameterError, match="reduce"):
+        ufm.solve(p, reduce="yes")
+    with pytest.raises(ufm.ParameterError, match="start point"):
+        ufm.solve(p, reduce="always", init=start.params)
+
+
+def test_batches_reduce_and_lift_every_member():
+    probs = [ufm.Problem(loss="ls", K=3, n=6, d=8, delta=dl) for dl in (0.0, 0.2, 0.5)]
+    batch = ufm.solve_batch(probs, seeds=[0, 1, 2])
+    assert batch.path == "reduced" and batch.W.shape == (3, 3, 8) and batch.H.shape == (3, 8, 18)
+    for i, p in enumerate(probs):
+        one = ufm.solve(p, seed=i)
+        assert batch[i].objective == pytest.approx(one.objective, rel=1e-12)
+        assert batch[i].reduced == ufm.reduced_problem(p) and batch[i].problem == p
+        assert batch[i].grad_norm == pytest.approx(_full_gradient(p, batch[i]), rel=1e-6, abs=1e-15)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(K=st.integers(2, 5), n=st.integers(1, 6), extra=st.integers(-1, 6),
+       loss=st.sampled_from(["mse", "ce", "ls"]), lw=st.floats(-5, -1), lh=st.floats(-5, -1),
+       lb=st.sampled_from([0.0, 1e-3, 1e-1]), bias=st.booleans())
+def test_random_problems_reduced_and_full_agree(K, n, extra, loss, lw, lh, lb, bias):
+    """Random problems with d ≥ K − 1 (benign for these losses): reduced and full solves reach one value, and
+    the lift is critical in the full problem. Tolerance 1e-11 relative: two independent converged solves."""
+    p = ufm.Problem(loss=loss, K=K, n=n, d=max(1, K - 1 + extra), lam_w=10**lw, lam_h=10**lh, lam_b=lb, bias=bias,
+                    delta=0.1 if loss == "ls" else 0.0)
+    red, full = ufm.solve(p), ufm.solve(p, reduce="never")
+    # "stalled": Newton at float64's floor (tiny λ's); the values still agree.
+    assert red.status in ("converged", "stalled") and full.status in ("converged", "stalled")
+    assert red.objective == pytest.approx(full.objective, rel=1e-11, abs=1e-14)
+    assert _full_gradient(p, red) <= 1e-10 * max(abs(red.objective), 1e-300) + 1e-15
