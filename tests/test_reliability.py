@@ -451,7 +451,8 @@ def test_a_start_at_the_origin_is_reported_as_a_saddle_not_converged(loss):
     # theorems: Zhu et al. 2021, arXiv 2105.02375, Thm 3.2; Zhou et al. 2022, arXiv 2203.01238, Thm 3.2):
     # its gradient in (W, H) vanishes, so the gradient test alone would stop there and call it converged.
     p = ufm.Problem(loss=loss, K=4, n=3, d=5, lam_w=1e-3, lam_h=1e-3, lam_b=1e-2)
-    at_origin = ufm.solve(p, init_scale=0.0)
+    assert ufm.solve(p, init_scale=0.0).status == "saddle"  # reduced (class means) where "auto" reduces
+    at_origin = ufm.solve(p, init_scale=0.0, reduce="never")
     assert at_origin.status == "saddle" and not at_origin.converged
     assert np.abs(at_origin.W).max() == 0 and at_origin.min_curvature < -1e-2  # the negative curvature it found
     # Its Ritz value is an eigenvalue of the dense Hessian (tolerance: 24 Lanczos steps, rounding only).

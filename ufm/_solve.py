@@ -241,12 +241,16 @@ def minimize(fun, x0, method="auto", tol: float | None = None, max_steps: int | 
                    float(r.curvature))
 
 
-def estimate_bytes(problem: Problem) -> int:
-    """An upper estimate of the memory one `solve` of `problem` needs, before anything is allocated: the free
-    vector and the solvers' working copies (L-BFGS history included: about 2·20 + 16 vectors of the free size)
-    plus the logits, their gradient and the one-hot labels (3·K·N). `solve_memory` gives XLA's exact figure
-    after compiling."""
+def estimate_bytes(problem: Problem, reduce: str = "never") -> int:
+    """An upper estimate of the memory one `solve(problem, reduce=reduce)` needs, before anything is allocated:
+    the free vector and the solvers' working copies (L-BFGS history included: about 2·20 + 16 vectors of the
+    free size) plus the logits, their gradient and the one-hot labels (3·K·N). A reduced solve needs that for
+    the class-mean problem plus the lifted (W, H, b) and a few copies of H for the metrics (5·d·N).
+    `solve_memory` gives XLA's exact figure after compiling."""
     item = 8 if problem.dtype == "float64" else 4
+    reduced = _reduce.choose(problem, reduce, None, "estimate_bytes")
+    if reduced is not None:
+        return estimate_bytes(reduced) + (problem.K * problem.d + 5 * problem.d * problem.N + problem.K) * item
     return int(Layout.of(problem).size * item * (2 * 20 + 16) + 3 * problem.K * problem.N * item)
 
 

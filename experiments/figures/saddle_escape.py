@@ -32,7 +32,7 @@ SETUP = {"K": 4, "n": 5, "d": 6, "lam_w": 5e-3, "lam_h": 5e-3}
 
 def params(quick: bool) -> dict:
     return {**SETUP, "problems": {k: v for k, v in PROBLEMS}, "perturbation": 1e-6,
-            "optimizer": {"method": "sgd", "lr": 0.1, "momentum": 0.9}, "steps": 4000 if quick else 8000,
+            "optimizer": {"method": "sgd", "lr": 0.1, "momentum": 0.9}, "steps": 6000 if quick else 8000,
             "every": 100 if quick else 50}
 
 

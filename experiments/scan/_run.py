@@ -71,6 +71,7 @@ def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
     cert = theory.certificate(p, sol.W, sol.H, sol.b)
     row = {**p.to_dict(), "seed": seed, "objective": sol.objective, "grad_norm": sol.grad_norm,
            "rel_grad_norm": sol.rel_grad_norm, "steps": sol.steps, "solver_status": sol.status,
+           "min_curvature": sol.min_curvature, "path": sol.path,
            "b_mean": float(np.mean(sol.b)), **m,
            "pred_objective": pred.objective, "pred_case": pred.case, "pred_a": pred.a, "pred_kappa": pred.kappa,
            "pred_b": None if pred.b is None else float(np.mean(pred.b)),

@@ -134,11 +134,11 @@ def available_bytes() -> int | None:
         return None
 
 
-def check_fits(problem, flag: str = "--K/--n/--d") -> None:
+def check_fits(problem, flag: str = "--K/--n/--d", reduce: str = "never") -> None:
     """Refuse, before anything is allocated, a problem whose solve needs more memory than is available."""
     import ufm
 
-    need, have = ufm.estimate_bytes(problem), available_bytes()
+    need, have = ufm.estimate_bytes(problem, reduce=reduce), available_bytes()
     if have is not None and need > have:
         raise UsageError(f"{flag}: one solve of K={problem.K} n={problem.n} d={problem.d} needs ~"
                          f"{need / 2**30:.3g} GiB, more than the {have / 2**30:.3g} GiB available")

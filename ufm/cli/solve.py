@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     g.add_argument("--lr", type=number(float), default=None, help="learning rate (gd, sgd, adam)")
     g.add_argument("--seed", type=number(int), default=0, help="seed of the random start (default 0)")
     g.add_argument("--init-scale", type=number(float), default=0.1, help="std of the random start")
+    g.add_argument("--reduce", choices=("auto", "always", "never"), default="auto",
+                   help="solve the exact class-mean problem (n = 1, d = min(d, K)) and lift it: where exact "
+                        "(auto, the default), for any loss (always), or never")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(run=run)
 
@@ -68,6 +71,8 @@ def solution_record(sol) -> dict:
         "converged": bool(sol.converged),
         "status": sol.status,
         "min_curvature": sol.min_curvature,
+        "path": sol.path,
+        "reduced": None if sol.reduced is None else sol.reduced.to_dict(),
         "b": [float(v) for v in sol.b],
         "metrics": ufm.metrics.all(sol.W, sol.H, sol.b),
         "seconds": sol.seconds,
@@ -92,6 +97,9 @@ def table(rec: dict) -> str:
     b = [v for v in rec["b"] if v is not None]
     rows = [
         ("method", rec["method"]),
+        ("path", rec["path"] + ("" if rec["reduced"] is None else
+                                f"  (solved K class means: n = 1, d = {rec['reduced']['d']}, "
+                                f"λ_H = {rec['reduced']['lam_h']:g}; lifted exactly)")),
         ("status", rec["status"] + ("  (the gradient vanishes but the Hessian has a negative eigenvalue "
                                     f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start "
                                     "elsewhere, e.g. --init-scale > 0)" if rec["status"] == "saddle" else "")),
@@ -118,13 +126,13 @@ def table(rec: dict) -> str:
 
 def run(args) -> int:
     problem = problem_from_args(args)
-    check_fits(problem)
+    check_fits(problem, reduce=args.reduce)
     method = _method(args)
     import ufm
 
     try:
         sol = ufm.solve(problem, method=method, tol=args.tol, max_steps=args.max_steps, seed=args.seed,
-                        init_scale=args.init_scale)
+                        init_scale=args.init_scale, reduce=args.reduce)
     except ufm.ParameterError as e:
         raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
     rec = solution_record(sol)
