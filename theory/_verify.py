@@ -65,6 +65,8 @@ class Report:
     seconds: float
     quick: bool
     seed: int
+    compilations: int = 0  # XLA compilations the battery performed (`ufm.compilations`)
+    compile_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -90,12 +92,14 @@ class Report:
         out.append("")
         out.append(f"{len(self.claims) - n_fail}/{len(self.claims)} claims pass, "
                    f"{sum(len(c.cases) for c in self.claims)} cases, {self.seconds:.1f} s "
-                   f"({'quick' if self.quick else 'full'} battery, seed {self.seed})")
+                   f"({'quick' if self.quick else 'full'} battery, seed {self.seed}; {self.compilations} "
+                   f"compilations, {self.compile_seconds:.1f} s)")
         return "\n".join(out)
 
     def to_dict(self) -> dict:
         return {
             "passed": self.passed, "seconds": self.seconds, "quick": self.quick, "seed": self.seed,
+            "compilations": self.compilations, "compile_seconds": self.compile_seconds,
             "claims": [{"claim": c.name, "source": c.source, "tol": c.tol, "worst": c.worst, "passed": c.passed,
                         "cases": c.cases} for c in self.claims],
             "errata": [{**e._asdict(), "citation": e.citation, "evidence": e.evidence} for e in self.errata],
@@ -182,7 +186,14 @@ def _label(p: Problem) -> str:
 
 @float64()
 def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
-    """Run the battery (quick: < 1 min on 2 cores; full: < 10 min). `progress(msg)` receives status lines."""
+    """Run the battery (quick: < 1 min on 2 cores; full: < 10 min). `progress(msg)` receives status lines.
+    The report counts the XLA compilations the battery performed (`ufm.compilations`)."""
+    with ufm.compilations() as comp:
+        report = _battery(quick, seed, progress)
+    return dataclasses.replace(report, compilations=comp.count, compile_seconds=comp.seconds)
+
+
+def _battery(quick: bool, seed: int, progress) -> Report:
     progress = progress or (lambda msg: None)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)

@@ -29,7 +29,8 @@ _EXPORTS = {
     "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
     "logits": "._objective",
     "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
-    "clear_caches": "._executables", "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
+    "clear_caches": "._executables", "compilations": "._executables",
+    "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
     "estimate_bytes": "._solve",
     "reduction": "._reduce", "Reduction": "._reduce", "reduced_problem": "._reduce", "lift": "._reduce",
     "trajectory": "._trajectory", "Trajectory": "._trajectory",
@@ -69,7 +70,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401
     from ._problem import Problem, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
-    from ._executables import clear_caches  # noqa: F401
+    from ._executables import clear_caches, compilations  # noqa: F401
     from ._solve import (  # noqa: F401
         Minimum, Solution, estimate_bytes, initial_point, minimize, solve, solve_batch, solve_memory,
     )  # noqa: F401

@@ -56,3 +56,32 @@ def clear_caches() -> None:
     mappings; a long process that compiles many shapes may want to free them)."""
     for cache in _ALL:
         cache.clear()
+
+
+class compilations:
+    """`with ufm.compilations() as c:` counts the XLA compilations JAX performs inside the block (c.count) and
+    their backend seconds (c.seconds), from JAX's own monitoring events: every program, ufm's or not. A program
+    loaded from the persistent compilation cache is not a compilation. The listener exists only inside the
+    block (importing ufm registers nothing)."""
+
+    EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+
+    def _listen(self, name, secs, **_):
+        if name == self.EVENT:
+            self.count += 1
+            self.seconds += secs
+
+    def __enter__(self) -> "compilations":
+        import jax.monitoring
+
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import jax.monitoring
+
+        jax.monitoring.unregister_event_duration_listener(self._listen)
