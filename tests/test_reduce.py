@@ -75,9 +75,14 @@ def test_shapes_differing_in_n_and_in_d_at_least_K_share_one_compiled_program():
     ufm.clear_caches()
     first = ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6))
     assert first.compile_seconds > 0
-    for n, d in ((10, 4), (50, 32), (1, 5), (200, 128)):
-        sol = ufm.solve(ufm.Problem(loss="ce", K=4, n=n, d=d, lam_h=1e-3 * n ** -0.5))
-        assert sol.path == "reduced" and sol.compile_seconds == 0.0, (n, d)
+    with ufm.compilations() as c:
+        for n, d in ((10, 4), (50, 32), (1, 5), (200, 128)):
+            sol = ufm.solve(ufm.Problem(loss="ce", K=4, n=n, d=d, lam_h=1e-3 * n ** -0.5))
+            assert sol.path == "reduced" and sol.compile_seconds == 0.0, (n, d)
+    assert not any("ufm_" in name for name in c.by_name), c.by_name  # no solve and no second-order program
+    with ufm.compilations() as c:
+        ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6), method="lbfgs")  # another method: its own program
+    assert c.by_name["jit(ufm_solve)"][0] == 1 and c.count >= 1 and c.seconds > 0
     assert ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=2)).compile_seconds > 0  # d < K: its own shape
 
 

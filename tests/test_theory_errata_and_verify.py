@@ -24,6 +24,8 @@ def test_quick_battery_passes_and_writes_json(tmp_path, capsys):
     assert "FAIL" not in out and "claims pass" in out and "Errata" in out
     report = json.loads(path.read_text())
     assert report["passed"] and report["quick"]
+    # Compilations are counted (how many depends on what earlier tests left compiled in this process).
+    assert isinstance(report["compilations"], int) and report["compilations"] >= 0 and "compilations" in out
     names = " ".join(c["claim"] for c in report["claims"])
     for word in ("global minimum", "value route", "rotation", "certificate", "K·p_t", "saddle", "escapes", "FL"):
         assert word in names

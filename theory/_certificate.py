@@ -114,8 +114,7 @@ def _at_rank(problem: Problem, f: float, U, s, Vt, b, r: int):
     # Minimum-norm subgradient of λ_Z‖·‖_* + G at Ẑ: G + λ_Z(U_r V_rᵀ + R), ‖R‖₂ ≤ 1, R ⟂ range.
     Ur, Vr = U[:, :r], Vt[:r].T
     PU = np.eye(U.shape[0]) - Ur @ Ur.T
-    PV = np.eye(Vt.shape[1]) - Vr @ Vr.T
-    G_perp = PU @ G @ PV
+    G_perp = PU @ (G - (G @ Vr) @ Vr.T)  # PU G PV without forming the N × N projector PV
     a_, sg, ct = np.linalg.svd(G_perp, full_matrices=False)
     excess = (a_ * np.maximum(sg - lam_z, 0.0)) @ ct
     sZ = (G - G_perp) + lam_z * Ur @ Vr.T + excess

@@ -60,7 +60,7 @@ def clear_caches() -> None:
 
 class compilations:
     """`with ufm.compilations() as c:` counts the XLA compilations JAX performs inside the block (c.count) and
-    their backend seconds (c.seconds), from JAX's own monitoring events: every program, ufm's or not. A program
+    their backend seconds (c.seconds), per compiled function in c.by_name, from JAX's own monitoring events: every program, ufm's or not. A program
     loaded from the persistent compilation cache is not a compilation. The listener exists only inside the
     block (importing ufm registers nothing)."""
 
@@ -69,11 +69,15 @@ class compilations:
     def __init__(self):
         self.count = 0
         self.seconds = 0.0
+        self.by_name: dict = {}  # JAX's name of the compiled function → [count, seconds]
 
-    def _listen(self, name, secs, **_):
+    def _listen(self, name, secs, fun_name: str = "?", **_):
         if name == self.EVENT:
             self.count += 1
             self.seconds += secs
+            entry = self.by_name.setdefault(fun_name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += secs
 
     def __enter__(self) -> "compilations":
         import jax.monitoring

@@ -153,6 +153,7 @@ def second_order(layout: Layout, hyper: Hyper, x, status):
         x_i = tuple(pick(a, i) for a in x)
         if exe is None:
             t0 = time.perf_counter()
+            one.__name__ = "ufm_second_order"  # the name compile profiles (`ufm.compilations`) show
             exe = jax.jit(one).lower(h_i, x_i).compile()
             seconds = time.perf_counter() - t0
             _PROBES.put(layout, exe)
@@ -197,6 +198,7 @@ def _compiled(cfg: _Settings, batch, execution, hyper, x0, tol):
     elif batch is not None:
         fn = jax.vmap(fn, in_axes=(0, 0, None))
     t0 = time.perf_counter()
+    fn.__name__ = "ufm_solve" if batch is None else f"ufm_solve_batch_{execution}"
     exe = jax.jit(fn).lower(hyper, x0, tol).compile()
     seconds = time.perf_counter() - t0
     if cacheable:

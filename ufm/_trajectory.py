@@ -107,6 +107,7 @@ def trajectory(
     if exe is None:
         t0 = time.perf_counter()
         fn = lambda t, h, x: _run(layout, solver, steps, every, t, h, x)  # noqa: E731
+        fn.__name__ = "ufm_trajectory"
         exe = jax.jit(fn).lower(tol_a, hyper, x0).compile()
         if cacheable:
             _COMPILED.put(key, exe)

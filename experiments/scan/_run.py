@@ -89,6 +89,20 @@ def batch_size(spec: Spec, p: ufm.Problem, n_shape: int, n_dev: int) -> int:
     return max(n_dev, math.ceil(min(spec.solver["chunk"], n_shape, fit) / n_dev) * n_dev)
 
 
+METRICS_BATCH_BYTES = 2**30
+
+
+def _metrics(batch) -> dict:
+    """`ufm.metrics.all` of every member: one batched program while the batch's per-class working copies
+    (numerical_rank's SVDs see K masked copies of H per member) fit in METRICS_BATCH_BYTES, else member by member
+    (one program): a chunk of 64 members with K = 10, d = 256, n = 500 asked XLA for 135 GB at once."""
+    B, K, d, N = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1], batch.H.shape[2]
+    if B * K * d * N * 8 * 2 <= METRICS_BATCH_BYTES:
+        return ufm.metrics.all(batch.W, batch.H, batch.b)
+    rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i]) for i in range(B)]
+    return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
 def solve_chunk(items, size: int, devices=None) -> list:
     """Solve claimed items (same shape and solver options) padded to `size`; returns store results."""
     problems = [it[2] for it in items]
@@ -99,7 +113,7 @@ def solve_chunk(items, size: int, devices=None) -> list:
     batch = ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
                             seeds=seeds + [seeds[-1]] * pad, devices=devices,
                             execution="vmap" if devices else "auto")
-    metrics = ufm.metrics.all(batch.W, batch.H, batch.b)
+    metrics = _metrics(batch)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
         sol = batch[i]
