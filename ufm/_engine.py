@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .solvers import Status, relative_gradient
@@ -91,16 +92,17 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0
         lam_min, lam_max = lax.cond(c.status == CONVERGED, lambda x: curvature(fun, x, probe),
                                     lambda x: (lam, lam), c.x)
         lam = lam_min
-        status = jnp.where((c.status == CONVERGED) & negative(lam_min, lam_max), SADDLE, c.status).astype(jnp.int32)
+        status = jnp.where((c.status == CONVERGED) & negative(lam_min, lam_max, f.dtype), SADDLE, c.status).astype(jnp.int32)
     return Run(c.x, c.f, c.g, f0, c.k, status, recorder.close(c.buf, c.k, c.x, c.f, c.g), lam)
 
 
-def negative(lam_min, lam_max):
-    """Whether the Ritz values (λ_min, λ_max) show negative curvature rather than rounding:
-    λ_min < −NEGATIVE·max(−λ_min, λ_max) (NEGATIVE = 1e-7 in float64, 1e-3 in float32)."""
-    lam_min, lam_max = jnp.asarray(lam_min), jnp.asarray(lam_max)
-    scale = jnp.maximum(jnp.maximum(-lam_min, lam_max), jnp.finfo(lam_min.dtype).tiny)
-    return lam_min < -NEGATIVE[jnp.dtype(lam_min.dtype)] * scale
+def negative(lam_min, lam_max, dtype):
+    """Whether the Ritz values (λ_min, λ_max) of a `dtype` problem show negative curvature rather than rounding:
+    λ_min < −NEGATIVE·max(−λ_min, λ_max) (NEGATIVE = 1e-7 in float64, 1e-3 in float32). JAX arrays in a
+    program, numpy or Python numbers on the host (no program is compiled for them)."""
+    xp = jnp if isinstance(lam_min, jax.Array) or isinstance(lam_max, jax.Array) else np
+    scale = xp.maximum(xp.maximum(-lam_min, lam_max), np.finfo(np.float64).tiny)
+    return lam_min < -NEGATIVE[jnp.dtype(dtype)] * scale
 
 
 def curvature(fun, x, steps: int = PROBE_STEPS):

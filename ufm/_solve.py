@@ -105,7 +105,6 @@ class _Out(NamedTuple):
     steps: jax.Array
     status: jax.Array
     history: jax.Array
-    curvature: jax.Array
     f0: jax.Array
     gsq: jax.Array  # ‖∇f‖² of each free array (W, H, b as free), for the lift of a reduced solve
 
@@ -126,8 +125,7 @@ def _run(cfg: _Settings, hyper: Hyper, x0, tol) -> _Out:
     fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
     r = _engine.run(cfg.solver, fun, x0, tol, cfg.max_steps, _engine.History(cfg.every, cfg.rows))
     gsq = jnp.stack([jnp.vdot(a, a) for a in r.g])
-    return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record,
-                r.curvature, r.f0, gsq)
+    return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record, r.f0, gsq)
 
 
 _PROBES = Executables()
@@ -136,9 +134,9 @@ _PROBES = Executables()
 def second_order(layout: Layout, hyper: Hyper, x, status):
     """The second-order test of `solve`'s end points: for each converged member (x: the tuple of free arrays,
     with a leading batch axis when `status` is an array), the extreme Lanczos Ritz values of ∇²f
-    (`_engine.curvature`); a member with negative curvature gets status SADDLE. Returns (status codes,
-    λ_min: NaN where the test did not run, compile seconds). One program per problem shape, whatever the method, step budget
-    or batch size, and it runs only for the members that converged."""
+    (`_engine.lanczos`); a member with negative curvature gets status SADDLE. Returns (status codes,
+    λ_min: NaN where the test did not run, compile seconds). One program per problem shape, whatever the method,
+    step budget or batch size, and it runs only for the members that converged."""
     codes = np.array(status, dtype=np.int32, copy=True)
     lam = np.full(codes.shape, np.nan)
     todo = np.flatnonzero(codes.ravel() == Status.CONVERGED.code)
@@ -147,6 +145,7 @@ def second_order(layout: Layout, hyper: Hyper, x, status):
         return codes, lam, seconds
     exe = _PROBES.get(layout)
     one = lambda h, x: _engine.lanczos(lambda z: value(layout, h, layout.full(z)), x)  # noqa: E731
+    hyper, x = tuple(np.asarray(v) for v in hyper), tuple(np.asarray(a) for a in x)  # host slicing: no programs
     pick = (lambda a, i: a) if codes.ndim == 0 else (lambda a, i: a[i])
     for i in todo:
         h_i = Hyper(*(pick(v, i) for v in hyper))
@@ -159,9 +158,8 @@ def second_order(layout: Layout, hyper: Hyper, x, status):
             _PROBES.put(layout, exe)
         alphas, betas = (np.asarray(a, np.float64) for a in exe(h_i, x_i))
         ritz = np.linalg.eigvalsh(np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1))
-        lam_min, lam_max = jnp.asarray(ritz[0], x_i[0].dtype), jnp.asarray(ritz[-1], x_i[0].dtype)
-        lam.flat[i] = float(lam_min)
-        if bool(_engine.negative(lam_min, lam_max)):
+        lam.flat[i] = ritz[0]
+        if _engine.negative(ritz[0], ritz[-1], x_i[0].dtype):
             codes.flat[i] = Status.SADDLE.code
     return codes, lam, seconds
 
