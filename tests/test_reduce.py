@@ -23,12 +23,15 @@ LOSSES = {
     "fl-gamma0": dict(loss="fl", gamma=0.0),
     "ce-etf": dict(loss="ce", fixed_w="etf"),
 }
-# (loss case, K, n, d): every loss, and the edges — K = 2, d = 1, d < K, d = K, d > K, n = 1 — spread over them.
-# The default suite runs the first set; `make test-all` (slow marker) the rest too.
+# (loss case, K, n, d): the edges — K = 2, d = 1, d < K, d = K, d > K, n = 1 — spread over the losses. The default
+# suite runs the first six (MSE, CE, LS; bias off, λ_b = 0, frozen W); `make test-all` (slow marker) adds rescaled
+# MSE, FL at γ = 0 and more shapes.
 SLOW = pytest.mark.slow
 CASES = [
-    ("mse", 2, 3, 1), ("mse", 5, 3, 12), ("mse-rescaled", 3, 4, 2), ("ce", 2, 4, 5), ("ce", 3, 1, 7),
-    ("ce-nobias", 4, 5, 4), ("ce-lamb0", 5, 3, 12), ("ls", 4, 5, 2), ("fl-gamma0", 4, 5, 4), ("ce-etf", 3, 4, 8),
+    ("mse", 2, 3, 1), ("ce", 3, 1, 7), ("ce-nobias", 4, 5, 4), ("ce-lamb0", 5, 3, 12), ("ls", 4, 5, 2),
+    ("ce-etf", 3, 4, 8),
+    pytest.param("mse", 5, 3, 12, marks=SLOW), pytest.param("mse-rescaled", 3, 4, 2, marks=SLOW),
+    pytest.param("ce", 2, 4, 5, marks=SLOW), pytest.param("fl-gamma0", 4, 5, 4, marks=SLOW),
     pytest.param("mse", 4, 5, 4, marks=SLOW), pytest.param("mse-rescaled", 4, 2, 9, marks=SLOW),
     pytest.param("ce", 4, 5, 2, marks=SLOW), pytest.param("ce-nobias", 2, 3, 1, marks=SLOW),
     pytest.param("ls", 3, 1, 7, marks=SLOW), pytest.param("ls", 5, 3, 12, marks=SLOW),
@@ -112,7 +115,7 @@ def test_batches_reduce_and_lift_every_member():
         assert batch[i].grad_norm == pytest.approx(_full_gradient(p, batch[i]), rel=1e-6, abs=1e-15)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(K=st.integers(2, 5), n=st.integers(1, 6), extra=st.integers(-1, 6),
        loss=st.sampled_from(["mse", "ce", "ls"]), lw=st.floats(-5, -1), lh=st.floats(-5, -1),
        lb=st.sampled_from([0.0, 1e-3, 1e-1]), bias=st.booleans())

@@ -299,7 +299,7 @@ def _objectives(store) -> dict:
         con.close()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(kills=st.lists(st.floats(0.0, 6.0), min_size=1, max_size=3), chunk=st.sampled_from([1, 2, 3]))
 def test_random_kill_points_never_lose_or_duplicate_a_row(tmp_path_factory, kills, chunk):
