@@ -493,6 +493,15 @@ def test_the_cli_says_saddle_and_exits_1(capsys):
     assert rec["status"] == "saddle" and rec["min_curvature"] < 0 and rec["converged"] is False
 
 
+def test_reduce_flag_names_itself_when_the_class_mean_problem_is_out_of_range(capsys):
+    # nλ_H = 5·1e12 is beyond Problem's λ range: "always" is refused by the flag's name, "auto" solves in full.
+    assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--lam-h", "1e12", "--reduce", "always"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ufm: --reduce must be 'never' here") and len(err.splitlines()) == 1
+    assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--lam-h", "1e12", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == "full"
+
+
 # --- extreme numbers ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("field, value", [("lam_w", 1e-300), ("lam_h", 1e300), ("lam_b", 1e-13), ("M", 1e200),

@@ -46,13 +46,18 @@ def reduced_problem(problem: Problem) -> Problem:
     return dataclasses.replace(problem, n=1, d=d, lam_h=problem.n * problem.lam_h)
 
 
+def _representable(problem: Problem) -> bool:
+    """Whether the class-mean problem's λ_H = nλ_H is within the range `Problem` accepts."""
+    return problem.n * problem.lam_h <= RANGES["lam_h"][1]
+
+
 def why_not(problem: Problem, init=None) -> str | None:
     """Why `reduce="auto"` solves `problem` in full (None: the reduction is exact for it)."""
     if init is not None:
         return "a start point was given"
     if problem.loss not in CONVEX_IN_LOGITS and not (problem.loss == "fl" and problem.gamma == 0):
         return f"the {problem.loss} loss with γ = {problem.gamma:g} is not convex in the logits"
-    if problem.n * problem.lam_h > RANGES["lam_h"][1]:
+    if not _representable(problem):
         return f"nλ_H = {problem.n * problem.lam_h:g} is beyond float64's range"
     if problem.n == 1 and reduced_problem(problem).d == problem.d:
         return "nothing to reduce (n = 1, d ≤ K)"
@@ -88,7 +93,7 @@ def choose(problem: Problem, reduce: str, init, owner: str) -> Problem | None:
     if reduce == "always":
         if init is not None:
             raise ParameterError("reduce", reduce, "'auto' or 'never' when a start point (init) is given", owner)
-        if problem.n * problem.lam_h > RANGES["lam_h"][1]:
+        if not _representable(problem):
             raise ParameterError("reduce", reduce, f"'never' here: nλ_H = {problem.n * problem.lam_h:g} is beyond "
                                  "float64's range", owner)
         return reduced_problem(problem)

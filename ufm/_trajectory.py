@@ -115,7 +115,7 @@ def trajectory(
     t0 = time.perf_counter()
     xs, fs, gs, k, code = jax.block_until_ready(exe(tol_a, hyper, x0))
     seconds = time.perf_counter() - t0
-    code, _, probe_s = second_order(layout, hyper, tuple(a[-1] for a in xs), np.asarray(code))
+    code, _, probe_s = second_order(layout, hyper, tuple(np.asarray(a)[-1] for a in xs), np.asarray(code))
     compile_s += probe_s
     W, H, b = (np.asarray(a) for a in jax.vmap(layout.full)(xs))
     return Trajectory(

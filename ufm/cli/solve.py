@@ -126,11 +126,11 @@ def table(rec: dict) -> str:
 
 def run(args) -> int:
     problem = problem_from_args(args)
-    check_fits(problem, reduce=args.reduce)
     method = _method(args)
     import ufm
 
     try:
+        check_fits(problem, reduce=args.reduce)
         sol = ufm.solve(problem, method=method, tol=args.tol, max_steps=args.max_steps, seed=args.seed,
                         init_scale=args.init_scale, reduce=args.reduce)
     except ufm.ParameterError as e:
