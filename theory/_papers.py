@@ -34,6 +34,16 @@ PAPERS = {
     "2402.03979": Paper("Li Guo, George Andriopoulos, Zifan Zhao, Zixuan Dong, Shuyang Ling, Keith Ross",
                         "Cross Entropy versus Label Smoothing: A Neural Collapse Perspective", "TMLR", 2025,
                         "2402.03979"),
+    # Beyond the balanced UFM (class imbalance).
+    "2101.12699": Paper("Cong Fang, Hangfeng He, Qi Long, Weijie J. Su",
+                        "Exploring Deep Neural Networks via Layer-Peeled Model: Minority Collapse in Imbalanced "
+                        "Training", "PNAS", 2021, "2101.12699"),
+    "2301.00437": Paper("Hien Dang, Tho Tran, Stanley Osher, Hung Tran-The, Nhat Ho, Tan Nguyen",
+                        "Neural Collapse in Deep Linear Networks: From Balanced to Imbalanced Data", "ICML", 2023,
+                        "2301.00437"),
+    "2309.09725": Paper("Wanli Hong, Shuyang Ling",
+                        "Neural Collapse for Unconstrained Feature Model under Cross-entropy Loss with Imbalanced "
+                        "Data", "arXiv preprint", 2023, "2309.09725"),
 }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ufm import Problem, float64
 
-from . import _contrastive, _mse
+from . import _contrastive, _imbalance, _mse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,13 +104,27 @@ def _predict_contrastive(problem: Problem) -> Prediction:
     )
 
 
+def _predict_imbalanced(problem: Problem) -> Prediction:
+    if problem.loss != "mse" or problem.alpha != 1.0:
+        return _unknown(problem, "imbalanced:no-closed-form (use the certificate and ufm.theory.minority_threshold)")
+    if problem.bias and problem.d < problem.K:
+        return _unknown(problem, "imbalanced:d<K-with-bias:no-closed-form (F(b) is not convex there)")
+    th = _imbalance.imbalanced_mse(problem)
+    collapsed = f"{len(th.collapsed)}-collapsed" if th.collapsed else "none-collapsed"
+    return Prediction(
+        objective=th.objective, b=th.b, case=f"mse:imbalanced:{'bias' if problem.bias else 'no-bias'}:{collapsed}",
+        w_norm=float(np.mean(th.w_norms)), gram_h=th.gram_h, source=th.source,
+    )
+
+
 @float64()
 def predict(problem: Problem) -> Prediction:
     """The global minimum of `problem` as far as theory (checked numerically) knows it.
 
     MSE(α=1, M): Zhou et al. 2022, arXiv 2203.01238, Thm B.1 in every bias/dimension regime (and the value route, `theory.mse_value_route`).
     CE/LS: a* = log(K/s − K + 1), s = √(KN)λ_Z + δ (Guo et al. 2025, arXiv 2402.03979, Lemma D.5), f* = g(a*), for d ≥ K; also d = K−1
-    (extension: the ETF fits, the d-independent convex lower bound is attained). FL: a* = global minimiser of
+    (extension: the ETF fits, the d-independent convex lower bound is attained). Imbalanced counts: MSE(α=1)
+    by `imbalanced_mse` (bias-free any d; with a bias d ≥ K); CE/LS/FL have no closed form (use the certificate). FL: a* = global minimiser of
     the 1-D g (Zhou et al. 2022, arXiv 2210.02192, Thm 1, d > K; d ∈ {K−1, K} as an extension). Otherwise fields are None and `case`
     says why (d < K−1 for CE/LS/FL; MSE with α ≠ 1; a frozen W).
     """
@@ -118,6 +132,8 @@ def predict(problem: Problem) -> Prediction:
         raise TypeError(f"predict(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     if problem.fixed_w:
         return _unknown(problem, "fixed-etf:no-closed-form (convex in H: use the certificate)")
+    if not problem.balanced:
+        return _predict_imbalanced(problem)
     if problem.loss == "mse":
         return _predict_mse(problem)
     return _predict_contrastive(problem)
@@ -133,6 +149,8 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     pred = predict(problem)
     if pred.objective is None:
         raise ValueError(f"minimizer: no closed form for this problem ({pred.case})")
+    if not problem.balanced:
+        return _imbalance.imbalanced_mse_minimizer(problem)
     if problem.loss == "mse":
         return _mse.minimizer(problem, P)
     return _contrastive.nc_minimizer(problem, pred.a, P)

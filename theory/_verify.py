@@ -16,7 +16,7 @@ import numpy as np
 import ufm
 from ufm import Problem, float64
 
-from . import _contrastive, _errata, _hessian, _landscape, _mse, _saddles
+from . import _contrastive, _errata, _hessian, _imbalance, _landscape, _mse, _saddles
 from ._certificate import certificate
 from ._papers import PAPERS, references
 from ._predict import minimizer, predict
@@ -336,6 +336,9 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         fl_c.add(f"γ={gamma:g}", worst if below < 0 and th.tau <= 0.21 else math.inf, tau=th.tau,
                  printed_value=0.21, curvature_below=below)
 
+    progress("checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds")
+    _check_imbalance(quick, seed, C, claim)
+
     progress("re-checking the errata")
     errata = _errata.errata()
     return Report([c for c in C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
@@ -399,3 +402,78 @@ def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
         for (lab, _), sol in zip(items, batch.unstack()):
             sesc_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), objective=sol.objective,
                        status=sol.status)
+
+
+def _imbalanced_draw(quick: bool) -> list[Problem]:
+    """Imbalanced problems: step and long-tail counts, MSE (bias on/off, d < K, = K, > K, M ≠ 1, λ_b = 0) and
+    the losses convex in the logits for the reduction check."""
+    out = []
+    profiles = [(4, ufm.class_counts(4, 40, 8))] if quick else [
+        (4, ufm.class_counts(4, 40, 8)), (3, (30, 7, 2)), (6, ufm.class_counts(6, 60, 20, "longtail")),
+        (2, (50, 3))]
+    for K, n in profiles:
+        for d in ((K, K + 2) if quick else (K, K + 2)):
+            out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=2e-3, lam_h=3e-3, lam_b=1e-2))
+            out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=2e-3, lam_h=3e-3, bias=False))
+        out.append(Problem(K=K, n=n, d=max(K - 1, 1), loss="mse", lam_w=1e-3, lam_h=2e-3, bias=False))
+        if not quick:
+            out.append(Problem(K=K, n=n, d=K + 1, loss="mse", M=2.5, lam_w=4e-3, lam_h=1e-3, lam_b=0.0))
+            out.append(Problem(K=K, n=n, d=K, loss="mse", lam_w=0.02, lam_h=0.02, bias=False))  # classes collapsed
+    return out
+
+
+def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
+    """The imbalanced-UFM claims: the MSE closed form (`_imbalance.imbalanced_mse`) against solves, the exact
+    class-mean reduction against full solves, and the minority-collapse thresholds located by bisection."""
+    src_mse = "derived (arXiv:2301.00437 setting)"
+    imb_c = claim("imb_mse", "imbalanced MSE: f, WWᵀ, H̄ᵀH̄, b = closed form", src_mse, 1e-7)
+    red_c = claim("imb_red", "imbalanced: class-mean solve = full solve, certified", "derived (ufm.reduction)", 1e-10)
+    thr_c = claim("imb_thr", "MSE minority collapse at λ_Z = M√n_min/N (bisection, rel)", src_mse, 1e-8)
+    mc_c = claim("imb_mc", "CE/LS minority collapse: sharp λ* (rank of WH drops there, certified both sides)",
+                 "arXiv:2101.12699 (minority collapse); arXiv:2309.09725 (a sharp threshold exists)", 0.0)
+    for p in _imbalanced_draw(quick):
+        th = _imbalance.imbalanced_mse(p)
+        sol = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed)
+        means = np.stack([sol.H[:, p.labels == k].mean(axis=1) for k in range(p.K)], axis=1)
+        scale = max(float(np.abs(th.gram_w).max()), float(np.abs(th.gram_h).max()), 1e-300)
+        # d < K with equal counts at the cut: which of the tied classes keeps its dimension is not unique.
+        s_sorted = np.sort(np.sqrt(np.asarray(p.counts, float)))[::-1]
+        unique = p.d >= p.K or s_sorted[p.d - 1] != s_sorted[p.d]
+        err = max(abs(sol.objective - th.objective) / abs(th.objective),
+                  float(np.abs(sol.W @ sol.W.T - th.gram_w).max()) / scale if unique else 0.0,
+                  float(np.abs(means.T @ means - th.gram_h).max()) / scale if unique else 0.0,
+                  float(np.abs(sol.b - th.b).max()) if p.bias else 0.0)
+        lab = f"{_label(p)} counts={list(p.counts)}"
+        imb_c.add(lab, err, objective=sol.objective, predicted=th.objective, collapsed=list(th.collapsed),
+                  status=sol.status)
+    for loss in (("ce",) if quick else ("ce", "ls", "mse")):
+        p = Problem(K=4, n=(30, 30, 5, 5), d=4 if quick else 6, loss=loss, delta=0.2, lam_w=3e-3, lam_h=1e-3,
+                    lam_b=1e-2)
+        r, full = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed), ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed, reduce="never")
+        cert = certificate(p, r.W, r.H, r.b)
+        err = max(abs(r.objective - full.objective) / abs(full.objective), abs(cert.ratio - 1) * 1e-4)
+        red_c.add(f"{_label(p)} counts={list(p.counts)}", err, reduced=r.objective, full=full.objective,
+                  ratio=cert.ratio, path=r.path)
+    counts = (100, 100, 10, 10)
+    p = Problem(K=4, n=counts, d=4, loss="mse", bias=False)
+    t = _imbalance.minority_threshold(p, 0.005, 0.03, minority=[2, 3], method=METHOD)
+    exact = math.sqrt(min(counts)) / sum(counts)
+    thr_c.add(f"mse nobias K=4 counts={list(counts)} λW=λH", abs(t.lam - exact) / exact, located=t.lam,
+              closed_form=exact, steps=t.steps, ranks=[t.rank_lo, t.rank_hi])
+    # CE/LS: the two minority classifiers first merge (rank 3 → 2), then vanish (2 → 1).
+    brackets = {"ce": ((0.01, 0.015), (0.0185, 0.03)), "ls": ((0.008, 0.013), (0.015, 0.03))}
+    for loss in (("ce",) if quick else ("ce", "ls")):
+        p = Problem(K=4, n=counts, d=4, loss=loss, delta=0.1, lam_b=1e-2)
+        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")):
+            t = _imbalance.minority_threshold(p, lo, hi, minority=[2, 3], method=METHOD)
+            ok, numbers = True, {}
+            for side, f in (("below", 0.98), ("above", 1.02)):
+                q = p.replace(lam_w=t.lam * f, lam_h=t.lam * f)
+                sol = ufm.solve(q, method=METHOD, max_steps=STEPS, seed=seed)
+                rank = _imbalance._rank(sol.W, sol.H)
+                ratio = certificate(q, sol.W, sol.H, sol.b).ratio
+                numbers[f"rank_{side}"], numbers[f"ratio_{side}"] = rank, ratio
+                numbers[f"spread_{side}"] = _imbalance.minority_spread(sol.W, [2, 3])
+                ok = ok and abs(ratio - 1) < 1e-6 and rank == (t.rank_lo if side == "below" else t.rank_hi)
+            mc_c.add(f"{what}: {_label(p)} counts={list(counts)} λW=λH", 0.0 if ok else math.inf, lam_star=t.lam,
+                     bracket=list(t.bracket), **numbers)

@@ -25,7 +25,7 @@ from ._version import __version__
 # public name → the module that defines it
 _EXPORTS = {
     "Problem": "._problem", "simplex_etf": "._problem", "etf_basis": "._problem", "class_labels": "._problem",
-    "one_hot": "._problem",
+    "one_hot": "._problem", "class_counts": "._problem",
     "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
     "logits": "._objective",
     "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
@@ -68,7 +68,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._files import write_atomic  # noqa: F401
     from ._json import dumps, jsonable  # noqa: F401
     from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401
-    from ._problem import Problem, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
+    from ._problem import Problem, class_counts, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
     from ._executables import clear_caches, compilations  # noqa: F401
     from ._solve import (  # noqa: F401

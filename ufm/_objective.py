@@ -29,16 +29,20 @@ class Layout:
     The free variables as one flat vector x = [vec W (unless fixed), vec H, b (if bias)] (pack/unpack: the
     public and analysis form) or as the tuple of their arrays (free/full: what the solvers iterate on, so
     that no step copies H in and out of x).
+
+    n: the class counts as in `Problem.n` (int or tuple), or None in the class-mean form (`means`), whose H has
+    K columns weighted by the traced `Hyper.counts`.
     """
 
     K: int
-    n: int
+    n: int | tuple | None
     d: int
     loss: str
     bias: bool
     fixed_w: str | None
     dtype: str
     etf_norm: float
+    means: bool = False
 
     @classmethod
     def of(cls, problem: Problem) -> "Layout":
@@ -46,7 +50,10 @@ class Layout:
 
     @property
     def N(self) -> int:
-        return self.n * self.K
+        """Number of columns of H: the samples, or K in the class-mean form."""
+        if self.means:
+            return self.K
+        return self.n * self.K if isinstance(self.n, int) else sum(self.n)
 
     @property
     def size(self) -> int:
@@ -54,8 +61,8 @@ class Layout:
         return (0 if self.fixed_w else self.K * self.d) + self.d * self.N + (self.K if self.bias else 0)
 
     def Y(self):
-        """One-hot labels (K, N), class-major."""
-        return jnp.asarray(one_hot(class_labels(self.K, self.n), self.K), dtype=self.dtype)
+        """One-hot labels (K, N), class-major (the identity in the class-mean form)."""
+        return jnp.asarray(one_hot(class_labels(self.K, 1 if self.means else self.n), self.K), dtype=self.dtype)
 
     def W_fixed(self):
         return jnp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
@@ -99,17 +106,22 @@ def logits(params) -> jax.Array:
 
 
 def data_term(layout: Layout, hyper: Hyper, Z) -> jax.Array:
-    """g(Z) = (1/N) Σ_i L(z_i, y_i), the data term of f as a function of the logits."""
-    return jnp.mean(_losses.per_sample(layout.loss, Z, layout.Y(), hyper))
+    """g(Z) = (1/N) Σ_i L(z_i, y_i), the data term of f as a function of the logits; in the class-mean form
+    (Z (K, K), one column per class) Σ_k (n_k/N) L(z_k, k)."""
+    losses = _losses.per_sample(layout.loss, Z, layout.Y(), hyper)
+    if layout.means:
+        return jnp.sum(hyper.counts * losses) / jnp.sum(hyper.counts)
+    return jnp.mean(losses)
 
 
 def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
     """f(W, H, b) of `Problem` (Zhou et al. 2022, arXiv 2210.02192, eq. 7), with b ≡ 0 when the layout has no
-    bias."""
+    bias; in the class-mean form λ_H/2 ‖H‖² is Σ_k n_k λ_H/2 ‖h_k‖² (each h_k stands for n_k features)."""
     W, H, b = params
     if not layout.bias:
         b = jnp.zeros_like(b)
-    reg = 0.5 * (hyper.lam_w * jnp.sum(W * W) + hyper.lam_h * jnp.sum(H * H) + hyper.lam_b * jnp.sum(b * b))
+    HH = jnp.sum(hyper.counts * jnp.sum(H * H, axis=0)) if layout.means else jnp.sum(H * H)
+    reg = 0.5 * (hyper.lam_w * jnp.sum(W * W) + hyper.lam_h * HH + hyper.lam_b * jnp.sum(b * b))
     return data_term(layout, hyper, logits((W, H, b))) + reg
 
 

@@ -17,7 +17,7 @@ FIXED_W = (None, "etf")
 # Fields that are traced numbers (may differ inside one batched solve) vs. fields that fix the shape and
 # the code path (must agree inside one batched solve).
 HYPER_FIELDS = ("lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
-STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm")
+STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm", "means")
 # Allowed magnitudes of the positive numbers of a problem (see Problem.__post_init__).
 RANGES = {"lam_w": (1e-12, 1e12), "lam_h": (1e-12, 1e12), "lam_b": (1e-12, 1e12), "gamma": (0.0, 100.0),
           "alpha": (1e-6, 1e6), "M": (1e-6, 1e6), "etf_norm": (1e-6, 1e6)}
@@ -26,7 +26,9 @@ GRID_FIELDS = ("K", "n", "d") + HYPER_FIELDS + ("etf_norm", "bias")
 
 
 class Hyper(NamedTuple):
-    """The numbers of a problem that a batched solve may vary (scalars, or vectors under `vmap`)."""
+    """The numbers of a problem that a batched solve may vary (scalars, or vectors under `vmap`), and the class
+    counts n_k (K,) as numbers: the class-mean form (`Problem.means`) weighs its columns by them, so problems that
+    differ only in their counts share one compiled program there."""
 
     lam_w: object
     lam_h: object
@@ -35,6 +37,7 @@ class Hyper(NamedTuple):
     gamma: object
     alpha: object
     M: object
+    counts: object = None
 
 
 def _fail(field: str, allowed: str, value) -> None:
@@ -56,11 +59,13 @@ class Problem:
 
         f(W, H, b) = 1/N Σ_{k,i} L(W h_{k,i} + b, k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
 
-    with W (K,d), H (d,N) class-major (N = nK), b (K,).
+    with W (K,d), H (d,N) class-major (N = Σ_k n_k), b (K,).
 
     Attributes:
       K: number of classes, ≥ 2.
-      n: samples per class, ≥ 1.
+      n: samples per class: an integer ≥ 1 (balanced), or a length-K sequence of counts n_k ≥ 1 (imbalanced;
+        equal counts are stored as one integer, so a balanced problem has one spelling). The 1/N of the data
+        term is the same in both cases.
       d: feature dimension, ≥ 1.
       loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`).
       lam_w, lam_h: weight decay on W and H, > 0.
@@ -72,6 +77,10 @@ class Problem:
       fixed_w: None (W learned) or "etf" (W frozen to `simplex_etf(K, d, etf_norm)`; needs d ≥ K−1).
       etf_norm: row norm ‖w^k‖ of the frozen ETF, > 0.
       dtype: "float64" (default) or "float32".
+      means: False (H holds every sample's feature) or True: the class-mean form. H (d, K) holds one feature h_k
+        per class and f is the objective above at the features repeated n_k times (class k's columns all equal
+        h_k): f = Σ_k (n_k/N) L(W h_k + b, k) + λ_W/2 ‖W‖² + Σ_k n_k λ_H/2 ‖h_k‖² + λ_b/2 ‖b‖². `ufm.solve`
+        solves this form in place of the full one where that is exact (`ufm.reduction`).
     """
 
     K: int = 10
@@ -89,16 +98,18 @@ class Problem:
     fixed_w: Literal[None, "etf"] = None
     etf_norm: float = 1.0
     dtype: Literal["float64", "float32"] = "float64"
+    means: bool = False
 
     HYPER_FIELDS: ClassVar[tuple] = HYPER_FIELDS
     STATIC_FIELDS: ClassVar[tuple] = STATIC_FIELDS
     GRID_FIELDS: ClassVar[tuple] = GRID_FIELDS
 
     def __post_init__(self):
-        for name, lo in (("K", 2), ("n", 1), ("d", 1)):
+        for name, lo in (("K", 2), ("d", 1)):
             v = getattr(self, name)
             if not _is_int(v) or v < lo:
                 _fail(name, f"an integer ≥ {lo}", v)
+        object.__setattr__(self, "n", _counts(self.n, self.K))
         if self.loss not in LOSSES:
             _fail("loss", "one of " + ", ".join(LOSSES), self.loss)
         for name in HYPER_FIELDS + ("etf_norm",):
@@ -134,14 +145,37 @@ class Problem:
         # Coerce numbers to plain Python types so equal problems hash equally.
         for name in HYPER_FIELDS + ("etf_norm",):
             object.__setattr__(self, name, float(getattr(self, name)))
-        for name in ("K", "n", "d"):
+        for name in ("K", "d"):
             object.__setattr__(self, name, int(getattr(self, name)))
         object.__setattr__(self, "bias", bool(self.bias))
+        if not isinstance(self.means, (bool, np.bool_)):
+            _fail("means", "True or False", self.means)
+        object.__setattr__(self, "means", bool(self.means))
+
+    @property
+    def counts(self) -> tuple:
+        """The class counts (n_1, …, n_K)."""
+        return (self.n,) * self.K if isinstance(self.n, int) else self.n
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every class has the same count."""
+        return isinstance(self.n, int)
+
+    @property
+    def imbalance(self) -> float:
+        """R = max_k n_k / min_k n_k (1 when balanced)."""
+        return max(self.counts) / min(self.counts)
 
     @property
     def N(self) -> int:
-        """Number of samples, nK."""
-        return self.n * self.K
+        """Number of samples, Σ_k n_k (nK when balanced)."""
+        return sum(self.counts)
+
+    @property
+    def columns(self) -> int:
+        """Number of columns of H: N, or K in the class-mean form."""
+        return self.K if self.means else self.N
 
     @property
     def lam_z(self) -> float:
@@ -150,7 +184,7 @@ class Problem:
 
     @property
     def labels(self) -> np.ndarray:
-        """Class of each column of H, class-major: (0,…,0, 1,…,1, …), shape (N,)."""
+        """Class of each sample, class-major: (0,…,0, 1,…,1, …) with n_k of class k, shape (N,)."""
         return class_labels(self.K, self.n)
 
     @property
@@ -160,23 +194,79 @@ class Problem:
 
     @property
     def static(self) -> tuple:
-        """The fields that fix shapes and code paths: problems batch together iff these agree."""
-        return tuple(getattr(self, f) for f in STATIC_FIELDS)
+        """The fields that fix shapes and code paths: problems batch together iff these agree. The class-mean
+        form has K columns whatever the counts, which it takes as numbers (`Hyper.counts`): n is None there."""
+        return tuple(None if (f == "n" and self.means) else getattr(self, f) for f in STATIC_FIELDS)
 
     @property
     def hyper(self) -> Hyper:
-        return Hyper(*(getattr(self, f) for f in HYPER_FIELDS))
+        return Hyper(*(getattr(self, f) for f in HYPER_FIELDS), counts=np.asarray(self.counts, np.float64))
 
     def replace(self, **changes) -> "Problem":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict (n as a list when imbalanced). `means` appears only when set, so a full
+        problem's dict, and the scan identities hashed from it, are those of earlier versions."""
+        out = dataclasses.asdict(self)
+        if isinstance(out["n"], tuple):
+            out["n"] = list(out["n"])
+        if not self.means:
+            del out["means"]
+        return out
 
 
-def class_labels(K: int, n: int) -> np.ndarray:
-    """The class-major labels (0,…,0, 1,…,1, …, K−1) with n of each, shape (nK,): the UFM's column order."""
+PROFILES = ("step", "longtail")
+
+
+def class_counts(K: int, n_max: int, ratio: float, profile: str = "step", minority: int | None = None) -> tuple:
+    """Class counts with imbalance ratio R = n_max / n_min, class-major from the largest class:
+
+    "step": the first K − `minority` classes have n_max samples, the last `minority` (default ⌊K/2⌋) have
+      round(n_max/R) (the step imbalance of Fang et al. 2021, "Exploring deep neural networks via layer-peeled
+      model: minority collapse in imbalanced training", PNAS, arXiv 2101.12699);
+    "longtail": n_k = round(n_max · R^(−k/(K−1))), k = 0…K−1 (the exponential profile of long-tailed CIFAR).
+
+    Counts are rounded to integers ≥ 1; R = 1 gives the balanced n_max.
+    """
+    owner = "class_counts"
+    if not (_is_int(K) and K >= 2):
+        raise ParameterError("K", K, "an integer ≥ 2", owner)
+    if not (_is_int(n_max) and n_max >= 1):
+        raise ParameterError("n_max", n_max, "an integer ≥ 1", owner)
+    if not (_is_real(ratio) and 1 <= ratio <= n_max):
+        raise ParameterError("ratio", ratio, f"a number in [1, n_max = {n_max}] (the smallest class keeps ≥ 1 sample)",
+                             owner)
+    if profile not in PROFILES:
+        raise ParameterError("profile", profile, "'step' or 'longtail'", owner)
+    minority = K // 2 if minority is None else minority
+    if not (_is_int(minority) and 1 <= minority <= K - 1):
+        raise ParameterError("minority", minority, f"an integer in [1, K−1 = {K - 1}]", owner)
+    if profile == "step":
+        small = max(1, round(n_max / ratio))
+        return tuple([int(n_max)] * (K - minority) + [small] * minority)
+    return tuple(max(1, round(n_max * ratio ** (-k / (K - 1)))) for k in range(K))
+
+
+def _counts(n, K: int):
+    """`Problem.n` validated: an int ≥ 1, or K counts ≥ 1 as a tuple of ints (an int when all are equal)."""
+    if _is_int(n):
+        if n < 1:
+            _fail("n", "an integer ≥ 1 or a sequence of K integers ≥ 1", n)
+        return int(n)
+    if isinstance(n, (str, bytes)) or not hasattr(n, "__len__"):
+        _fail("n", "an integer ≥ 1 or a sequence of K integers ≥ 1", n)
+    counts = tuple(n)
+    if len(counts) != K or not all(_is_int(c) and c >= 1 for c in counts):
+        _fail("n", f"an integer ≥ 1 or a sequence of K = {K} integers ≥ 1", n)
+    counts = tuple(int(c) for c in counts)
+    return counts[0] if len(set(counts)) == 1 else counts
+
+
+def class_labels(K: int, n) -> np.ndarray:
+    """The class-major labels (0,…,0, 1,…,1, …, K−1) with n of each (or n_k of class k for a sequence n),
+    shape (N,): the UFM's column order."""
     return np.repeat(np.arange(K), n)
 
 

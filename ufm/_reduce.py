@@ -1,14 +1,14 @@
 """Exact reduction of a UFM solve to K class means in min(d, K) dimensions, and the lift back.
 
-f(W, H, b) = (1/N) Σ_{k,i} L(W h_{k,i} + b, y_k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖², N = nK.
+f(W, H, b) = (1/N) Σ_{k,i} L(W h_{k,i} + b, y_k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖², N = Σ_k n_k.
 
-Class means. For fixed (W, b), f separates over the samples, and the n samples of class k have the same
+Class means. For fixed (W, b), f separates over the samples, and the n_k samples of class k have the same
 subproblem φ_k(h) = L(W h + b, y_k)/N + λ_H/2 ‖h‖². So min_H f is attained with every feature of a class equal
-to one h_k, where f equals
-    f_r(W, [h_1 … h_K], b) = (1/K) Σ_k L(W h_k + b, y_k) + λ_W/2 ‖W‖² + (nλ_H)/2 Σ_k ‖h_k‖² + λ_b/2 ‖b‖²,
-the objective of the same problem with n = 1 and λ_H → nλ_H. Hence min f = min f_r for every loss. When L is
-convex in the logits, φ_k is strictly convex (λ_H > 0), so at every critical point of f the features of a class
-are equal: the critical points of f are exactly the lifted critical points of f_r, with the same values.
+to one h_k, where f equals the class-mean form (`Problem(means=True)`)
+    f_r(W, [h_1 … h_K], b) = Σ_k (n_k/N) L(W h_k + b, y_k) + λ_W/2 ‖W‖² + Σ_k n_k λ_H/2 ‖h_k‖² + λ_b/2 ‖b‖²,
+whatever the counts. Hence min f = min f_r for every loss. When L is convex in the logits, φ_k is strictly
+convex (λ_H > 0), so at every critical point of f the features of a class are equal: the critical points of f
+are exactly the lifted critical points of f_r, with the same values.
 
 Dimension. At a critical point λ_H H = −Wᵀ Ĝ and λ_W W = −Ĝ Hᵀ (Ĝ = ∂/∂Z of the data term, K × N), so the
 columns of H and the rows of W lie in one subspace of dimension ≤ min(d, K). f is invariant under
@@ -17,8 +17,11 @@ min(d, K)-dimensional problem, and its points embed by zero-padding (rows of H, 
 (fixed_w) the subspace is the frozen W's row space: d is kept, only the class means are reduced.
 
 The lift of a reduced point is an exact critical point of f: ∇_W f and ∇_b f equal those of f_r, ∇_{h_{k,i}} f
-= (1/n) ∇_{h_k} f_r, and the padded coordinates have zero gradient. So ‖∇f‖² = ‖∇_W f_r‖² + ‖∇_b f_r‖² +
-‖∇_H f_r‖²/n ≤ ‖∇f_r‖², and a reduced solve that passes the gradient test passes it for f.
+= (1/n_k) ∇_{h_k} f_r, and the padded coordinates have zero gradient. So ‖∇f‖² = ‖∇_W f_r‖² + ‖∇_b f_r‖² +
+Σ_k ‖∇_{h_k} f_r‖²/n_k ≤ ‖∇f_r‖², and a reduced solve that passes the gradient test passes it for f.
+
+The class-mean form takes the counts as numbers, not as a shape: problems that differ in n (balanced or not)
+and in d ≥ K share one compiled program.
 
 Where it does not apply: a given start point (its features need not be class means); losses not convex in the
 logits (focal loss with γ > 0): there a local minimum of f_r need not be one of f, so "auto" solves the full
@@ -33,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._errors import ParameterError
-from ._problem import RANGES, Problem
+from ._problem import Problem
 
 REDUCES = ("auto", "always", "never")
 
@@ -41,24 +44,20 @@ CONVEX_IN_LOGITS = ("mse", "ce", "ls")  # and fl at γ = 0 (which is CE)
 
 
 def reduced_problem(problem: Problem) -> Problem:
-    """The class-mean problem: n = 1, λ_H → nλ_H, d → min(d, K) (d kept when W is frozen)."""
+    """The class-mean problem: the same problem in its class-mean form (`Problem.means`), d → min(d, K) (d kept
+    when W is frozen)."""
     d = problem.d if problem.fixed_w else min(problem.d, problem.K)
-    return dataclasses.replace(problem, n=1, d=d, lam_h=problem.n * problem.lam_h)
-
-
-def _representable(problem: Problem) -> bool:
-    """Whether the class-mean problem's λ_H = nλ_H is within the range `Problem` accepts."""
-    return problem.n * problem.lam_h <= RANGES["lam_h"][1]
+    return dataclasses.replace(problem, means=True, d=d)
 
 
 def why_not(problem: Problem, init=None) -> str | None:
     """Why `reduce="auto"` solves `problem` in full (None: the reduction is exact for it)."""
+    if problem.means:
+        return "the problem is already in its class-mean form"
     if init is not None:
         return "a start point was given"
     if problem.loss not in CONVEX_IN_LOGITS and not (problem.loss == "fl" and problem.gamma == 0):
         return f"the {problem.loss} loss with γ = {problem.gamma:g} is not convex in the logits"
-    if not _representable(problem):
-        return f"nλ_H = {problem.n * problem.lam_h:g} is beyond float64's range"
     if problem.n == 1 and reduced_problem(problem).d == problem.d:
         return "nothing to reduce (n = 1, d ≤ K)"
     return None
@@ -81,7 +80,9 @@ def reduction(problem: Problem, init=None) -> Reduction:
         return Reduction(None, why)
     r = reduced_problem(problem)
     dims = f"d = {problem.d} → {r.d}" if r.d != problem.d else f"d = {problem.d} kept"
-    return Reduction(r, f"exact: {problem.K} class means (n = {problem.n} → 1, λ_H → nλ_H = {r.lam_h:g}), {dims}")
+    counts = f"n = {problem.n}" if problem.balanced else f"counts {min(problem.counts)}…{max(problem.counts)}"
+    return Reduction(r, f"exact: {problem.K} class means weighted by their counts ({counts} → 1 column per "
+                        f"class), {dims}")
 
 
 def choose(problem: Problem, reduce: str, init, owner: str) -> Problem | None:
@@ -93,22 +94,19 @@ def choose(problem: Problem, reduce: str, init, owner: str) -> Problem | None:
     if reduce == "always":
         if init is not None:
             raise ParameterError("reduce", reduce, "'auto' or 'never' when a start point (init) is given", owner)
-        if not _representable(problem):
-            raise ParameterError("reduce", reduce, f"'never' here: nλ_H = {problem.n * problem.lam_h:g} is beyond "
-                                 "float64's range", owner)
-        return reduced_problem(problem)
+        return None if problem.means else reduced_problem(problem)
     return None if why_not(problem, init) else reduced_problem(problem)
 
 
 def lift(problem: Problem, W, H, b):
     """A reduced point (W (..., K, d'), H (..., d', K), b) → the full point (W (..., K, d), H (..., d, N), b):
-    zero-padded to d dimensions, each class mean repeated n times (class-major)."""
+    zero-padded to d dimensions, class k's mean repeated n_k times (class-major)."""
     W, H, b = np.asarray(W), np.asarray(H), np.asarray(b)
     pad = problem.d - W.shape[-1]
     if pad:
         W = np.concatenate([W, np.zeros(W.shape[:-1] + (pad,), W.dtype)], axis=-1)
         H = np.concatenate([H, np.zeros(H.shape[:-2] + (pad, H.shape[-1]), H.dtype)], axis=-2)
-    return W, np.repeat(H, problem.n, axis=-1), b
+    return W, np.repeat(H, problem.counts, axis=-1), b
 
 
 __all__ = ["REDUCES", "Reduction", "reduction", "reduced_problem", "why_not", "choose", "lift"]

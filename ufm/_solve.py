@@ -106,7 +106,7 @@ class _Out(NamedTuple):
     status: jax.Array
     history: jax.Array
     f0: jax.Array
-    gsq: jax.Array  # ‖∇f‖² of each free array (W, H, b as free), for the lift of a reduced solve
+    lifted: jax.Array  # ‖∇f‖ of the full problem at the lift of a class-mean solve (`_reduce`); gnorm otherwise
 
 
 class _Settings(NamedTuple):
@@ -124,8 +124,13 @@ def _run(cfg: _Settings, hyper: Hyper, x0, tol) -> _Out:
     arrays (`Layout.free`)."""
     fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
     r = _engine.run(cfg.solver, fun, x0, tol, cfg.max_steps, _engine.History(cfg.every, cfg.rows))
-    gsq = jnp.stack([jnp.vdot(a, a) for a in r.g])
-    return _Out(r.x, r.f, T.norm(r.g), relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record, r.f0, gsq)
+    gnorm = T.norm(r.g)
+    lifted = gnorm
+    if cfg.layout.means:  # ∇_{h_{k,i}} f = ∇_{h_k} f_r / n_k for the n_k copies: Σ_k ‖∇_{h_k} f_r‖²/n_k in all
+        h = 0 if cfg.layout.fixed_w else 1
+        gsq = sum(jnp.vdot(a, a) for j, a in enumerate(r.g) if j != h)
+        lifted = jnp.sqrt(gsq + jnp.sum(jnp.sum(r.g[h] * r.g[h], axis=0) / hyper.counts))
+    return _Out(r.x, r.f, gnorm, relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record, r.f0, lifted)
 
 
 _PROBES = Executables()
@@ -332,13 +337,11 @@ def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched
 
 def _lifted(problem, sol: Solution, out) -> Solution:
     """The full-problem solution of a reduced solve (`_reduce`): the point lifted, the gradient norm of f at it
-    (‖∇_W f_r‖² + ‖∇_b f_r‖² + ‖∇_H f_r‖²/n) and its relative form."""
+    (`_Out.lifted`) and its relative form."""
     single = isinstance(problem, Problem)
     p0 = problem if single else problem[0]
     W, H, b = _reduce.lift(p0, sol.W, sol.H, sol.b)
-    weights = np.ones(np.shape(out.gsq)[-1])
-    weights[0 if p0.fixed_w else 1] = 1.0 / p0.n
-    gnorm = np.sqrt(np.asarray(out.gsq) @ weights)
+    gnorm = np.asarray(out.lifted)
     f, f0 = np.asarray(sol.objective), np.asarray(out.f0)
     rel = gnorm / np.maximum(np.minimum(np.abs(f), np.abs(f0)), np.finfo(np.float64).tiny)
     if single:
@@ -370,8 +373,8 @@ def solve(
       lbfgs, 20000 first-order).
     seed, init, init_scale: see `initial_point`.
     history_every: stride of the (step, objective, grad_norm) history (default: about 500 rows).
-    reduce: "auto" solves the exact class-mean problem (n = 1, λ_H → nλ_H, d → min(d, K); see `ufm.reduction`)
-      in place of `problem` where its critical points are those of `problem` (losses convex in the logits, no
+    reduce: "auto" solves the exact class-mean problem (`Problem.means`: one feature per class weighted by its
+      count, d → min(d, K); see `ufm.reduction`) in place of `problem` where its critical points are those of `problem` (losses convex in the logits, no
       start point given) and lifts the result; "always" reduces any loss (exact for the global-minimum value;
       for focal loss with γ > 0 a reduced local minimum may be a saddle of f); "never" solves in full.
       `Solution.path` says which ran. A reduced solve costs O(K³) per step whatever n and d are, and shapes
@@ -430,11 +433,6 @@ def solve_batch(
     for i, p in enumerate(problems):
         if not isinstance(p, Problem):
             raise TypeError(f"solve_batch(problems): problems[{i}] must be a ufm.Problem; got {type(p).__name__}")
-        if p.static != problems[0].static:
-            raise ValueError(
-                f"solve_batch(problems): problems[{i}] differs from problems[0] in a static field "
-                "(K, n, d, loss, bias, fixed_w, etf_norm, dtype); group problems by shape first"
-            )
     if execution not in EXECUTIONS:
         raise ParameterError("execution", execution, "one of " + ", ".join(EXECUTIONS), "solve_batch")
     execution = default_execution() if execution == "auto" else execution
@@ -445,6 +443,12 @@ def solve_batch(
     inits = [None] * B if init is None else list(init)
     if len(inits) != B:
         raise ParameterError("init", f"{len(inits)} points", f"None or {B} (W, H, b) triples", "solve_batch")
+    for i, p in enumerate(problems):  # one stacked Solution: the members share their (lifted) shapes
+        if p.static != problems[0].static:
+            raise ValueError(
+                f"solve_batch(problems): problems[{i}] differs from problems[0] in a static field "
+                "(K, n, d, loss, bias, fixed_w, etf_norm, dtype, means); group problems by shape first"
+            )
     full = problems
     solver = as_solver(method, "solve_batch")
     choices = [_reduce.choose(p, reduce, i, "solve_batch") for p, i in zip(problems, inits)]

@@ -57,7 +57,7 @@ class Trajectory:
 
     def metrics(self) -> dict:
         """`ufm.metrics.all` at every snapshot: a dict of (T,) arrays."""
-        return _metrics.all(self.W, self.H, self.b)
+        return _metrics.all(self.W, self.H, self.b, labels=self.problem.labels)
 
 
 def _run(layout: Layout, solver, steps: int, every: int, tol, hyper: Hyper, x0):

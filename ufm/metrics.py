@@ -178,20 +178,38 @@ def _labels(labels, K, N):
     return jnp.argmax(_onehot(labels, K, N), axis=1)
 
 
+def _fraction(mask):
+    """The fraction of True entries in float64 (a mean of booleans is float32 in JAX: 1 read 0.99999994). Inside
+    a compiled program XLA turns the division by the size into a product with its reciprocal (49·(1/49) =
+    0.9999999999999999), so `all` computes these fractions from the counts on the host."""
+    return jnp.count_nonzero(mask).astype(jnp.float64) / mask.shape[-1]
+
+
+def _correct(W, H, b, labels):
+    return _predict_linear(W, H, b) == _labels(labels, W.shape[0], H.shape[1])
+
+
+def _ncc_correct(H, labels, K):
+    return _predict_ncc(H, labels, K) == _labels(labels, K, H.shape[1])
+
+
+def _agree(W, H, b, labels):
+    return _predict_ncc(H, labels, W.shape[0]) == _predict_linear(W, H, b)
+
+
 def accuracy(W, H, b, labels=None):
     """Training accuracy of the linear classifier argmax_k (W h + b)_k."""
-    return jnp.mean(_predict_linear(W, H, b) == _labels(labels, W.shape[0], H.shape[1]))
+    return _fraction(_correct(W, H, b, labels))
 
 
 def ncc_accuracy(H, labels=None, K=None):
     """Accuracy of the nearest-class-centre classifier argmin_k ‖h − h̄_k‖."""
-    y = _labels(labels, K, H.shape[1])
-    return jnp.mean(_predict_ncc(H, labels, K) == y)
+    return _fraction(_ncc_correct(H, labels, K))
 
 
 def ncc_agreement(W, H, b, labels=None):
     """Fraction of samples on which the NCC and the linear classifier predict the same class."""
-    return jnp.mean(_predict_ncc(H, labels, W.shape[0]) == _predict_linear(W, H, b))
+    return _fraction(_agree(W, H, b, labels))
 
 
 def w_norm_mean(W):
@@ -232,15 +250,17 @@ def _all(W, H, b, labels):
         "numerical_rank": numerical_rank(H, labels, K),
         "cm_min": jnp.min(cm),
         "cm_mean": jnp.mean(cm),
-        "accuracy": accuracy(W, H, b, labels),
-        "ncc_accuracy": ncc_accuracy(H, labels, K),
-        "ncc_agreement": ncc_agreement(W, H, b, labels),
+        "accuracy": jnp.count_nonzero(_correct(W, H, b, labels)),  # counts: `all` divides on the host
+        "ncc_accuracy": jnp.count_nonzero(_ncc_correct(H, labels, K)),
+        "ncc_agreement": jnp.count_nonzero(_agree(W, H, b, labels)),
         "w_norm_mean": w_norm_mean(W),
         "h_mean_norm_mean": h_mean_norm_mean(H, labels, K),
         "self_duality": self_duality(W, H, labels),
         "duality_scale": duality_scale(W, H, labels),
     }
 
+
+_COUNTS = ("accuracy", "ncc_accuracy", "ncc_agreement")  # `_all` returns counts for these
 
 # Labels are traced (an int array, or None for the class-major layout): a new labelling does not recompile.
 _all_jit = jax.jit(_all)
@@ -264,8 +284,8 @@ def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
         lab = None
     if W.ndim == 3:
         out = _all_batched(W, H, b, lab)
-        return {k: np.asarray(out[k]) for k in KEYS}
+        return {k: np.asarray(out[k]) / H.shape[-1] if k in _COUNTS else np.asarray(out[k]) for k in KEYS}
     if W.ndim != 2 or H.ndim != 2 or b.ndim != 1:
         raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,); got {W.shape}, {H.shape}, {b.shape}")
     out = _all_jit(W, H, b, lab)
-    return {k: float(out[k]) for k in KEYS}
+    return {k: float(out[k]) / H.shape[-1] if k in _COUNTS else float(out[k]) for k in KEYS}

@@ -30,6 +30,8 @@ def _boundaries(row: dict, x: str, y: str, X, Y):
             return Y
         return np.full_like(X, float(row[key]))
 
+    if isinstance(row.get("n"), (list, tuple)):
+        return []  # the balanced thresholds do not apply to imbalanced counts
     K, n, lam_w, lam_h = val("K"), val("n"), val("lam_w"), val("lam_h")
     out = []
     if row["loss"] == "mse":

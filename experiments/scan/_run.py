@@ -69,7 +69,7 @@ def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
     """One result row: config, solver outcome, metrics, theory prediction, certificate and errors."""
     pred = theory.predict(p)
     cert = theory.certificate(p, sol.W, sol.H, sol.b)
-    row = {**p.to_dict(), "seed": seed, "objective": sol.objective, "grad_norm": sol.grad_norm,
+    row = {**p.to_dict(), "imbalance": p.imbalance, "seed": seed, "objective": sol.objective, "grad_norm": sol.grad_norm,
            "rel_grad_norm": sol.rel_grad_norm, "steps": sol.steps, "solver_status": sol.status,
            "min_curvature": sol.min_curvature, "path": sol.path,
            "b_mean": float(np.mean(sol.b)), **m,
@@ -97,9 +97,10 @@ def _metrics(batch) -> dict:
     (numerical_rank's SVDs see K masked copies of H per member) fit in METRICS_BATCH_BYTES, else member by member
     (one program): a chunk of 64 members with K = 10, d = 256, n = 500 asked XLA for 135 GB at once."""
     B, K, d, N = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1], batch.H.shape[2]
+    labels = batch.problem[0].labels  # the members share their counts (one shape per batch)
     if B * K * d * N * 8 * 2 <= METRICS_BATCH_BYTES:
-        return ufm.metrics.all(batch.W, batch.H, batch.b)
-    rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i]) for i in range(B)]
+        return ufm.metrics.all(batch.W, batch.H, batch.b, labels=labels)
+    rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i], labels=labels) for i in range(B)]
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 

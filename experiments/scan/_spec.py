@@ -16,7 +16,8 @@ from ufm import Problem
 
 GRID_KEYS = Problem.GRID_FIELDS
 INT_KEYS = ("K", "n", "d")
-GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS
+IMBALANCE_KEYS = ("imbalance", "profile", "minority")  # counts from n (the largest class) by ufm.class_counts
+GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS + IMBALANCE_KEYS
 SOLVER_KEYS = ("method", "tol", "max_steps", "chunk", "memory_gb")
 MAX_CONFIGS = 2_000_000
 MAX_STEPS = 2**31 - 2  # the solvers count steps in int32
@@ -48,8 +49,8 @@ class Group:
     """One group of a scan: a loss, grids for every parameter, a number of seeds and solver options."""
 
     name: str
-    base: dict  # scalar Problem fields (loss, fixed_w, dtype)
-    grids: dict  # key → tuple of values
+    base: dict  # scalar Problem fields (loss, fixed_w, dtype) and, with an imbalance axis, profile and minority
+    grids: dict  # key → tuple of values (the imbalance ratio R is a grid too)
     seeds: int
     method: str
     tol: float | None
@@ -60,6 +61,10 @@ class Group:
         out = []
         for values in itertools.product(*(self.grids[k] for k in keys)):
             fields = dict(self.base, **dict(zip(keys, values)))
+            profile, minority = fields.pop("profile", "step"), fields.pop("minority", None)
+            if "imbalance" in fields:
+                R = fields.pop("imbalance")
+                fields["n"] = ufm.class_counts(fields.get("K", 10), fields.get("n", 50), R, profile, minority)
             out.append(ufm.Problem(**fields))
         return out
 
@@ -143,8 +148,21 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
     base = {k: raw[k] for k in ("loss", "fixed_w", "dtype") if k in raw}
     if base.get("fixed_w") == "none":
         base["fixed_w"] = None
+    if ("profile" in raw or "minority" in raw) and "imbalance" not in raw:
+        _fail(f"{where}.profile", "profile and minority go with an imbalance axis (imbalance = [R, ...])")
+    for key in ("profile", "minority"):  # checked by ufm.class_counts when the configurations are built
+        if key in raw:
+            if isinstance(raw[key], (list, dict)):
+                _fail(f"{where}.{key}", f"is one value for the group, not a grid; got {raw[key]!r:.80}")
+            base[key] = raw[key]
+    if "imbalance" in raw:
+        if "n" in raw and not all(_integer(v) for v in grid_values(raw["n"], f"{where}.n")):
+            _fail(f"{where}.n", "with an imbalance axis n is the largest class's count: integers")
+        vals = grid_values(raw["imbalance"], f"{where}.imbalance")
+        if not all(_number(v) and v >= 1 for v in vals):
+            _fail(f"{where}.imbalance", f"needs ratios R = n_max/n_min ≥ 1; got {list(vals)}")
     grids = {}
-    for key in GRID_KEYS:
+    for key in GRID_KEYS + ("imbalance",):
         if key in raw:
             vals = grid_values(raw[key], f"{where}.{key}")
             if key in INT_KEYS:
@@ -179,7 +197,8 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
     try:
         group.configs()
     except ufm.ParameterError as e:
-        _fail(f"{where}.{e.param}", str(e))
+        param = {"n_max": "n", "ratio": "imbalance"}.get(e.param, e.param)
+        _fail(f"{where}.{param}", str(e))
     return group
 
 

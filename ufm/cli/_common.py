@@ -17,6 +17,7 @@ FLAGS = {
     "K": "--K", "n": "--n", "d": "--d", "loss": "--loss", "lam_w": "--lam-w", "lam_h": "--lam-h",
     "lam_b": "--lam-b", "delta": "--delta", "gamma": "--gamma", "alpha": "--alpha", "M": "--M",
     "bias": "--no-bias", "fixed_w": "--fixed-etf", "etf_norm": "--etf-norm", "dtype": "--dtype",
+    "n_max": "--n", "ratio": "--imbalance", "profile": "--profile", "minority": "--minority",
 }
 
 
@@ -50,13 +51,34 @@ def number(kind):
     return parse
 
 
+def counts(text):
+    """argparse type of --n: one integer (every class) or K comma-separated integers (one per class)."""
+    parts = text.split(",")
+    try:
+        values = [int(t) for t in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or comma-separated integers, got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+counts.__name__ = "counts"
+
+
 def add_problem_flags(p: argparse.ArgumentParser) -> None:
     """The flags that define a `Problem` (shared by the subcommands that take one)."""
     d = Problem()
     g = p.add_argument_group("problem")
     g.add_argument("--loss", default=d.loss, help="ce | ls | fl | mse (default %(default)s)")
     g.add_argument("--K", type=number(int), default=d.K, help="classes, ≥ 2 (default %(default)s)")
-    g.add_argument("--n", type=number(int), default=d.n, help="samples per class, ≥ 1 (default %(default)s)")
+    g.add_argument("--n", type=counts, default=d.n,
+                   help="samples per class, ≥ 1, or K comma-separated counts such as 500,500,50,50; with "
+                        "--imbalance, the largest class's count (default %(default)s)")
+    g.add_argument("--imbalance", type=number(float), default=None, metavar="R",
+                   help="imbalance ratio R = n_max/n_min ≥ 1 of the counts made from --n (ufm.class_counts)")
+    g.add_argument("--profile", default="step", help="with --imbalance: step (the last --minority classes have "
+                   "n/R) | longtail (n·R^(−k/(K−1))) (default %(default)s)")
+    g.add_argument("--minority", type=number(int), default=None,
+                   help="with --imbalance and the step profile: number of minority classes (default ⌊K/2⌋)")
     g.add_argument("--d", type=number(int), default=d.d, help="feature dimension, ≥ 1 (default %(default)s)")
     g.add_argument("--lam-w", type=number(float), default=d.lam_w, help="λ_W > 0 (default %(default)s)")
     g.add_argument("--lam-h", type=number(float), default=d.lam_h, help="λ_H > 0 (default %(default)s)")
@@ -73,10 +95,20 @@ def add_problem_flags(p: argparse.ArgumentParser) -> None:
 
 def problem_from_args(args) -> Problem:
     """The Problem of the flags; a field outside its range becomes a UsageError that names the flag."""
-    from ufm import ParameterError
+    from ufm import ParameterError, class_counts
 
+    n = args.n
+    try:
+        if args.imbalance is not None:
+            if not isinstance(n, int):
+                raise UsageError("--imbalance needs one count in --n (the largest class's), not a list")
+            n = class_counts(args.K, n, args.imbalance, args.profile, args.minority)
+        elif args.minority is not None or args.profile != "step":
+            raise UsageError("--profile and --minority go with --imbalance")
+    except ParameterError as e:
+        raise UsageError(f"{FLAGS.get(e.param, e.param)} must be {e.allowed}; got {e.value!r}") from None
     fields = dict(
-        K=args.K, n=args.n, d=args.d, loss=args.loss, lam_w=args.lam_w, lam_h=args.lam_h, lam_b=args.lam_b,
+        K=args.K, n=n, d=args.d, loss=args.loss, lam_w=args.lam_w, lam_h=args.lam_h, lam_b=args.lam_b,
         delta=args.delta, gamma=args.gamma, alpha=args.alpha, M=args.M, bias=not args.no_bias,
         fixed_w="etf" if args.fixed_etf else None, etf_norm=args.etf_norm, dtype=args.dtype,
     )

@@ -74,7 +74,7 @@ def solution_record(sol) -> dict:
         "path": sol.path,
         "reduced": None if sol.reduced is None else sol.reduced.to_dict(),
         "b": [float(v) for v in sol.b],
-        "metrics": ufm.metrics.all(sol.W, sol.H, sol.b),
+        "metrics": ufm.metrics.all(sol.W, sol.H, sol.b, labels=sol.problem.labels),
         "seconds": sol.seconds,
         "compile_seconds": sol.compile_seconds,
         **theory_record(sol),
@@ -98,8 +98,8 @@ def table(rec: dict) -> str:
     rows = [
         ("method", rec["method"]),
         ("path", rec["path"] + ("" if rec["reduced"] is None else
-                                f"  (solved K class means: n = 1, d = {rec['reduced']['d']}, "
-                                f"λ_H = {rec['reduced']['lam_h']:g}; lifted exactly)")),
+                                f"  (solved the K class means weighted by their counts in d = "
+                                f"{rec['reduced']['d']}; lifted exactly)")),
         ("status", rec["status"] + ("  (the gradient vanishes but the Hessian has a negative eigenvalue "
                                     f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start "
                                     "elsewhere, e.g. --init-scale > 0)" if rec["status"] == "saddle" else "")),
