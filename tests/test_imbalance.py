@@ -182,10 +182,15 @@ def test_mse_minority_collapse_threshold_by_bisection_is_the_closed_form():
 def test_ce_minority_classifiers_merge_then_vanish():
     """CE with a step imbalance: as λ grows the two minority classifiers first merge onto one vector (rank of WH
     3 → 2: minority collapse, Fang et al. 2021, arXiv 2101.12699) and later vanish (2 → 1); each transition is
-    sharp and certified on both sides."""
+    sharp and certified on both sides. The merge is at λ_Z = √n_min/N (`merge_threshold`, derived from the
+    antisymmetric direction of the certificate's dual matrix): located to 1e-8."""
     p = ufm.Problem(K=4, n=(100, 100, 10, 10), d=4, loss="ce")
-    merge = theory.minority_threshold(p, 0.01, 0.015, minority=[2, 3], rtol=1e-6)
+    merge = theory.minority_threshold(p, 0.01, 0.015, minority=[2, 3], rtol=1e-10)
     assert (merge.rank_lo, merge.rank_hi) == (3, 2)
+    assert merge.lam == pytest.approx(theory.merge_threshold(p, [2, 3]), rel=1e-8)
+    assert theory.merge_threshold(p.replace(loss="ls", delta=0.25), [2, 3]) == pytest.approx(0.75 * math.sqrt(10) / 220)
+    with pytest.raises(ufm.ParameterError, match="minority"):
+        theory.merge_threshold(p, [1, 2])  # unequal counts
     for f, distinct in ((0.97, True), (1.03, False)):
         q = p.replace(lam_w=merge.lam * f, lam_h=merge.lam * f)
         sol = ufm.solve(q)

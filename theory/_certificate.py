@@ -19,6 +19,7 @@ and > 1 at a strict saddle (Zhu et al. 2021, arXiv 2105.02375, Thm 3.2 proof).
 With W frozen (fixed_w="etf"), f is convex in (H, b) for a convex loss and the bound is the plain convex one,
 f − f* ≤ ‖∇f‖·(‖(H, b)‖ + R*), R*² = 2f/λ_H + 2f/λ_b.
 FL is not convex in z: only the ratio and the residual are reported (local statement, Zhou et al. 2022, arXiv 2210.02192, Cor. 2).
+A user loss (`ufm.losses.Custom`) counts as convex where declared so (convex in z and ≥ 0; `theory.probe_loss`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import numpy as np
 from ufm import Problem, float64
 from ufm.functional import Layout, data_term_and_grad, grad_x, value_x
 
-CONVEX = ("ce", "ls", "mse")
+from ._userloss import is_convex
+
 
 
 class Certificate(NamedTuple):
@@ -66,7 +68,7 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     x = layout.pack((jnp.asarray(W), jnp.asarray(H), jnp.asarray(b)))
     f = float(value_x(layout, problem.hyper, x))
     stationarity = float(np.linalg.norm(np.asarray(grad_x(layout, problem.hyper, x))))
-    convex = problem.loss in CONVEX
+    convex = is_convex(problem)
 
     if problem.fixed_w:
         # f is convex in (H, b) for a convex loss: f − f* ≤ ‖∇f‖ (‖x‖ + R*).
@@ -93,8 +95,10 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     ratio = at_rank[0]
     _, imbalance, subgradient, gap = best
     if not convex:
+        why = ("FL is not convex in z" if problem.loss == "fl" else
+               f"the loss {problem.loss} is not declared convex in z")
         return Certificate(ratio, stationarity, imbalance, subgradient, None,
-                           "FL is not convex in z: local certificate only (Zhou et al. 2022, arXiv 2210.02192, Cor. 2)")
+                           f"{why}: local certificate only (Zhou et al. 2022, arXiv 2210.02192, Cor. 2)")
     if not bounded:
         return Certificate(ratio, stationarity, imbalance, subgradient, None,
                            "bias with λ_b = 0: b* unbounded in the level-set bound, no gap bound")
@@ -120,7 +124,7 @@ def _at_rank(problem: Problem, f: float, U, s, Vt, b, r: int):
     sZ = (G - G_perp) + lam_z * Ur @ Vr.T + excess
     sb = G.sum(axis=1) + problem.lam_b * b if problem.bias else np.zeros(0)
     subgradient = float(math.sqrt(np.sum(sZ**2) + np.sum(sb**2)))
-    if problem.loss not in CONVEX or (problem.bias and problem.lam_b == 0):
+    if not is_convex(problem) or (problem.bias and problem.lam_b == 0):
         return ratio, imbalance, subgradient, math.inf
     R = math.sqrt((F / lam_z) ** 2 + (2 * F / problem.lam_b if problem.bias else 0.0))
     norm_x = math.sqrt(float(np.sum(Zr**2)) + float(b @ b))

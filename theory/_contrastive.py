@@ -27,8 +27,8 @@ class ScaleMinima(NamedTuple):
 
 
 def _check(problem: Problem) -> None:
-    if problem.loss not in CONTRASTIVE:
-        raise ValueError(f"the contrastive scale needs loss in {CONTRASTIVE}; got {problem.loss!r}")
+    if not isinstance(problem.loss, _losses.Custom) and problem.loss not in CONTRASTIVE:
+        raise ValueError(f"the contrastive scale needs loss in {CONTRASTIVE} or a user loss; got {problem.loss!r}")
 
 
 @float64()

@@ -160,6 +160,34 @@ def minority_spread(W, minority) -> float:
     return float(diff.max()) / scale
 
 
+def merge_threshold(problem: Problem, minority) -> float:
+    """λ_Z* = c·√n_S/N below which classes S of equal count n_S cannot share one classifier at a minimiser:
+    c = 1 for CE, 1 − δ for LS, M for bias-free or biased MSE(α = 1). Derived here:
+
+    In the class-mean form with G = ∇_Z g (columns weighted n_k/N), the certificate's dual matrix is G D^{-1/2}
+    (the nuclear norm acts on Z D^{1/2}). At any point where the classes of S are merged (equal rows of W, equal
+    class means), the logits of the S×S block are all equal, and on the antisymmetric direction
+    u = (e_i − e_j)/√2 (i, j ∈ S) the softmax terms cancel: uᵀ G D^{-1/2} u = −c√n_S/N exactly, whatever the
+    merged point. A merged minimiser needs ‖G D^{-1/2}‖₂ ≤ λ_Z, hence λ_Z ≥ c√n_S/N. That the merge happens
+    exactly there (sufficiency) is checked numerically: `minority_threshold` locates it by bisection on certified
+    solves and `ufm verify` compares (claim imb_mc). For bias-free MSE the merged classes vanish at the same λ_Z,
+    the closed form of `imbalanced_mse`.
+    """
+    S = list(minority)
+    counts = {problem.counts[k] for k in S}
+    if len(S) < 2 or len(counts) != 1:
+        raise ParameterError("minority", S, "two or more classes with equal counts", "merge_threshold")
+    if problem.loss == "ce" or (problem.loss == "fl" and problem.gamma == 0):
+        c = 1.0
+    elif problem.loss == "ls":
+        c = 1.0 - problem.delta
+    elif problem.loss == "mse" and problem.alpha == 1.0:
+        c = problem.M
+    else:
+        raise ParameterError("loss", problem.loss, "ce, ls or mse with α = 1", "merge_threshold")
+    return c * math.sqrt(counts.pop()) / problem.N
+
+
 class MinorityThreshold(NamedTuple):
     """Where the global minimiser's logit matrix WH drops rank along λ (λ_W = λ_H = λ): `lam` with `bracket`
     (lo, hi): rank `rank_lo` at lo, `rank_hi` at hi; `steps` bisection steps; `spread_lo`, `spread_hi`: the

@@ -8,7 +8,7 @@ import numpy as np
 
 from ufm import Problem, float64
 
-from . import _contrastive, _imbalance, _mse
+from . import _contrastive, _imbalance, _mse, _userloss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +104,26 @@ def _predict_contrastive(problem: Problem) -> Prediction:
     )
 
 
+def _predict_custom(problem: Problem) -> Prediction:
+    """A user loss: the 1-D scale of the losses paper's Thm 1 where the probe finds its hypotheses (d ≥ K)."""
+    probe = _userloss.probe_loss(problem.loss, problem.K)
+    if not probe.etf_theorem_applies:
+        missing = [k for k in ("contrastive", "strict", "symmetric", "nonnegative") if not getattr(probe, k)]
+        return _unknown(problem, f"not-contrastive (probe: {', '.join(missing)} fails; use the certificate)")
+    if problem.d < problem.K:
+        return _unknown(problem, "d<K:no-closed-form (the theorem needs d ≥ K)")
+    m = _contrastive.scale_minima(problem)
+    pt, pn = _contrastive.probabilities(problem.K, m.a)
+    W, H, _ = _contrastive.nc_minimizer(problem, m.a)
+    w_norm, h_norm, gram = _norms(W, H, problem.n)
+    return Prediction(
+        objective=m.g, b=np.zeros(problem.K), case=f"{problem.loss}:{'collapsed-to-zero' if m.a == 0 else 'd>=K:etf'}",
+        a=m.a, p_t=pt, p_n=pn, w_norm=w_norm, h_mean_norm=h_norm, gram_h=gram,
+        source=f"Zhou et al. 2022, arXiv 2210.02192, Thm 1 (1-D scale; contrastive property probed on {probe.points} "
+               "points by ufm.theory.probe_loss)",
+    )
+
+
 def _predict_imbalanced(problem: Problem) -> Prediction:
     if problem.loss != "mse" or problem.alpha != 1.0:
         return _unknown(problem, "imbalanced:no-closed-form (use the certificate and ufm.theory.minority_threshold)")
@@ -134,6 +154,8 @@ def predict(problem: Problem) -> Prediction:
         return _unknown(problem, "fixed-etf:no-closed-form (convex in H: use the certificate)")
     if not problem.balanced:
         return _predict_imbalanced(problem)
+    if not isinstance(problem.loss, str):
+        return _predict_custom(problem)
     if problem.loss == "mse":
         return _predict_mse(problem)
     return _predict_contrastive(problem)

@@ -429,8 +429,8 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
     imb_c = claim("imb_mse", "imbalanced MSE: f, WWᵀ, H̄ᵀH̄, b = closed form", src_mse, 1e-7)
     red_c = claim("imb_red", "imbalanced: class-mean solve = full solve, certified", "derived (ufm.reduction)", 1e-10)
     thr_c = claim("imb_thr", "MSE minority collapse at λ_Z = M√n_min/N (bisection, rel)", src_mse, 1e-8)
-    mc_c = claim("imb_mc", "CE/LS minority collapse: sharp λ* (rank of WH drops there, certified both sides)",
-                 "arXiv:2101.12699 (minority collapse); arXiv:2309.09725 (a sharp threshold exists)", 0.0)
+    mc_c = claim("imb_mc", "CE/LS minority merge at λ_Z = (1−δ)√n_min/N (rel); vanish certified both sides",
+                 "derived (ufm.theory.merge_threshold); arXiv:2101.12699; arXiv:2309.09725", 1e-8)
     for p in _imbalanced_draw(quick):
         th = _imbalance.imbalanced_mse(p)
         sol = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed)
@@ -460,11 +460,12 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
     exact = math.sqrt(min(counts)) / sum(counts)
     thr_c.add(f"mse nobias K=4 counts={list(counts)} λW=λH", abs(t.lam - exact) / exact, located=t.lam,
               closed_form=exact, steps=t.steps, ranks=[t.rank_lo, t.rank_hi])
-    # CE/LS: the two minority classifiers first merge (rank 3 → 2), then vanish (2 → 1).
-    brackets = {"ce": ((0.01, 0.015), (0.0185, 0.03)), "ls": ((0.008, 0.013), (0.015, 0.03))}
+    # CE/LS: the two minority classifiers first merge (rank 3 → 2) at λ_Z = c√n_min/N (`merge_threshold`), then
+    # vanish (2 → 1; no closed form: located and certified on both sides).
+    brackets = {"ce": ((0.01, 0.015), (0.0185, 0.03)), "ls": ((0.008, 0.0135), (0.015, 0.03))}
     for loss in (("ce",) if quick else ("ce", "ls")):
         p = Problem(K=4, n=counts, d=4, loss=loss, delta=0.1, lam_b=1e-2)
-        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")):
+        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")) if not quick else [(brackets[loss][0], "merge")]:
             t = _imbalance.minority_threshold(p, lo, hi, minority=[2, 3], method=METHOD)
             ok, numbers = True, {}
             for side, f in (("below", 0.98), ("above", 1.02)):
@@ -475,5 +476,10 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
                 numbers[f"rank_{side}"], numbers[f"ratio_{side}"] = rank, ratio
                 numbers[f"spread_{side}"] = _imbalance.minority_spread(sol.W, [2, 3])
                 ok = ok and abs(ratio - 1) < 1e-6 and rank == (t.rank_lo if side == "below" else t.rank_hi)
-            mc_c.add(f"{what}: {_label(p)} counts={list(counts)} λW=λH", 0.0 if ok else math.inf, lam_star=t.lam,
+            err = 0.0 if ok else math.inf
+            if what == "merge":
+                exact = _imbalance.merge_threshold(p, [2, 3])
+                numbers["closed_form"] = exact
+                err = max(err, abs(t.lam - exact) / exact)
+            mc_c.add(f"{what}: {_label(p)} counts={list(counts)} λW=λH", err, lam_star=t.lam,
                      bracket=list(t.bracket), **numbers)

@@ -67,7 +67,9 @@ class Problem:
         equal counts are stored as one integer, so a balanced problem has one spelling). The 1/N of the data
         term is the same in both cases.
       d: feature dimension, ≥ 1.
-      loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`).
+      loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`); or a loss you
+        write: a JAX function fn(z (K,), k) → scalar, or `ufm.losses.Custom(fn, convex=...)` (a plain function is
+        wrapped in Custom; "package.module:function" imports one).
       lam_w, lam_h: weight decay on W and H, > 0.
       lam_b: weight decay on b, ≥ 0 (ignored when `bias=False`).
       delta: label-smoothing δ ∈ [0, 1) (loss "ls").
@@ -110,8 +112,11 @@ class Problem:
             if not _is_int(v) or v < lo:
                 _fail(name, f"an integer ≥ {lo}", v)
         object.__setattr__(self, "n", _counts(self.n, self.K))
-        if self.loss not in LOSSES:
-            _fail("loss", "one of " + ", ".join(LOSSES), self.loss)
+        if not isinstance(self.loss, str) or ":" in self.loss:
+            object.__setattr__(self, "loss", _custom(self.loss, self.K))
+        elif self.loss not in LOSSES:
+            _fail("loss", "one of " + ", ".join(LOSSES) + ", a function fn(z, k) or 'package.module:function'",
+                  self.loss)
         for name in HYPER_FIELDS + ("etf_norm",):
             if not _is_real(getattr(self, name)):
                 _fail(name, "a finite real number", getattr(self, name))
@@ -210,6 +215,8 @@ class Problem:
         """The fields as a dict (n as a list when imbalanced). `means` appears only when set, so a full
         problem's dict, and the scan identities hashed from it, are those of earlier versions."""
         out = dataclasses.asdict(self)
+        if not isinstance(self.loss, str):
+            out["loss"] = self.loss.name  # "module:qualname": Problem(**d) imports it back
         if isinstance(out["n"], tuple):
             out["n"] = list(out["n"])
         if not self.means:
@@ -247,6 +254,29 @@ def class_counts(K: int, n_max: int, ratio: float, profile: str = "step", minori
         small = max(1, round(n_max / ratio))
         return tuple([int(n_max)] * (K - minority) + [small] * minority)
     return tuple(max(1, round(n_max * ratio ** (-k / (K - 1)))) for k in range(K))
+
+
+def _custom(loss, K: int):
+    """A user loss as `losses.Custom`, checked on abstract values: fn(z (K,), k) must give a real scalar."""
+    import jax
+    import jax.numpy as jnp
+
+    from .losses import Custom, resolve
+
+    try:
+        custom = resolve(loss) if isinstance(loss, str) else loss if isinstance(loss, Custom) else Custom(loss)
+    except (TypeError, ValueError) as e:
+        raise ParameterError("loss", loss, f"one of {', '.join(LOSSES)} or a JAX function fn(z, k) ({e})",
+                             "Problem") from None
+    try:
+        out = jax.eval_shape(custom.fn, jax.ShapeDtypeStruct((K,), jnp.float32), jax.ShapeDtypeStruct((), jnp.int32))
+    except Exception as e:  # noqa: BLE001 - any failure of the user's function is reported by name
+        raise ParameterError("loss", custom.name, f"a JAX function fn(z (K,), k) → scalar; calling it on z of shape "
+                             f"({K},) failed: {type(e).__name__}: {str(e)[:200]}", "Problem") from None
+    if getattr(out, "shape", None) != () or not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ParameterError("loss", custom.name, f"a JAX function fn(z (K,), k) → real scalar; it returned "
+                             f"{getattr(out, 'shape', out)} {getattr(out, 'dtype', '')}", "Problem")
+    return custom
 
 
 def _counts(n, K: int):

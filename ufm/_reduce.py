@@ -56,7 +56,11 @@ def why_not(problem: Problem, init=None) -> str | None:
         return "the problem is already in its class-mean form"
     if init is not None:
         return "a start point was given"
-    if problem.loss not in CONVEX_IN_LOGITS and not (problem.loss == "fl" and problem.gamma == 0):
+    if not isinstance(problem.loss, str):
+        if problem.loss.convex is not True:
+            return (f"the user loss {problem.loss.name} is not declared convex in the logits "
+                    "(ufm.losses.Custom(fn, convex=True))")
+    elif problem.loss not in CONVEX_IN_LOGITS and not (problem.loss == "fl" and problem.gamma == 0):
         return f"the {problem.loss} loss with γ = {problem.gamma:g} is not convex in the logits"
     if problem.n == 1 and reduced_problem(problem).d == problem.d:
         return "nothing to reduce (n = 1, d ≤ K)"

@@ -6,6 +6,11 @@ log-sum-exp over the other classes, never with p itself.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from typing import Callable
+
+import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
@@ -45,8 +50,61 @@ def mse(Z, Y, alpha, M):
     return 0.5 * jnp.sum(weight * (Z - M * Y) ** 2, axis=0)
 
 
-def per_sample(loss: str, Z, Y, hyper):
-    """Loss of each column of Z, shape (N,)."""
+@dataclasses.dataclass(frozen=True)
+class Custom:
+    """A loss the user writes: `fn(z, k)` of one logit vector z (K,) and its label index k (an int scalar) →
+    a scalar, in JAX (ufm vmaps it over the samples and differentiates it twice).
+
+    name: how rows and tables show it (default "module:qualname" of fn, which `resolve` imports back).
+    convex: what the user declares: True if L(·, k) is convex in z and ≥ 0 for every k (then `ufm.solve`'s
+      exact class-mean reduction and `ufm.theory.certificate`'s gap bound apply), False if not, None (default:
+      fn.convex if the function carries that attribute, else unknown — treated as not convex).
+      `ufm.theory.probe_loss` tests the declaration on random logits.
+
+    `Problem(loss=fn)` wraps a plain function in `Custom(fn)`.
+    """
+
+    fn: Callable
+    name: str = ""
+    convex: bool | None = None
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"losses.Custom: fn must be callable; got {type(self.fn).__name__}")
+        if not self.name:
+            object.__setattr__(self, "name", f"{getattr(self.fn, '__module__', '?')}:"
+                                             f"{getattr(self.fn, '__qualname__', type(self.fn).__name__)}")
+        if self.convex is None:
+            declared = getattr(self.fn, "convex", None)
+            object.__setattr__(self, "convex", None if declared is None else bool(declared))
+
+    def __call__(self, Z, Y):
+        """Loss of each column of Z (K, N) with one-hot labels Y (K, N): shape (N,)."""
+        return jax.vmap(self.fn)(Z.T, jnp.argmax(Y, axis=0))
+
+    def __str__(self) -> str:
+        return f"custom:{self.name}"
+
+
+def resolve(spec: str) -> Custom:
+    """"package.module:function" → Custom(that function) (how scan specs name a user loss); ValueError if it
+    cannot be imported."""
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"a user loss is named 'package.module:function'; got {spec!r}")
+    try:
+        fn = importlib.import_module(module)
+        for part in attr.split("."):
+            fn = getattr(fn, part)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"cannot import the loss {spec!r} ({type(e).__name__}: {e})") from None
+    return Custom(fn, name=spec)
+
+
+def per_sample(loss, Z, Y, hyper):
+    """Loss of each column of Z, shape (N,). `loss`: a name or a `Custom` loss."""
+    if isinstance(loss, Custom):
+        return loss(Z, Y)
     if loss == "ce":
         return ce(Z, Y)
     if loss == "ls":

@@ -113,7 +113,7 @@ def transaction(con: sqlite3.Connection):
 
 
 def shape_key(p: ufm.Problem) -> str:
-    return json.dumps(list(p.static))
+    return json.dumps(list(p.static), default=str)  # a user loss (ufm.losses.Custom) by its name
 
 
 def _share_text(shard) -> str:
