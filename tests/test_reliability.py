@@ -493,13 +493,18 @@ def test_the_cli_says_saddle_and_exits_1(capsys):
     assert rec["status"] == "saddle" and rec["min_curvature"] < 0 and rec["converged"] is False
 
 
-def test_reduce_flag_names_itself_when_the_class_mean_problem_is_out_of_range(capsys):
-    # nλ_H = 5·1e12 is beyond Problem's λ range: "always" is refused by the flag's name, "auto" solves in full.
-    assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--lam-h", "1e12", "--reduce", "always"]) == 2
+def test_reduce_flag_names_itself_and_the_class_mean_form_has_no_range_limit(capsys):
+    assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--reduce", "yes"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("ufm: --reduce must be 'never' here") and len(err.splitlines()) == 1
-    assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--lam-h", "1e12", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["path"] == "full"
+    assert "--reduce" in err and "'always'" in err and len(err.splitlines()) == 1
+    # The class-mean form weighs λ_H by the counts instead of rescaling it, so λ_H = 1e12 (nλ_H = 5e12, beyond
+    # Problem's range) reduces too, and agrees with the full solve (both at the origin, f = L(0)).
+    values = {}
+    for reduce in ("always", "never"):
+        assert main(["solve", "--K", "3", "--n", "5", "--d", "4", "--lam-h", "1e12", "--reduce", reduce, "--json"]) == 0
+        rec = json.loads(capsys.readouterr().out)
+        values[rec["path"]] = rec["objective"]
+    assert values["reduced"] == pytest.approx(values["full"], rel=1e-12)
 
 
 # --- extreme numbers ------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 that compiles once per shape and varies the numbers of the problem (λ, δ, γ, α, M) without recompiling.
 
     layout = Layout.of(problem)      static: shapes, loss, which variables are free (hashable)
-    hyper  = problem.hyper           traced: Hyper(lam_w, lam_h, lam_b, delta, gamma, alpha, M)
+    hyper  = problem.hyper           traced: Hyper(lam_w, lam_h, lam_b, delta, gamma, alpha, M, counts (K,))
 
     value(layout, hyper, params)     f(W, H, b)
     value_x(layout, hyper, x)        f on the free vector x = layout.pack(params)
-    data_term(layout, hyper, Z)      g(Z) = (1/N) Σ_i L(z_i, y_i)
+    data_term(layout, hyper, Z)      g(Z) = (1/N) Σ_i L(z_i, y_i) (class-mean form: Σ_k (n_k/N) L(z_k, k))
     data_term_and_grad               (g(Z), ∇_Z g(Z)), jitted
     grad_x, hvp_x, hessian_x         ∇f, ∇²f·v and the dense ∇²f on x, jitted (one compilation per layout)
 
