@@ -271,3 +271,19 @@ def test_scan_imbalance_axis_runs_and_records_the_counts(tmp_path):
 def test_scan_bad_imbalance_axis_is_refused(text, key):
     with pytest.raises(scan.SpecError, match=key):
         scan.parse(text)
+
+
+def test_vanishing_regularisation_approaches_seli_not_the_etf():
+    """Bias-free CE with counts (100, 100, 10, 10): as λ → 0 the trace-normalised W Wᵀ moves towards SELI
+    (Thrampoulidis et al. 2022, arXiv 2208.05512) and stays away from the simplex ETF; at equal counts SELI is the
+    ETF (rounding: 1e-15)."""
+    np.testing.assert_allclose(theory.seli_gram((5, 5, 5)), (np.eye(3) - 1 / 3) / 2, atol=1e-15)
+    G_seli, G_etf = theory.seli_gram((100, 100, 10, 10)), (np.eye(4) - 0.25) / 3
+    dist = []
+    for lam in (1e-2, 1e-6):
+        sol = ufm.solve(ufm.Problem(K=4, n=(100, 100, 10, 10), d=4, loss="ce", bias=False, lam_w=lam, lam_h=lam),
+                        method="lbfgs")
+        assert sol.status == "converged"
+        WW = sol.W @ sol.W.T / np.trace(sol.W @ sol.W.T)
+        dist.append((np.linalg.norm(WW - G_seli), np.linalg.norm(WW - G_etf)))
+    assert dist[1][0] < dist[0][0] and dist[1][0] < 0.15 * dist[1][1]

@@ -188,6 +188,19 @@ def merge_threshold(problem: Problem, minority) -> float:
     return c * math.sqrt(counts.pop()) / problem.N
 
 
+def seli_gram(counts) -> np.ndarray:
+    """W Wᵀ of the SELI geometry, normalised to trace 1: (Ẑ Ẑᵀ)^{1/2} with Ẑ = Y − 11ᵀ/K the simplex-encoded label
+    matrix, so Ẑ Ẑᵀ = Π D Π (Π = I − 11ᵀ/K, D = diag(n_k)) (Thrampoulidis, Kini, Vakilian, Behnia 2022, "Imbalance
+    Trouble: Revisiting Neural-Collapse Geometry", NeurIPS 2022, arXiv 2208.05512, Def. of SELI). Equal counts
+    give the simplex ETF's Π/(K − 1)."""
+    n = np.asarray(counts, np.float64)
+    K = n.size
+    Pi = np.eye(K) - 1.0 / K
+    vals, vecs = np.linalg.eigh(Pi @ np.diag(n) @ Pi)
+    root = (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
+    return root / np.trace(root)
+
+
 class MinorityThreshold(NamedTuple):
     """Where the global minimiser's logit matrix WH drops rank along λ (λ_W = λ_H = λ): `lam` with `bracket`
     (lo, hi): rank `rank_lo` at lo, `rank_hi` at hi; `steps` bisection steps; `spread_lo`, `spread_hi`: the

@@ -38,6 +38,8 @@ PAPERS = {
     "2101.12699": Paper("Cong Fang, Hangfeng He, Qi Long, Weijie J. Su",
                         "Exploring Deep Neural Networks via Layer-Peeled Model: Minority Collapse in Imbalanced "
                         "Training", "PNAS", 2021, "2101.12699"),
+    "2208.05512": Paper("Christos Thrampoulidis, Ganesh R. Kini, Vala Vakilian, Tina Behnia",
+                        "Imbalance Trouble: Revisiting Neural-Collapse Geometry", "NeurIPS", 2022, "2208.05512"),
     "2301.00437": Paper("Hien Dang, Tho Tran, Stanley Osher, Hung Tran-The, Nhat Ho, Tan Nguyen",
                         "Neural Collapse in Deep Linear Networks: From Balanced to Imbalanced Data", "ICML", 2023,
                         "2301.00437"),

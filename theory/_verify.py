@@ -16,7 +16,7 @@ import numpy as np
 import ufm
 from ufm import Problem, float64
 
-from . import _contrastive, _errata, _hessian, _imbalance, _landscape, _mse, _saddles
+from . import _census, _contrastive, _errata, _hessian, _imbalance, _landscape, _mse, _saddles
 from ._certificate import certificate
 from ._papers import PAPERS, references
 from ._predict import minimizer, predict
@@ -339,6 +339,10 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     progress("checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds")
     _check_imbalance(quick, seed, C, claim)
 
+    if not quick:
+        progress("census of critical points (benign landscapes, imbalanced included)")
+        _check_census(seed, claim)
+
     progress("re-checking the errata")
     errata = _errata.errata()
     return Report([c for c in C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
@@ -455,6 +459,19 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
         red_c.add(f"{_label(p)} counts={list(p.counts)}", err, reduced=r.objective, full=full.objective,
                   ratio=cert.ratio, path=r.path)
     counts = (100, 100, 10, 10)
+    # Vanishing regularisation: bias-free CE approaches SELI, not the ETF (slowly: ~1/log(1/λ)).
+    seli_c = claim("imb_seli", "CE λ→0, no bias: WWᵀ → SELI, away from the ETF", "arXiv:2208.05512 (SELI)", 0.15)
+    G_seli, G_etf = _imbalance.seli_gram(counts), (np.eye(4) - 0.25) / 3
+    dist = []
+    for lam in (1e-2, 1e-4, 1e-6, 1e-8):
+        p = Problem(K=4, n=counts, d=4, loss="ce", bias=False, lam_w=lam, lam_h=lam)
+        sol = ufm.solve(p, method="lbfgs", seed=seed)  # Newton-CG stalls near 1e-9 on this path (λ = 1e-4)
+        WW = sol.W @ sol.W.T / np.trace(sol.W @ sol.W.T)
+        dist.append((lam, float(np.linalg.norm(WW - G_seli)), float(np.linalg.norm(WW - G_etf)), str(sol.status)))
+    monotone = all(a[1] > b[1] for a, b in zip(dist, dist[1:]))
+    seli_c.add(f"ce nobias K=4 counts={list(counts)} λ=1e-2…1e-8", dist[-1][1] / dist[-1][2] if monotone else math.inf,
+               to_seli=[d[1] for d in dist], to_etf=[d[2] for d in dist], lam=[d[0] for d in dist],
+               status=[d[3] for d in dist])
     p = Problem(K=4, n=counts, d=4, loss="mse", bias=False)
     t = _imbalance.minority_threshold(p, 0.005, 0.03, minority=[2, 3], method=METHOD)
     exact = math.sqrt(min(counts)) / sum(counts)
@@ -483,3 +500,17 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
                 err = max(err, abs(t.lam - exact) / exact)
             mc_c.add(f"{what}: {_label(p)} counts={list(counts)} λW=λH", err, lam_star=t.lam,
                      bracket=list(t.bracket), **numbers)
+
+
+def _check_census(seed: int, claim) -> None:
+    """Benign landscapes by census (`_census.census`): every end point of 12 starts (origin, padded lower-rank
+    minimisers, random at four scales) is the global minimum or a strict saddle."""
+    cen_c = claim("census", "census: every end point is the global minimum or a strict saddle",
+                  "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2; arXiv:2210.02192 Thm 3", 0.0)
+    for kw in (dict(loss="mse", K=3, n=2, d=4), dict(loss="ce", K=4, n=2, d=5), dict(loss="ls", delta=0.2, K=3, n=2,
+               d=4), dict(loss="fl", gamma=3.0, K=4, n=1, d=5), dict(loss="ce", K=4, n=(6, 6, 2, 2), d=4)):
+        p = Problem(lam_w=1e-2, lam_h=1e-2, **kw)
+        c = _census.census(p, starts=12, seed=seed)
+        bad = [pt for pt in c.points if pt.kind not in ("global minimum", "strict saddle")]
+        cen_c.add(f"{_label(p)}{'' if p.balanced else f' counts={list(p.counts)}'}", math.inf if bad else 0.0,
+                  kinds=[pt.kind for pt in c.points], gaps=[pt.gap for pt in c.points], f_star_source=c.f_star_source)

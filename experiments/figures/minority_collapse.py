@@ -16,7 +16,8 @@ from . import _record
 from ._style import MARKERS, PALETTE, save, styled, subplots
 
 NAME = "minority-collapse"
-TITLE = "Minority collapse with imbalanced classes: CE classifiers merge then vanish; MSE norms vs closed form"
+TITLE = ("Imbalanced classes: CE minority classifiers merge then vanish; MSE norms vs closed form; SELI, not the "
+         "ETF, as λ → 0")
 REPRODUCES = ("the toolkit's own (the phenomenon of Fang et al. 2021, \"Exploring Deep Neural Networks via "
               "Layer-Peeled Model: Minority Collapse in Imbalanced Training\", arXiv 2101.12699, on the regularised "
               "UFM; MSE setting of Dang et al. 2023, arXiv 2301.00437)")
@@ -28,7 +29,10 @@ CAPTION = ("Float64 solves of the imbalanced UFM, λ_W = λ_H = λ, d = K = 4. (
            "the merge is at λ = √n_min/N = √10/220, derived here (ufm.theory.merge_threshold) and matched to 1e-8. "
            "(b) Bias-free MSE with counts (100, 40, 10, 4): ‖w_k‖ of the solves (markers) and the closed form "
            "(lines, ufm.theory.imbalanced_mse: ‖w_k‖² = √(λ_H/λ_W)(√n_k − Nλ)₊); class k vanishes at "
-           "λ = √n_k/N (dotted), the smallest first.")
+           "λ = √n_k/N (dotted), the smallest first. (c) Bias-free CE, counts (100, 100, 10, 10), λ → 0: distance "
+           "of the trace-normalised W Wᵀ to the SELI geometry (Ẑ Ẑᵀ)^{1/2}, Ẑ = Y − 11ᵀ/K (Thrampoulidis et al. "
+           "2022, \"Imbalance Trouble: Revisiting Neural-Collapse Geometry\", arXiv 2208.05512) and to the simplex "
+           "ETF: the solutions approach SELI, slowly (about 1/log(1/λ)), and stay away from the ETF.")
 
 CE = {"K": 4, "n": (100, 100, 10, 10), "d": 4, "loss": "ce", "lam_b": 1e-2}
 MSE = {"K": 4, "n": (100, 40, 10, 4), "d": 4, "loss": "mse", "bias": False}
@@ -38,14 +42,16 @@ def params(quick: bool) -> dict:
     m = 8 if quick else 40
     return {"ce": {**CE, "n": list(CE["n"]), "lam": [2e-3, 3e-2, m], "brackets": [[0.01, 0.015], [0.0185, 0.03]],
                    "rtol": 1e-6 if quick else 1e-9},
-            "mse": {**MSE, "n": list(MSE["n"]), "lam": [1e-3, 8e-2, m]}, "method": "auto (reduced)", "init": "seed 0"}
+            "mse": {**MSE, "n": list(MSE["n"]), "lam": [1e-3, 8e-2, m]},
+            "seli": {"lam": [1e-2, 1e-4, 1e-8] if quick else [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]},
+            "method": "auto (reduced); L-BFGS in (c)", "init": "seed 0"}
 
 
 @styled
 def make(out_dir, quick: bool = False) -> list:
     t0 = time.perf_counter()
     prm = params(quick)
-    fig, axes = subplots(1, 2, height=2.3)
+    fig, axes = subplots(1, 3, height=2.3)
     data, checks = {}, {}
 
     # (a) CE: merge, then vanish.
@@ -120,5 +126,33 @@ def make(out_dir, quick: bool = False) -> list:
     ax.set_title("(b) bias-free MSE: solves vs closed form", pad=2)
     ax.legend(loc="lower left", fontsize=6)
     data["mse"] = {"rows": rows, "thresholds": [math.sqrt(nk) / base.N for nk in MSE["n"]]}
+
+    # (c) Vanishing regularisation: SELI, not the ETF.
+    base = ufm.Problem(**{**CE, "bias": False})
+    G_seli, G_etf = theory.seli_gram(CE["n"]), (np.eye(4) - 0.25) / 3
+    rows = []
+    for lam in prm["seli"]["lam"]:
+        # L-BFGS: Newton-CG stalls at relative gradients ~1e-9 on this ill-conditioned path (λ = 1e-4).
+        s = ufm.solve(base.replace(lam_w=lam, lam_h=lam), method="lbfgs")
+        WW = s.W @ s.W.T / np.trace(s.W @ s.W.T)
+        rows.append({"lam": lam, "to_seli": float(np.linalg.norm(WW - G_seli)),
+                     "to_etf": float(np.linalg.norm(WW - G_etf)), "status": s.status,
+                     "rel_grad_norm": s.rel_grad_norm})
+        checks[f"seli λ={lam:g}: rel. gradient"] = _record.check(s.rel_grad_norm, 1e-10, "L-BFGS's default tolerance")
+    checks["seli: distance to SELI decreases as λ → 0"] = _record.check(
+        float(all(a["to_seli"] > b["to_seli"] for a, b in zip(rows, rows[1:]))), 1.0, "monotone path", upper=False)
+    checks["seli: at the smallest λ, SELI is 10× closer than the ETF"] = _record.check(
+        rows[-1]["to_seli"] / rows[-1]["to_etf"], 0.15, "slow ~1/log(1/λ) approach")
+    data["seli"] = rows
+    ax = axes[0, 2]
+    x = [r["lam"] for r in rows]
+    ax.plot(x, [r["to_seli"] for r in rows], color=PALETTE[0], marker=MARKERS[0], label="to SELI")
+    ax.plot(x, [r["to_etf"] for r in rows], color=PALETTE[1], marker=MARKERS[1], label="to simplex ETF")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\lambda_W = \lambda_H = \lambda$ (no bias)")
+    ax.set_ylabel(r"$\|WW^\top/\mathrm{tr} - G\|_F$")
+    ax.set_ylim(0, None)
+    ax.set_title("(c) CE, λ → 0: SELI, not the ETF", pad=2)
+    ax.legend(loc="upper center", fontsize=6)
     paths = save(fig, out_dir, NAME)
     return paths + [_record.write(out_dir, __name__, quick, prm, data, checks, time.perf_counter() - t0)]

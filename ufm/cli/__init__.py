@@ -1,5 +1,5 @@
-"""The `ufm` command line: the top layer, one module per subcommand (solve, verify, metrics, scan, figures,
-bench).
+"""The `ufm` command line: the top layer, one module per subcommand (solve, census, verify, metrics, scan,
+figures, bench).
 
 Bad input: one line on stderr naming the flag, exit code 2, never a traceback. Building the parser imports no
 JAX, so `ufm --help` and `ufm --version` answer at once; a subcommand configures JAX (64-bit mode, compilation
@@ -16,15 +16,16 @@ import sys
 
 from ufm import __version__
 
-from . import bench, figures, metrics, scan, solve, verify
+from . import bench, census, figures, metrics, scan, solve, verify
 from ._common import Parser, UsageError, setup_jax
 
-SUBCOMMANDS = (solve, verify, metrics, scan, figures, bench)
+SUBCOMMANDS = (solve, census, verify, metrics, scan, figures, bench)
 
 DESCRIPTION = """The unconstrained feature model (UFM) of Neural Collapse: certified float64 solves, every
 checkable claim of the UFM papers, scans and figures."""
 EXAMPLE = """examples:
   ufm solve --loss ce --K 10 --n 50 --d 20     # one problem: metrics, theory's optimum, certificate
+  ufm census --loss fl --gamma 5 --K 4 --d 5     # every critical point the solves find, classified
   ufm verify --quick                            # check the papers' theorems (< 1 min)
   ufm metrics features.npz                      # NC metrics of your own network's features
   ufm scan example > spec.toml && ufm scan run spec.toml --store out/scan.sqlite

@@ -21,8 +21,8 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=number(int), default=0, help="seed of the random start (default 0)")
     g.add_argument("--init-scale", type=number(float), default=0.1, help="std of the random start")
     g.add_argument("--reduce", choices=("auto", "always", "never"), default="auto",
-                   help="solve the exact class-mean problem (n = 1, d = min(d, K)) and lift it: where exact "
-                        "(auto, the default), for any loss (always), or never")
+                   help="solve the exact class-mean problem (one feature per class, weighted by its count; "
+                        "d = min(d, K)) and lift it: where exact (auto, the default), for any loss (always), or never")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(run=run)
 
