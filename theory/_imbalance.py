@@ -238,7 +238,7 @@ def _ratio_at_rank(problem: Problem, W, H, b, r: int) -> float:
 
 @float64()
 def minority_threshold(problem: Problem, lo: float, hi: float, minority=None, rtol: float = 1e-9,
-                       ratio_tol: float = 1e-9, method="auto") -> MinorityThreshold:
+                       ratio_tol: float = 1e-9, method="auto", max_steps: int | None = None) -> MinorityThreshold:
     """Bisection (on log λ, λ_W = λ_H = λ) for the λ in (lo, hi) at which the global minimiser of `problem`
     (its λ's replaced) loses rank: minority collapse. With imbalanced counts the minority classifiers first
     merge onto one vector (Fang et al. 2021, arXiv 2101.12699), which drops the rank of WH by (number merged − 1),
@@ -250,7 +250,7 @@ def minority_threshold(problem: Problem, lo: float, hi: float, minority=None, rt
     the dropped direction is active and the ratio exceeds 1 by an amount linear in the distance. (The spread or
     the rank of a solve alone is not sharp: the landscape is flat to fourth order in the merging direction
     there, and a solve stops far from the minimum's spread.) `lo` must fail the test and `hi` pass it.
-    `method`: the solver of each step (as in `ufm.solve`)."""
+    `method`, `max_steps`: the solver of each step (as in `ufm.solve`)."""
     import ufm
 
     if problem.loss not in ("ce", "ls", "mse") or problem.d < problem.K or problem.fixed_w:
@@ -263,7 +263,7 @@ def minority_threshold(problem: Problem, lo: float, hi: float, minority=None, rt
     def solve(lam):
         nonlocal solved
         p = problem.replace(lam_w=lam, lam_h=lam)
-        sol = ufm.solve(p, method=method)
+        sol = ufm.solve(p, method=method, max_steps=max_steps)
         solved = solved and bool(sol.converged)
         return p, sol
 

@@ -75,7 +75,7 @@ class Report:
     def table(self) -> str:
         rows = [("claim", "source", "cases", "worst error", "tol", "")]
         for c in self.claims:
-            rows.append((c.name, c.source, str(len(c.cases)), f"{c.worst:.2e}", f"{c.tol:.0e}",
+            rows.append((c.name, c.source, str(len(c.cases)), f"{c.worst:.2e}", f"{c.tol:.2g}",
                          "PASS" if c.passed else "FAIL"))
         widths = [max(len(r[i]) for r in rows) for i in range(6)]
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(6)).rstrip() for r in rows]
@@ -412,7 +412,11 @@ def _imbalanced_draw(quick: bool) -> list[Problem]:
     """Imbalanced problems: step and long-tail counts, MSE (bias on/off, d < K, = K, > K, M ≠ 1, λ_b = 0) and
     the losses convex in the logits for the reduction check."""
     out = []
-    profiles = [(4, ufm.class_counts(4, 40, 8))] if quick else [
+    if quick:  # two programs (class-mean form, bias on/off), shared with the threshold bisection below
+        n = ufm.class_counts(4, 40, 8)
+        return [Problem(K=4, n=n, d=4, loss="mse", lam_w=2e-3, lam_h=3e-3, lam_b=1e-2),
+                Problem(K=4, n=n, d=6, loss="mse", lam_w=2e-3, lam_h=3e-3, bias=False)]
+    profiles = [
         (4, ufm.class_counts(4, 40, 8)), (3, (30, 7, 2)), (6, ufm.class_counts(6, 60, 20, "longtail")),
         (2, (50, 3))]
     for K, n in profiles:
@@ -459,31 +463,32 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
         red_c.add(f"{_label(p)} counts={list(p.counts)}", err, reduced=r.objective, full=full.objective,
                   ratio=cert.ratio, path=r.path)
     counts = (100, 100, 10, 10)
-    # Vanishing regularisation: bias-free CE approaches SELI, not the ETF (slowly: ~1/log(1/λ)).
+    # Vanishing regularisation: bias-free CE approaches SELI, not the ETF (slowly: ~1/log(1/λ)). Full battery.
     seli_c = claim("imb_seli", "CE λ→0, no bias: WWᵀ → SELI, away from the ETF", "arXiv:2208.05512 (SELI)", 0.15)
     G_seli, G_etf = _imbalance.seli_gram(counts), (np.eye(4) - 0.25) / 3
     dist = []
-    for lam in (1e-2, 1e-4, 1e-6, 1e-8):
+    for lam in () if quick else (1e-2, 1e-4, 1e-6, 1e-8):
         p = Problem(K=4, n=counts, d=4, loss="ce", bias=False, lam_w=lam, lam_h=lam)
         sol = ufm.solve(p, method="lbfgs", seed=seed)  # Newton-CG stalls near 1e-9 on this path (λ = 1e-4)
         WW = sol.W @ sol.W.T / np.trace(sol.W @ sol.W.T)
         dist.append((lam, float(np.linalg.norm(WW - G_seli)), float(np.linalg.norm(WW - G_etf)), str(sol.status)))
     monotone = all(a[1] > b[1] for a, b in zip(dist, dist[1:]))
-    seli_c.add(f"ce nobias K=4 counts={list(counts)} λ=1e-2…1e-8", dist[-1][1] / dist[-1][2] if monotone else math.inf,
-               to_seli=[d[1] for d in dist], to_etf=[d[2] for d in dist], lam=[d[0] for d in dist],
-               status=[d[3] for d in dist])
+    if dist:
+        seli_c.add(f"ce nobias K=4 counts={list(counts)} λ=1e-2…1e-8", dist[-1][1] / dist[-1][2] if monotone else math.inf,
+                   to_seli=[d[1] for d in dist], to_etf=[d[2] for d in dist], lam=[d[0] for d in dist],
+                   status=[d[3] for d in dist])
     p = Problem(K=4, n=counts, d=4, loss="mse", bias=False)
-    t = _imbalance.minority_threshold(p, 0.005, 0.03, minority=[2, 3], method=METHOD)
+    t = _imbalance.minority_threshold(p, 0.005, 0.03, minority=[2, 3], method=METHOD, max_steps=STEPS)
     exact = math.sqrt(min(counts)) / sum(counts)
     thr_c.add(f"mse nobias K=4 counts={list(counts)} λW=λH", abs(t.lam - exact) / exact, located=t.lam,
               closed_form=exact, steps=t.steps, ranks=[t.rank_lo, t.rank_hi])
     # CE/LS: the two minority classifiers first merge (rank 3 → 2) at λ_Z = c√n_min/N (`merge_threshold`), then
     # vanish (2 → 1; no closed form: located and certified on both sides).
     brackets = {"ce": ((0.01, 0.015), (0.0185, 0.03)), "ls": ((0.008, 0.0135), (0.015, 0.03))}
-    for loss in (("ce",) if quick else ("ce", "ls")):
+    for loss in (() if quick else ("ce", "ls")):  # full battery: two bisections per loss
         p = Problem(K=4, n=counts, d=4, loss=loss, delta=0.1, lam_b=1e-2)
-        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")) if not quick else [(brackets[loss][0], "merge")]:
-            t = _imbalance.minority_threshold(p, lo, hi, minority=[2, 3], method=METHOD)
+        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")):
+            t = _imbalance.minority_threshold(p, lo, hi, minority=[2, 3], method=METHOD, max_steps=STEPS)
             ok, numbers = True, {}
             for side, f in (("below", 0.98), ("above", 1.02)):
                 q = p.replace(lam_w=t.lam * f, lam_h=t.lam * f)
