@@ -178,11 +178,6 @@ class Problem:
         return sum(self.counts)
 
     @property
-    def columns(self) -> int:
-        """Number of columns of H: N, or K in the class-mean form."""
-        return self.K if self.means else self.N
-
-    @property
     def lam_z(self) -> float:
         """λ_Z = sqrt(λ_W λ_H), the weight of the nuclear norm in the convex relaxation."""
         return math.sqrt(self.lam_w * self.lam_h)
