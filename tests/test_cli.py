@@ -61,3 +61,11 @@ def test_bad_input_one_line_exit_2(argv, flag, capsys):
 def test_module_entry_point_exit_code_and_no_traceback():
     r = subprocess.run([sys.executable, "-m", "ufm", "solve", "--K", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == "ufm: --K must be an integer ≥ 2; got 1"
+
+
+def test_table_says_plainly_when_the_end_point_is_not_the_global_minimum(capsys):
+    assert main(["solve", *SMALL, "--method", "gd", "--max-steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT the global minimum" in out
+    assert main(["solve", *SMALL]) == 0
+    assert "NOT the global minimum" not in capsys.readouterr().out

@@ -114,6 +114,9 @@ def table(rec: dict) -> str:
     if pred["objective"] is not None and rec["objective"] is not None and pred["objective"] != 0:
         gap = (rec["objective"] - pred["objective"]) / abs(pred["objective"])
         rows.append(("theory f*", f"{pred['objective']:.15g}  (relative gap {gap:.1e}; {pred['case']})"))
+        if gap > 1e-6:
+            rows.append(("verdict", "NOT the global minimum: the solve ended above the predicted f* (another "
+                                    "--seed or --method, or `ufm census` for the critical points it can reach)"))
     else:
         rows.append(("theory", pred["case"]))
     if cert["ratio"] is not None:
