@@ -17,6 +17,13 @@ def test_every_erratum_holds():
         assert f"arXiv {e.paper}" in e.citation and e.location in e.citation
 
 
+def test_kappa_is_one_at_k_2_not_k_p_t():
+    """Guo et al. 2025 (arXiv 2402.03979) Thm 4.2 at K = 2: the erratum's numbers (condition number 1 on the
+    nonzero eigenspace of each block, rounding 1e-12) against the printed K·p_t."""
+    e = next(e for e in theory.errata() if "K = 2" in e.location)
+    assert e.holds and abs(e.numerical_value - 1.0) < 1e-12 and e.printed_value > 1.5
+
+
 def test_quick_battery_passes_and_writes_json(tmp_path, capsys):
     path = tmp_path / "verify.json"
     assert main(["verify", "--quick", "--json", str(path)]) == 0

@@ -118,6 +118,23 @@ def _hessian_w_scale() -> Erratum:
     )
 
 
+def _kappa_k2() -> Erratum:
+    """Guo et al. 2025 (arXiv 2402.03979) Thm 4.2 at K = 2: each Hessian block has one nonzero eigenvalue."""
+    p = ufm.Problem(K=2, n=3, d=3, loss="ce", lam_w=2e-2, lam_h=1e-2, lam_b=5e-2)
+    sol = ufm.solve(p, method="newton", max_steps=2000)
+    pred = predict(p)
+    cond = max(_hessian.spectrum_w(p, sol.W, sol.H, sol.b).condition,
+               _hessian.spectrum_h(p, sol.W, sol.H, sol.b).condition)
+    return _record(
+        "2402.03979", "Thm 4.2 with App. E eqs. (49), (51), (58), (59), at K = 2",
+        "κ(∇²_W φ) = κ(∇²_H φ) = K·p_t for every K (multiplicities K − 2 in eq. 49 and K² − 3K + 1 in eq. 58)",
+        "K·p_t for K ≥ 3; at K = 2 each block has one nonzero eigenvalue (eq. 49's p_n has multiplicity K − 2 = 0, "
+        "and eq. 58's eigenvectors Π diag(u) Π, u ⟂ 1, vanish), so κ = 1",
+        p.K * pred.p_t, 1.0, cond,
+        "the larger condition number (nonzero eigenspace) of ∇²_W φ and ∇²_H φ at the solved CE minimizer, K=2 n=3 d=3",
+    )
+
+
 def _thm1_gram() -> Erratum:
     p = ufm.Problem(K=4, n=3, d=6, loss="fl", gamma=2.0, lam_w=1e-3, lam_h=1e-3, lam_b=1e-2)
     sol = ufm.solve(p, method="newton", max_steps=2000)
@@ -177,7 +194,8 @@ def _polar_ce_grad() -> Erratum:
 
 
 CHECKS: tuple[Callable[[], Erratum], ...] = (
-    _mse_bias_regime, _mse_threshold, _lemma_b2_tail, _hessian_w_scale, _thm1_gram, _polar_mse, _polar_ce_grad,
+    _mse_bias_regime, _mse_threshold, _lemma_b2_tail, _hessian_w_scale, _kappa_k2, _thm1_gram, _polar_mse,
+    _polar_ce_grad,
 )
 
 
