@@ -88,6 +88,18 @@ def _probe(loss: Custom, K: int, points: int, seed: int) -> LossProbe:
         min_gap=float(gap.min()), strict=bool(K == 2 or np.all(gap[resolvable] > 0)), symmetric=symmetric)
 
 
+@functools.lru_cache(maxsize=32)
+def _builtin(name: str, K: int) -> Custom:
+    """A built-in loss (default parameters) as a Custom, one object per (name, K) so that `_probe` caches it."""
+    from ufm import Problem
+    from ufm.losses import per_sample
+
+    p = Problem(K=K, loss=name)
+    h = p.hyper
+    return Custom(lambda z, k: per_sample(p.loss, z[:, None], jax.nn.one_hot(k, K)[:, None], h)[0], name=name,
+                  convex=name in ("ce", "ls", "mse"))
+
+
 @float64()
 def probe_loss(loss, K: int, points: int = 400, seed: int = 0) -> LossProbe:
     """Probe a loss (a `ufm.losses.Custom`, a function fn(z, k) or a built-in name) on `points` random logit
@@ -98,13 +110,7 @@ def probe_loss(loss, K: int, points: int = 400, seed: int = 0) -> LossProbe:
     if not (isinstance(points, int) and points >= 8):
         raise ParameterError("points", points, "an integer ≥ 8", "probe_loss")
     if isinstance(loss, str) and ":" not in loss:
-        from ufm import Problem
-        from ufm.losses import per_sample
-
-        p = Problem(K=K, loss=loss)
-        h = p.hyper
-        loss = Custom(lambda z, k: per_sample(p.loss, z[:, None], jax.nn.one_hot(k, K)[:, None], h)[0],
-                      name=loss, convex=loss in ("ce", "ls", "mse"))
+        loss = _builtin(loss, K)
     elif not isinstance(loss, Custom):
         from ufm import Problem
 
