@@ -238,9 +238,12 @@ def _ratio_at_rank(problem: Problem, W, H, b, r: int) -> float:
 
 @float64()
 def minority_threshold(problem: Problem, lo: float, hi: float, minority=None, rtol: float = 1e-9,
-                       ratio_tol: float = 1e-9, method="auto", max_steps: int | None = None) -> MinorityThreshold:
-    """Bisection (on log λ, λ_W = λ_H = λ) for the λ in (lo, hi) at which the global minimiser of `problem`
-    (its λ's replaced) loses rank: minority collapse. With imbalanced counts the minority classifiers first
+                       ratio_tol: float = 1e-9, method="auto", max_steps: int | None = None,
+                       lam_ratio: float = 1.0) -> MinorityThreshold:
+    """Bisection (on log λ) for the λ = λ_Z = √(λ_Wλ_H) in (lo, hi) at which the global minimiser of `problem`
+    (its λ_W = λ√ρ, λ_H = λ/√ρ, ρ = `lam_ratio` = λ_W/λ_H) loses rank: minority collapse. (With W and H both
+    learned the minimum depends on λ_W and λ_H through λ_Z alone, by the nuclear-norm reduction; ρ is there to
+    solve at a paper's own λ's.) With imbalanced counts the minority classifiers first
     merge onto one vector (Fang et al. 2021, arXiv 2101.12699), which drops the rank of WH by (number merged − 1),
     and at a larger λ vanish (another drop); bracket one transition. Needs a convex loss, d ≥ K and W learned:
     the nuclear-norm certificate (`ufm.theory.certificate`) decides each step.
@@ -258,11 +261,14 @@ def minority_threshold(problem: Problem, lo: float, hi: float, minority=None, rt
                              "learned (the test uses the certificate)", "minority_threshold")
     if not (0 < lo < hi):
         raise ParameterError("lo", lo, f"a number in (0, hi = {hi:g})", "minority_threshold")
+    if not (math.isfinite(lam_ratio) and lam_ratio > 0):
+        raise ParameterError("lam_ratio", lam_ratio, "a positive finite λ_W/λ_H", "minority_threshold")
     solved = True
+    root = math.sqrt(lam_ratio)
 
     def solve(lam):
         nonlocal solved
-        p = problem.replace(lam_w=lam, lam_h=lam)
+        p = problem.replace(lam_w=lam * root, lam_h=lam / root)
         sol = ufm.solve(p, method=method, max_steps=max_steps)
         solved = solved and bool(sol.converged)
         return p, sol

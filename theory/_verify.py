@@ -485,26 +485,35 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
     # CE/LS: the two minority classifiers first merge (rank 3 → 2) at λ_Z = c√n_min/N (`merge_threshold`), then
     # vanish (2 → 1; no closed form: located and certified on both sides).
     brackets = {"ce": ((0.01, 0.015), (0.0185, 0.03)), "ls": ((0.008, 0.0135), (0.015, 0.03))}
+    cases = []
     for loss in (() if quick else ("ce", "ls")):  # full battery: two bisections per loss
         p = Problem(K=4, n=counts, d=4, loss=loss, delta=0.1, lam_b=1e-2)
-        for (lo, hi), what in zip(brackets[loss], ("merge", "vanish")):
-            t = _imbalance.minority_threshold(p, lo, hi, minority=[2, 3], method=METHOD, max_steps=STEPS)
-            ok, numbers = True, {}
-            for side, f in (("below", 0.98), ("above", 1.02)):
-                q = p.replace(lam_w=t.lam * f, lam_h=t.lam * f)
-                sol = ufm.solve(q, method=METHOD, max_steps=STEPS, seed=seed)
-                rank = _imbalance._rank(sol.W, sol.H)
-                ratio = certificate(q, sol.W, sol.H, sol.b).ratio
-                numbers[f"rank_{side}"], numbers[f"ratio_{side}"] = rank, ratio
-                numbers[f"spread_{side}"] = _imbalance.minority_spread(sol.W, [2, 3])
-                ok = ok and abs(ratio - 1) < 1e-6 and rank == (t.rank_lo if side == "below" else t.rank_hi)
-            err = 0.0 if ok else math.inf
-            if what == "merge":
-                exact = _imbalance.merge_threshold(p, [2, 3])
-                numbers["closed_form"] = exact
-                err = max(err, abs(t.lam - exact) / exact)
-            mc_c.add(f"{what}: {_label(p)} counts={list(counts)} λW=λH", err, lam_star=t.lam,
-                     bracket=list(t.bracket), **numbers)
+        cases += [(p, lo, hi, what, [2, 3], 1.0) for (lo, hi), what in zip(brackets[loss], ("merge", "vanish"))]
+    if not quick:  # the two-cluster setting of Hong & Ling 2023 (arXiv 2309.09725) at their experiments' λ's:
+        # K = 10, k_A = 3 classes of 500, 7 of 100; their l‖W‖²·5 + l/20·‖H‖² + 0.01‖b‖² is λ_W = 10l,
+        # λ_H = l/10, λ_b = 0.02 here (λ/2 convention), so λ_Z = l and λ_W/λ_H = 100.
+        p = Problem(K=10, n=(500,) * 3 + (100,) * 7, d=10, loss="ce", lam_b=0.02)
+        star = _imbalance.merge_threshold(p, range(3, 10))
+        cases.append((p, 0.9 * star, 1.1 * star, "merge", list(range(3, 10)), 100.0))
+    for p, lo, hi, what, S, rho in cases:
+        t = _imbalance.minority_threshold(p, lo, hi, minority=S, method=METHOD, max_steps=STEPS, lam_ratio=rho)
+        ok, numbers = True, {}
+        for side, f in (("below", 0.98), ("above", 1.02)):
+            q = p.replace(lam_w=t.lam * f * math.sqrt(rho), lam_h=t.lam * f / math.sqrt(rho))
+            sol = ufm.solve(q, method=METHOD, max_steps=STEPS, seed=seed)
+            rank = _imbalance._rank(sol.W, sol.H)
+            ratio = certificate(q, sol.W, sol.H, sol.b).ratio
+            numbers[f"rank_{side}"], numbers[f"ratio_{side}"] = rank, ratio
+            numbers[f"spread_{side}"] = _imbalance.minority_spread(sol.W, S)
+            ok = ok and abs(ratio - 1) < 1e-6 and rank == (t.rank_lo if side == "below" else t.rank_hi)
+        err = 0.0 if ok else math.inf
+        if what == "merge":
+            exact = _imbalance.merge_threshold(p, S)
+            numbers["closed_form"] = exact
+            err = max(err, abs(t.lam - exact) / exact)
+        extra = f" δ={p.delta:g}" if p.loss == "ls" else ""
+        mc_c.add(f"{what}: {p.loss}{extra} K={p.K} d={p.d} counts={list(p.counts)} λb={p.lam_b:g} λW/λH={rho:g}", err, lam_star=t.lam,
+                 bracket=list(t.bracket), **numbers)
 
 
 def _check_census(seed: int, claim) -> None:
