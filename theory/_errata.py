@@ -193,9 +193,109 @@ def _polar_ce_grad() -> Erratum:
     )
 
 
+def _prop_c4_sqrt_n() -> Erratum:
+    """Guo et al. 2025 (arXiv 2402.03979) Prop. C.4, eq. (21): the class-mean form of the nuclear-norm identity.
+    With Z = Z̄Y (each class column repeated n times), YYᵀ = nI, so ‖Z‖_* = √n‖Z̄‖_*; the middle problem of eq. 21
+    has the same value (put H̄' = √n H̄). The numerical value is the minimum of that middle problem by a float64
+    L-BFGS solve over an invertible W (H̄ = W^{-T}Z̄)."""
+    import jax.numpy as jnp
+
+    K, n, alpha = 4, 3, 0.7
+    rng = np.random.default_rng(7)
+    Zbar = rng.standard_normal((K, K))
+
+    def middle(W):
+        Hbar = jnp.linalg.solve(W.T, jnp.asarray(Zbar))
+        return (jnp.sum(W**2) + alpha * n * jnp.sum(Hbar**2)) / (2 * math.sqrt(alpha))
+
+    m = ufm.minimize(middle, jnp.eye(K, dtype=jnp.float64), method="lbfgs", tol=1e-13, max_steps=5000)
+    nuc = float(np.linalg.svd(Zbar, compute_uv=False).sum())
+    return _record(
+        "2402.03979", "Prop. C.4, eq. (21)",
+        "min_{Z̄ = WᵀH̄} (‖W‖² + αn‖H̄‖²)/(2√α) = ‖Z̄‖_*  (= min_{Z = WᵀH} (‖W‖² + α‖H‖²)/(2√α))",
+        "= √n‖Z̄‖_* = ‖Z‖_*: Z = Z̄Y has the singular values of Z̄ times √n (YYᵀ = nI)",
+        nuc, math.sqrt(n) * nuc, m.f,
+        f"float64 L-BFGS minimum of the middle problem over invertible W, random Z̄ (K={K}), n={n}, α={alpha}",
+    )
+
+
+def _isotropic_bias() -> Erratum:
+    """Zhou et al. 2022 (arXiv 2210.02192) App. C, Lemma 7: 'any critical point obeys b = τ1'. The stationarity
+    in b is λ_b b = −∇_Z g(WH + b1ᵀ)1, which is isotropic at the global minimisers (Thm 1/Thm 3) but not at every
+    critical point: the CE minimiser at d = 1, padded with zeros, is a critical point of every d (its padded
+    gradient is zero) and its b is far from isotropic."""
+    import jax.numpy as jnp
+
+    from ufm.functional import Layout, data_term_and_grad
+
+    p = ufm.Problem(K=4, n=2, d=1, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
+    sol = ufm.solve(p, method="newton", max_steps=3000)
+    Z = np.asarray(sol.W) @ np.asarray(sol.H) + np.asarray(sol.b)[:, None]
+    _, G = data_term_and_grad(Layout.of(p), p.hyper, jnp.asarray(Z))
+    b_formula = -np.asarray(G).sum(axis=1) / p.lam_b
+    return _record(
+        "2210.02192", "App. C, Lemma 7 (critical points of eq. 16)",
+        "any critical point (W, H, b) obeys b = τ1 (isotropic bias)",
+        "b = −∇_Z g(WH + b1ᵀ)1/λ_b at any critical point; isotropic (b = τ1) at the global minimisers, not in "
+        "general: the lemma holds where Thm 1 uses it, not as stated",
+        0.0, float(np.ptp(b_formula)), float(np.ptp(np.asarray(sol.b))),
+        f"max − min of b at the solved CE minimiser for d = 1 (‖∇f‖ = {sol.grad_norm:.1e}), a critical point of the "
+        "d ≥ 1 problem when padded with zeros, K=4 n=2 λ=1e-2",
+    )
+
+
+def _d_ge_k_necessary() -> Erratum:
+    """Zhu et al. 2021 (arXiv 2105.02375), remark after Thm 3.1: 'd ≥ K is necessary for Theorem 3.1 to hold,
+    simply because K vectors in R^d cannot form a K-simplex ETF if K > d'. The simplex ETF spans K − 1 dimensions:
+    at d = K − 1 the CE global minimum is the same ETF with the same value."""
+    K = 4
+    p = ufm.Problem(K=K, n=2, d=K - 1, loss="ce", lam_w=5e-3, lam_h=5e-3, lam_b=1e-2)
+    sol = ufm.solve(p, method="newton", max_steps=2000)
+    f_star = predict(p.replace(d=K)).objective  # the d ≥ K value of Thm 3.1
+    rel = abs(sol.objective - f_star) / abs(f_star)
+    G = np.asarray(sol.W) @ np.asarray(sol.W).T
+    etf = (np.eye(K) - 1.0 / K) * (np.trace(G) / (K - 1))
+    dist = float(np.linalg.norm(G - etf) / np.linalg.norm(etf))
+    return _record(
+        "2105.02375", "remark after Thm 3.1 ('d ≥ K is necessary')",
+        "d ≥ K is necessary: K vectors in R^d cannot form a K-simplex ETF if K > d",
+        "d ≥ K − 1 suffices: the K-simplex ETF spans K − 1 dimensions; at d = K − 1 the global minimum is the same "
+        "ETF with the same value (checked at d = K − 1 by claim ext of `ufm verify`)",
+        float("nan"), 0.0, max(rel, dist),
+        f"CE K={K} n=2 d={K - 1}: max(|f − f*(d ≥ K)|/|f*|, ‖WWᵀ − ETF‖/‖ETF‖) at the solved point "
+        f"(f = {sol.objective:.15g}, f* = {f_star:.15g})",
+    )._replace(holds=bool(sol.converged) and max(rel, dist) < 1e-9)
+
+
+def _saddle_hessian_degenerate() -> Erratum:
+    """Zhu et al. 2021 (arXiv 2105.02375) Thm 3.2 (and Thm C.1): at a critical point that is not a local minimiser
+    'the Hessian is non-degenerate and has at least one negative eigenvalue'. It has a negative eigenvalue, but
+    wherever W ≠ 0 the rotations W → WR, H → RᵀH leave f unchanged and give the Hessian zero eigenvalues: a padded
+    rank-1 minimiser (a strict saddle) has d(d−1)/2 − (d−1)(d−2)/2 = d − 1 of them."""
+    p = ufm.Problem(K=4, n=1, d=5, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
+    from ._saddles import padded
+
+    s = padded(p, 1)
+    W, H, b = s.point
+    ev = np.linalg.eigvalsh(_hessian.hessian_full(p, W, H, b))
+    scale = float(np.max(np.abs(ev)))
+    zeros = int(np.sum(np.abs(ev) <= 1e-9 * scale))
+    predicted = _hessian.rotation_zero_modes(p, 1)
+    return _record(
+        "2105.02375", "Thm 3.2 and Thm C.1 ('the Hessian … is non-degenerate')",
+        "at a strict saddle ∇²f is non-degenerate (no zero eigenvalue) and has a negative eigenvalue",
+        "∇²f has a negative eigenvalue, and d(d−1)/2 − (d−r)(d−r−1)/2 zero eigenvalues from the rotation symmetry "
+        "wherever rank W = r ≥ 1 (non-degenerate only at the origin); 'strict saddle' needs only the negative one",
+        0.0, float(predicted), float(zeros),
+        f"number of |eigenvalues| ≤ 1e-9·max of the full Hessian at the padded rank-1 CE minimiser, K=4 n=1 d=5 "
+        f"(λ_min = {ev[0]:.3e})",
+    )._replace(holds=zeros == predicted and ev[0] < -1e-6 * scale)
+
+
 CHECKS: tuple[Callable[[], Erratum], ...] = (
     _mse_bias_regime, _mse_threshold, _lemma_b2_tail, _hessian_w_scale, _kappa_k2, _thm1_gram, _polar_mse,
-    _polar_ce_grad,
+    _polar_ce_grad, _prop_c4_sqrt_n, _isotropic_bias,
+    _d_ge_k_necessary, _saddle_hessian_degenerate,
 )
 
 

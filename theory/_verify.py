@@ -107,6 +107,12 @@ class Report:
         }
 
 
+#: The keys of the battery's claims (`ufm.theory.claims()` names them); the full battery runs every one.
+CLAIM_KEYS = frozenset(
+    "obj route ext proc b nc norm cert gap scale xi phi kappa spec zero sgrad sray smin sexact sratio sesc fl crit "
+    "sdual dlow imb_mse imb_red imb_thr imb_mc imb_seli census".split())
+
+
 # --------------------------------------------------------------------------------------------- draws
 
 
@@ -174,6 +180,30 @@ def _procrustes(W, H, W0, H0) -> float:
     return float(np.linalg.norm(A @ (U @ Vt) - B) / max(np.linalg.norm(B), 1.0))
 
 
+def _d_below(p: Problem, sol):
+    """MSE with a bias at d < K − 1 (Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 case 1: W*W*ᵀ ∝ P_d(I − 11ᵀ/K)):
+    the solved WWᵀ has d equal nonzero eigenvalues and rows ⟂ 1 — a scaled rank-d projection inside range(Π), not
+    a unique one (Π's K − 1 eigenvalues are equal, so 'the best rank-d approximation' is any of them). At d = 2
+    the regular K-gon (equal norms, equal neighbouring angles) is such a projection: its objective is checked to
+    equal the solve's, so a global minimiser with equal class-mean norms exists (the paper's discussion says the
+    class means at d < K − 1 'neither have equal length nor are maximally distant': true of a generic minimiser,
+    not of every one)."""
+    W = np.asarray(sol.W)
+    ev = np.linalg.eigvalsh(W @ W.T)[::-1]
+    spread = float((ev[0] - ev[p.d - 1]) / ev[0] + ev[p.d] / ev[0]) if p.d < p.K else 0.0
+    perp = float(np.linalg.norm(W.T @ np.ones(p.K)) / (math.sqrt(p.K) * np.linalg.norm(W)))
+    err, numbers = max(spread, perp), {"eigenvalues": ev[: p.d + 1], "norms": np.linalg.norm(W, axis=1)}
+    if p.d == 2:
+        t = 2 * math.pi * np.arange(p.K) / p.K
+        V = np.stack([np.cos(t), np.sin(t)], axis=1) * math.sqrt(2 * ev[0] / p.K)  # VVᵀ = ev₀ · projection
+        Hp = math.sqrt(p.lam_w / (p.lam_h * p.n)) * V[np.asarray(p.labels)].T
+        with ufm.float64():
+            f_poly = float(ufm.objective(p).f((V, Hp, np.asarray(sol.b))))
+        numbers.update(f_polygon=f_poly, f_solve=sol.objective)
+        err = max(err, abs(f_poly - sol.objective) / abs(sol.objective))
+    return err, numbers
+
+
 def _label(p: Problem) -> str:
     extra = {"ls": f" δ={p.delta:.3g}", "fl": f" γ={p.gamma:g}", "mse": f" M={p.M:g}" if p.M != 1 else ""}[p.loss] \
         if p.loss != "ce" else ""
@@ -200,6 +230,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     C = {}
 
     def claim(key, name, source, tol):
+        assert key in CLAIM_KEYS, f"claim {key!r} is not in CLAIM_KEYS (the ledger refers to claims by these keys)"
         C[key] = Claim(name, source, tol)
         return C[key]
 
@@ -229,6 +260,12 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
     claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
     fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; printed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
+    crit_c = claim("crit", "critical points: λ_W WᵀW = λ_H HHᵀ (rel)",
+                   "arXiv:2105.02375 Lemma B.2; arXiv:2210.02192 App. C Lemma 5", 1e-7)
+    sdual_c = claim("sdual", "self-duality with its scale: h_{k,i} = √(λ_W/(λ_H n)) w^k (rel)",
+                    "arXiv:2203.01238 Lemma B.4; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-7)
+    dlow_c = claim("dlow", "MSE d < K−1: WWᵀ ∝ rank-d projection in range(Π); an equal-norm polygon also attains f*",
+                   "arXiv:2203.01238 Thm 3.1 (d < K−1: P_d(I − 11ᵀ/K)) and its discussion of d", 1e-8)
 
     problems = draw(rng, quick)
     progress(f"{len(problems)} problems drawn (seed {seed})")
@@ -244,6 +281,16 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                   predicted=pred.objective, case=pred.case, status=sol.status)
         if pred.extension:
             ext_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), case=pred.case)
+        W, H = np.asarray(sol.W), np.asarray(sol.H)
+        scale = p.lam_w * float(np.sum(W**2)) + p.lam_h * float(np.sum(H**2))
+        nonzero = float(np.linalg.norm(W)) > 1e-8  # the zero solution (W ~ 1e-19) has no direction to compare
+        if nonzero:
+            crit_c.add(lab, float(np.linalg.norm(p.lam_w * W.T @ W - p.lam_h * H @ H.T)) / scale, status=sol.status)
+            dual = math.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T
+            sdual_c.add(lab, float(np.linalg.norm(H - dual) / np.linalg.norm(H)))
+        if p.loss == "mse" and p.bias and p.d < p.K - 1 and nonzero:
+            err, numbers = _d_below(p, sol)
+            dlow_c.add(lab, err, **numbers)
         if p.loss == "mse":
             fv, bv = _mse.value_route(p)
             route_c.add(lab, abs(fv - pred.objective) / fv, route=fv, cases=pred.objective)
@@ -520,7 +567,7 @@ def _check_census(seed: int, claim) -> None:
     """Benign landscapes by census (`_census.census`): every end point of 12 starts (origin, padded lower-rank
     minimisers, random at four scales) is the global minimum or a strict saddle."""
     cen_c = claim("census", "census: every end point is the global minimum or a strict saddle",
-                  "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2; arXiv:2210.02192 Thm 3", 0.0)
+                  "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2, Cor. 1–2", 0.0)
     for kw in (dict(loss="mse", K=3, n=2, d=4), dict(loss="ce", K=4, n=2, d=5), dict(loss="ls", delta=0.2, K=3, n=2,
                d=4), dict(loss="fl", gamma=3.0, K=4, n=1, d=5), dict(loss="ce", K=4, n=(6, 6, 2, 2), d=4)):
         p = Problem(lam_w=1e-2, lam_h=1e-2, **kw)

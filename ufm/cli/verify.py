@@ -9,7 +9,8 @@ from ._common import UsageError, check_output, number, progress, write_atomic
 HELP = "check every theorem of the UFM papers against float64 solves and list the papers' errata"
 EXAMPLE = """example:
   ufm verify --quick                 # the quick battery (< 1 min on 2 cores)
-  ufm verify --json verify.json      # the full battery, every case with its numbers"""
+  ufm verify --json verify.json      # the full battery, every case with its numbers
+  ufm verify --ledger                # every numbered statement of the papers: checked / erratum / not checkable"""
 
 
 def add_parser(sub) -> None:
@@ -17,6 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="the quick battery (< 1 min on 2 cores)")
     p.add_argument("--seed", type=number(int), default=0, help="seed of the parameter draws (default 0)")
     p.add_argument("--json", metavar="PATH", default=None, help="write every case with its numbers to PATH")
+    p.add_argument("--ledger", action="store_true",
+                   help="print the claims ledger (a Markdown table; with --json, also write it as JSON) and exit "
+                        "without solving")
     p.set_defaults(run=run)
 
 
@@ -27,6 +31,13 @@ def run(args) -> int:
     import ufm
     from ufm import theory
 
+    if args.ledger:
+        print(theory.ledger_markdown(), end="")
+        if args.json is not None:
+            rows = [{**r._asdict(), "citation": r.citation} for r in theory.claims()]
+            write_atomic(args.json, ufm.dumps(rows, indent=1))
+            print(f"wrote {args.json}", file=sys.stderr)
+        return 0
     report = theory.verify(quick=args.quick, seed=args.seed, progress=progress("verify"))
     print(report.table())
     if args.json is not None:
