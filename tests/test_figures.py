@@ -172,3 +172,16 @@ def test_cli_builds_one_figure_and_the_gallery(capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "index.html", "mse22-fig8-gradient-field.json", "mse22-fig8-gradient-field.pdf",
         "mse22-fig8-gradient-field.png"]
+
+
+def test_first_order_escape_times_equal_the_quadratic_model(built):
+    """Plain gradient descent leaves every constructed saddle (d ≤ K included) at the step the Hessian's quadratic
+    model predicts (±1 step, 2 %); the origin's λ_min is the closed form of `theory.origin`."""
+    m = meta(built, "first-order-escape")
+    rows = {k: v for k, v in m["data"].items() if isinstance(v, dict)}
+    assert len(rows) >= 15 and any("d < K" in k for k in rows)
+    for key, v in rows.items():
+        assert v["steps"] is not None and abs(v["steps"] - v["predicted"]) <= 1 + 0.02 * v["predicted"], key
+        assert v["negative"] >= 1 and v["lambda_min"] < 0
+    p = ufm.Problem(loss="ce", K=4, n=1, d=5, lam_w=1e-2, lam_h=1e-2)
+    assert rows["CE d=5: origin"]["lambda_min"] == pytest.approx(theory.origin(p).lambda_min, rel=1e-9)

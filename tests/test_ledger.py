@@ -64,7 +64,8 @@ def test_every_numbered_statement_of_the_papers_has_a_row():
 
 
 def test_readme_shows_the_ledger_as_rendered():
-    assert theory.ledger_markdown() in (ROOT / "README.md").read_text()
+    assert theory.ledger_markdown() in (ROOT / "README.md").read_text(), \
+        "README's ledger is stale: paste the output of `ufm verify --ledger` over it"
 
 
 def test_cli_prints_the_ledger_without_solving(tmp_path, capsys):

@@ -56,3 +56,30 @@ def test_bad_saddle_arguments():
         theory.padded(p, 3)
     with pytest.raises(ValueError, match="without bias"):
         theory.mse_subset(p, 1)
+
+
+@pytest.mark.parametrize("kw", [dict(loss="ce", K=4, n=1, d=3), dict(loss="mse", bias=False, K=4, n=2, d=2),
+                                dict(loss="fl", gamma=2.0, K=3, n=1, d=4)])
+def test_gradient_descent_escapes_each_saddle_when_the_quadratic_model_says(kw):
+    """d ≤ K and d > K: every constructed saddle has a negative Hessian eigenvalue, and plain gradient descent
+    (η = 1/λ_max) from a 1e-6 random start drops f by 1e-6·|f| at the step the quadratic model predicts (the exit
+    is still in the quadratic regime: ±1 step for rounding)."""
+    p = ufm.Problem(lam_w=1e-2, lam_h=1e-2, **kw)
+    found = theory.saddles(p)
+    assert found
+    for s in found:
+        e = theory.escape(p, s.point, seed=3)
+        assert e.steps is not None and abs(e.steps - e.predicted) <= 1, s.name
+        assert e.lambda_min < 0 and e.trace[-1] <= -1e-6 * abs(e.f_saddle) and e.f_end < e.f_saddle
+        assert e.step == pytest.approx(1 / e.lambda_max)
+
+
+def test_escape_refuses_a_minimiser_and_bad_arguments():
+    p = ufm.Problem(loss="ce", K=3, n=1, d=4, lam_w=1e-2, lam_h=1e-2)
+    sol = ufm.solve(p)
+    with pytest.raises(ufm.ParameterError, match="point"):
+        theory.escape(p, (sol.W, sol.H, sol.b))
+    o = theory.origin(p)
+    for kw, name in ((dict(radius=0.0), "radius"), (dict(drop=2.0), "drop")):
+        with pytest.raises(ufm.ParameterError, match=name):
+            theory.escape(p, o.point, **kw)

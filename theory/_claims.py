@@ -59,7 +59,7 @@ _ROWS = (
        "classifier, collapsed self-dual features, b = b1) at the scale of a 1-D problem",
        "Thm 1 (W ∈ R^{K×d}, rows w^k)", "obj", "nc", "scale", "proc", "sdual", "ext"),
     _c(_LOSSES, "Thm 2", "d > K, loss convex in the logits: every critical point is a global minimiser or a "
-       "strict saddle", "census", "smin", "sratio", "sesc"),
+       "strict saddle", "census", "smin", "sratio", "sesc", "fesc"),
     _c(_LOSSES, "Cor. 1", "LS: the landscape of Thm 2 (benign)", "census", "smin"),
     _c(_LOSSES, "Cor. 2", "FL: benign where FL is convex at the minimiser (the convexity region of γ)", "fl",
        "census", why="the sharp convexity threshold τ(γ) is derived; the printed 0.21 is sufficient"),
@@ -85,7 +85,7 @@ _ROWS = (
        "Thm 3.1 (main text), bias, d ≥ K, second λ_b regime", "obj", "nc", "b", "route", "sdual", "dlow",
        why="a second erratum: 'Thm 3.1 (main text), λ_b threshold (and the coefficient in C_4's regime)'"),
     _c(_MSE, "Thm 3.2", "MSE without bias: strict saddle function, no spurious local minima (any d)", "census",
-       "smin", "sesc"),
+       "smin", "sesc", "fesc", why="saddles at d ≤ K included"),
     _c(_MSE, "Thm 3.3", "MSE with bias, d > K: strict saddle function", "census", "smin", "sesc", "sratio"),
     _c(_MSE, "Thm B.1", "the appendix form of Thm 3.1: minimisers, values and b* in every case", "obj", "route",
        "proc", "b"),
@@ -108,7 +108,7 @@ _ROWS = (
        "remark after Thm 3.1 ('d ≥ K is necessary')", "ext"),
     _e(_GEO, "Thm 3.2", "d > K: no spurious local minima; every other critical point a strict saddle with a "
        "non-degenerate Hessian", "Thm 3.2 and Thm C.1 ('the Hessian … is non-degenerate')", "census", "smin",
-       "sray", "sratio", "sesc", "zero"),
+       "sray", "sratio", "sesc", "fesc", "zero"),
     _c(_GEO, "Thm B.1", "the appendix form of Thm 3.1", "obj", "nc", "b"),
     _e(_GEO, "Thm C.1", "the appendix form of Thm 3.2", "Thm 3.2 and Thm C.1 ('the Hessian … is non-degenerate')",
        "census", "smin"),

@@ -174,7 +174,7 @@ def predicted_spectra(problem: Problem) -> PredictedSpectra:
     H-block (eqs. 46–50): c_H·{0, p_n, Kp_tp_n} with multiplicities N(1+d−K), N(K−2), N, c_H = a_W²/N,
       a_W² = √(λ_H n/λ_W)·a.
     W-block (eqs. 52–58): c_W·{0, p_n, (1−p_t+p_n)(p_n+(K−1)p_t)/K, Kp_np_t} with multiplicities
-      Kd − K² + 2K − 1, K² − 3K + 1, K − 1, 1, where c_W = n√(λ_W/(λ_H n))·a/N — eq. 52 omits the 1/N of
+      Kd − K² + 2K − 1, K² − 3K + 1, K − 1, 1 (equal values merged: at K = 2 the second and third cancel), where c_W = n√(λ_W/(λ_H n))·a/N — eq. 52 omits the 1/N of
       φ = (1/N)·L (see errata). Condition number of both: Kp_t (eq. 15).
     """
     pred = predict(problem)
@@ -187,7 +187,24 @@ def predicted_spectra(problem: Problem) -> PredictedSpectra:
     lam2 = (1 - pt + pn) * (pn + (K - 1) * pt) / K
     h = [(0.0, N * (1 + d - K)), (cH * pn, N * (K - 2)), (cH * K * pt * pn, N)]
     w = [(0.0, K * d - K * K + 2 * K - 1), (cW * pn, K * K - 3 * K + 1), (cW * lam2, K - 1), (cW * K * pn * pt, 1)]
-    return PredictedSpectra([c for c in w if c[1] > 0], [c for c in h if c[1] > 0], K * pt)
+    w, h = _merge(w), _merge(h)
+    # At K = 2, eq. 58's p_n has multiplicity K² − 3K + 1 = −1 and coincides with λ₂ = p_n (multiplicity K − 1 = 1):
+    # merged, they cancel, leaving one nonzero eigenvalue per block and κ = 1 (errata).
+    nonzero = [v for v, m in w if v != 0.0]
+    return PredictedSpectra(w, h, max(nonzero) / min(nonzero))
+
+
+def _merge(clusters):
+    """Sum the multiplicities of equal eigenvalues (to 1e-12 relative) and drop those left ≤ 0."""
+    out = []
+    for v, m in clusters:
+        for i, (u, k) in enumerate(out):
+            if abs(u - v) <= 1e-12 * max(abs(u), abs(v)):
+                out[i] = (u, k + m)
+                break
+        else:
+            out.append((v, m))
+    return [(v, m) for v, m in out if m > 0]
 
 
 @float64()

@@ -17,7 +17,7 @@ class Prediction:
 
     objective: global minimum value f*.  b: b* (K,).  case: regime label ("mse:d>=K:lam_b-large",
     "ls:collapsed-to-zero", "ce:d=K-1:extension", ...).  a: logit scale a* (CE/LS/FL).  p_t, p_n: softmax of
-    a*(e_k − 1/K).  kappa: K·p_t where Guo et al. 2025, arXiv 2402.03979, Thm 4.2 applies (CE/LS, d ≥ K, s < 1).  w_norm: mean ‖w^k‖.
+    a*(e_k − 1/K).  kappa: K·p_t where Guo et al. 2025, arXiv 2402.03979, Thm 4.2 applies (CE/LS, d ≥ K, s < 1; 1 at K = 2, see errata).  w_norm: mean ‖w^k‖.
     h_mean_norm: mean ‖h̄_k − h_G‖.  gram_h: H̄ᵀH̄ (K, K) when unique, else a description.
     extension: True where the label goes beyond the printed theorem's hypotheses (confirmed numerically).
     source: seed file and theorem.
@@ -97,7 +97,8 @@ def _predict_contrastive(problem: Problem) -> Prediction:
     pt, pn = _contrastive.probabilities(K, a)
     W, H, _ = _contrastive.nc_minimizer(problem, a)
     w_norm, h_norm, gram = _norms(W, H, problem.n)
-    kappa = K * pt if (loss in ("ce", "ls") and d >= K and a > 0) else None
+    # Thm 4.2's K·p_t needs K ≥ 3: at K = 2 each block Hessian has one nonzero eigenvalue (errata).
+    kappa = (K * pt if K >= 3 else 1.0) if (loss in ("ce", "ls") and d >= K and a > 0) else None
     return Prediction(
         objective=f, b=np.zeros(K), case=case, a=a, p_t=pt, p_n=pn, kappa=kappa, w_norm=w_norm,
         h_mean_norm=h_norm, gram_h=gram, extension=extension, source=source,

@@ -16,7 +16,7 @@ import numpy as np
 import ufm
 from ufm import Problem, float64
 
-from . import _census, _contrastive, _errata, _hessian, _imbalance, _landscape, _mse, _saddles
+from . import _census, _contrastive, _errata, _escape, _hessian, _imbalance, _landscape, _mse, _saddles
 from ._certificate import certificate
 from ._papers import PAPERS, references
 from ._predict import minimizer, predict
@@ -110,7 +110,7 @@ class Report:
 #: The keys of the battery's claims (`ufm.theory.claims()` names them); the full battery runs every one.
 CLAIM_KEYS = frozenset(
     "obj route ext proc b nc norm cert gap scale xi phi kappa spec zero sgrad sray smin sexact sratio sesc fl crit "
-    "sdual dlow imb_mse imb_red imb_thr imb_mc imb_seli census".split())
+    "sdual dlow small fesc imb_mse imb_red imb_thr imb_mc imb_seli census".split())
 
 
 # --------------------------------------------------------------------------------------------- draws
@@ -154,6 +154,36 @@ def draw(rng, quick: bool) -> list[Problem]:
             for gamma in (0.0, 1.0, 2.0, 3.0, 5.0):
                 lw, lh = _lams(rng, K, n, rng.uniform(0.05, 0.4))
                 out.append(Problem(K=K, n=n, d=d, loss="fl", gamma=gamma, lam_w=lw, lam_h=lh, lam_b=1e-2))
+    return out + _edges(rng, quick)
+
+
+def _edges(rng, quick: bool) -> list[Problem]:
+    """Where the theorems are tight: K = 2 and 3, n = 1, d from 1 past K + 1, λ from 10⁻⁶·(threshold) to past the
+    collapse to zero, λ_b = 0 and no bias. (Quick: each loss once at K = 2, CE at K = 3 and n = 1; full: every
+    loss at each, d from 1.)"""
+    out = []
+    for K, n in ((2, 2), (3, 1)) if quick else ((2, 1), (2, 3), (3, 1), (3, 2)):
+        # quick: one shape per loss at K = 2 and CE alone at K = 3 (each new shape costs its programs)
+        dims = ((K + 1,) if K == 2 else ()) if quick else tuple(range(1, K + 3))
+        for d in dims:
+            for target in ((1e-6, 0.4) if quick else (1e-6, 0.4, 1.3)):
+                lw, lh = _lams(rng, K, n, target)
+                out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=lw, lam_h=lh, lam_b=1e-2))
+            lw, lh = _lams(rng, K, n, 0.3)
+            out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=lw, lam_h=lh, bias=False))
+            if not quick:
+                out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=lw, lam_h=lh, lam_b=0.0))
+        for d in (K + 1,) if quick else (K - 1, K, K + 2):
+            for target in ((1e-6, 1.5) if quick else (1e-6, 0.3, 1.5)):
+                lw, lh = _lams(rng, K, n, target)
+                out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, lam_b=rng.uniform(1e-3, 1e-1)))
+            lw, lh = _lams(rng, K, n, 0.2)
+            if not quick or K == 2:
+                out.append(Problem(K=K, n=n, d=d, loss="ls", delta=0.3, lam_w=lw, lam_h=lh, lam_b=1e-2))
+                out.append(Problem(K=K, n=n, d=d, loss="fl", gamma=2.0, lam_w=lw, lam_h=lh, lam_b=1e-2))
+            if not quick:
+                out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, lam_b=0.0))
+                out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, bias=False))
     return out
 
 
@@ -249,7 +279,8 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     scale_c = claim("scale", "CE/LS a* closed form = 1-D global minimiser of g", "arXiv:2402.03979 Lemma D.5; arXiv:2210.02192 Thm 1", 1e-9)
     xi_c = claim("xi", "min_ρ ξ(ρ) = CE minimum; ξ = g on the NC family", "arXiv:2105.02375 App. B.1, Fig. 8", 1e-10)
     phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "arXiv:2210.02192 Def. 1, App. B", 1e-12)
-    kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t (rel)", "arXiv:2402.03979 Thm 4.2, eqs. 51, 59", 1e-8)
+    kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t, K ≥ 3; = 1 at K = 2 (rel)",
+                    "arXiv:2402.03979 Thm 4.2, eqs. 51, 59 (K = 2: erratum)", 1e-8)
     spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "arXiv:2402.03979 App. E (eq. 52 with 1/N)", 1e-8)
     zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension", "derived: rotations W→WR, H→RᵀH", 0.0)
     claim("sgrad", "saddle: ‖∇f‖ ≈ 0", 
@@ -259,7 +290,13 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "derived (origin block Hessian)", 1e-8)
     claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
     claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
+    claim("fesc", "saddle: gradient descent (η = 1/λ_max) from a 1e-6 random start escapes when the quadratic "
+          "model says (steps, rel, ±1)", "arXiv:2210.02192 Thm 2; arXiv:2105.02375 Thm 3.2; derived (ufm.theory.escape)",
+          0.02)
     fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; printed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
+    small_c = claim("small", "λ·√(KN) = 10⁻⁶: f = f* (claim obj) and, to the float64 floor √(ε/λ), NC, "
+                    "self-duality, λ_W WᵀW = λ_H HHᵀ, certificate ratio 1",
+                    "as claims nc, sdual, crit, cert, at the tiny-λ edge", 1e-4)
     crit_c = claim("crit", "critical points: λ_W WᵀW = λ_H HHᵀ (rel)",
                    "arXiv:2105.02375 Lemma B.2; arXiv:2210.02192 App. C Lemma 5", 1e-7)
     sdual_c = claim("sdual", "self-duality with its scale: h_{k,i} = √(λ_W/(λ_H n)) w^k (rel)",
@@ -281,13 +318,19 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                   predicted=pred.objective, case=pred.case, status=sol.status)
         if pred.extension:
             ext_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), case=pred.case)
+        # λ ≈ 10⁻⁷: the minimum is flat along its scale (curvature ~λ), so a value exact to ε ≈ 1e-16 fixes the
+        # point only to about √(ε/λ) ≈ 2e-5 relative: its geometry goes to claim small with that tolerance.
+        tiny = p.lam_z * math.sqrt(p.K * p.N) < 1e-4
         W, H = np.asarray(sol.W), np.asarray(sol.H)
         scale = p.lam_w * float(np.sum(W**2)) + p.lam_h * float(np.sum(H**2))
         nonzero = float(np.linalg.norm(W)) > 1e-8  # the zero solution (W ~ 1e-19) has no direction to compare
         if nonzero:
-            crit_c.add(lab, float(np.linalg.norm(p.lam_w * W.T @ W - p.lam_h * H @ H.T)) / scale, status=sol.status)
+            (small_c if tiny else crit_c).add(
+                lab, float(np.linalg.norm(p.lam_w * W.T @ W - p.lam_h * H @ H.T)) / scale, what="crit",
+                status=sol.status)
             dual = math.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T
-            sdual_c.add(lab, float(np.linalg.norm(H - dual) / np.linalg.norm(H)))
+            (small_c if tiny else sdual_c).add(lab, float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
+                                               what="sdual")
         if p.loss == "mse" and p.bias and p.d < p.K - 1 and nonzero:
             err, numbers = _d_below(p, sol)
             dlow_c.add(lab, err, **numbers)
@@ -307,7 +350,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                 gram = pred.gram_h / np.trace(pred.gram_h)
                 if np.allclose(gram, (np.eye(p.K) - 1 / p.K) / (p.K - 1), atol=1e-12):
                     errs.update(nc2=m["nc2"], nc3=m["nc3"], nc3_guo=m["nc3_guo"])
-                nc_c.add(lab, max(errs.values()), **errs)
+                (small_c if tiny else nc_c).add(lab, max(errs.values()), what="nc", **errs)
         if p.bias and not (p.loss != "mse" and p.lam_b == 0):
             b_c.add(lab, float(np.max(np.abs(sol.b - pred.b))), b=sol.b[0], b_pred=pred.b[0])
         # The relaxation is tight where Z* fits: d ≥ K, and d = K−1 for CE/LS/FL (rank(Z*) = K−1); there the
@@ -318,8 +361,9 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         if cert.ratio is not None:
             zero = pred.a == 0.0 or pred.case == "mse:zero"
             err = max(cert.ratio - 1, 0.0) if zero else abs(cert.ratio - 1)
-            cert_c.add(lab, err, ratio=cert.ratio)
-        if cert.gap_bound is not None:
+            (small_c if tiny else cert_c).add(lab, err, what="cert", ratio=cert.ratio)
+        # At tiny λ the first-order gap bound (‖s‖ times the ~1/√λ radius) is above 1e-9·|f|: not a claim there.
+        if cert.gap_bound is not None and not tiny:
             gap_c.add(lab, cert.gap_bound / abs(sol.objective), bound=cert.gap_bound,
                       actual=sol.objective - pred.objective)
 
@@ -410,16 +454,19 @@ def _spectrum_error(measured, predicted) -> float:
 
 def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
     """The saddle claims (claims["sgrad"], ["sray"], ["smin"], ["sexact"], ["sratio"], ["sesc"]) on every
-    constructed strict saddle of the problems with d > K."""
-    sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c = (
-        claims[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc"))
+    constructed strict saddle, for every d ≥ 2 (d ≤ K included: the MSE landscape paper's second case of its
+    strict-saddle theorem, Zhou et al. 2022, arXiv 2203.01238, Thm 3.2; padded points need r < d)."""
+    sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c, fesc_c = (
+        claims[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc", "fesc"))
     rng = np.random.default_rng(seed + 1)
     seen = set()
     escapes = defaultdict(list)
     for p in problems:
         key = (p.loss, p.bias, p.d, p.K)
         pred = predict(p)
-        if p.d <= p.K or key in seen or pred.objective is None or pred.case.endswith(("zero", "collapsed-to-zero")):
+        # d ≤ K saddles and K < 4 in the full battery (quick: d > K and K ≥ 4, as each new shape costs programs)
+        if p.d < (p.K + 1 if quick else 2) or (quick and p.K < 4) or key in seen or pred.objective is None or \
+                pred.case.endswith(("zero", "collapsed-to-zero")):
             continue
         seen.add(key)
         obj = ufm.objective(p)
@@ -444,6 +491,13 @@ def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
             r = rng.standard_normal(x.shape)
             x0 = x + 1e-6 * (dx / np.linalg.norm(dx) + r / np.linalg.norm(r))
             escapes[p].append((lab, obj.unpack(x0)))
+            # plain gradient descent from a 1e-6 random start (quick: the first problem's saddles, one program)
+            if not quick or not fesc_c.cases or fesc_c.cases[0]["case"].endswith(f"@ {_label(p)}"):
+                e = _escape.escape(p, s.point, seed=seed + len(fesc_c.cases))
+                err = math.inf if e.steps is None or e.predicted is None else \
+                    max(abs(e.steps - e.predicted) - 1, 0) / e.predicted
+                fesc_c.add(lab, err, steps=e.steps, predicted=e.predicted, lambda_min=e.lambda_min,
+                           step=e.step, negative=e.negative)
     for p, items in escapes.items():
         pred = predict(p)
         # Pad to the size of this shape's main batch so that its compiled solve is reused.

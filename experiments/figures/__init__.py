@@ -28,6 +28,7 @@ MODULES = (
     "hessian_condition",
     "certificate_path",
     "saddle_escape",
+    "first_order_escape",
     "minority_collapse",
     "digits_mlp",
 )
