@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: verify test test-all slurm clean
+.PHONY: verify test test-all slurm browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ufm needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
@@ -31,6 +31,17 @@ slurm:
 		echo "slurm: installed slurmctld slurmd slurm-client munge"; \
 	else \
 		echo "slurm: needs Debian's slurmctld, slurmd, slurm-client and munge (apt-get, as root)"; exit 1; \
+	fi
+
+# Debian's chromium for the gallery test of tests/test_figures.py (a real headless browser; as root; CI runs it).
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		echo "browser: already installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null && echo "browser: installed chromium"; \
+	else \
+		echo "browser: needs Debian's chromium (apt-get, as root)"; exit 1; \
 	fi
 
 clean:

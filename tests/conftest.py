@@ -22,3 +22,11 @@ def _release_executables():
     ufm.clear_caches()
     jax.clear_caches()
     gc.collect()
+
+
+@pytest.fixture(scope="session")
+def errata_records():
+    """`theory.errata()` once per session (each call re-solves every record: ~25 s on 2 cores)."""
+    from ufm import theory
+
+    return theory.errata()

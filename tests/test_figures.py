@@ -185,3 +185,60 @@ def test_first_order_escape_times_equal_the_quadratic_model(built):
         assert v["negative"] >= 1 and v["lambda_min"] < 0
     p = ufm.Problem(loss="ce", K=4, n=1, d=5, lam_w=1e-2, lam_h=1e-2)
     assert rows["CE d=5: origin"]["lambda_min"] == pytest.approx(theory.origin(p).lambda_min, rel=1e-9)
+
+
+def test_full_conditioning_figure_against_local_rate(built):
+    """The figure's κ_full at CE is `theory.local_rate`'s, and LS's κ_full exceeds CE's at every δ > 0 while
+    K·p_t falls (the finding its caption states)."""
+    m = meta(built, "ls-full-conditioning")
+    for K in (4, 10):
+        rows = m["data"][f"K={K}"]
+        assert rows[0]["delta"] == 0.0 and all(r["kappa_full"] > rows[0]["kappa_full"] for r in rows[1:])
+        assert all(a["kappa_blocks"] > b["kappa_blocks"] for a, b in zip(rows, rows[1:]))
+    p = ufm.Problem(K=4, n=2, d=5, loss="ce", lam_w=1e-3, lam_h=1e-3, lam_b=1e-2)
+    assert m["data"]["K=4"][0]["kappa_full"] == pytest.approx(theory.local_rate(p).kappa_full, rel=1e-9)
+
+
+def _browser():
+    import shutil
+
+    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def test_gallery_renders_in_a_headless_browser(built, tmp_path):
+    """The gallery is a web page: a real headless browser (Debian's chromium; CI installs it, `make browser`)
+    loads index.html; every image decodes, every caption renders without raw markup (backticks, TeX braces,
+    dollar signs, backslashes), and the page logs no console error."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("UFM_REQUIRE_BROWSER"):
+            pytest.fail("UFM_REQUIRE_BROWSER is set but no chromium is installed (make browser)")
+        pytest.skip("no headless browser (chromium) installed; `make browser` installs Debian's")
+    out = built[0]
+    # A copy of the page with a read-only probe that records what the browser rendered into the DOM.
+    probe = ("<script>window.addEventListener('load',function(){var im=[].slice.call(document.images);"
+             "document.body.setAttribute('data-probe',JSON.stringify({images:im.length,"
+             "broken:im.filter(function(i){return !(i.complete&&i.naturalWidth>0)}).map(function(i){return i.src}),"
+             "captions:[].slice.call(document.querySelectorAll('figcaption, .meta')).map(function(c){"
+             "return c.innerText})}))});</script>")
+    page = out / "probe.html"
+    page.write_text((out / "index.html").read_text().replace("</body>", probe + "</body>"))
+    profile = tmp_path / "profile"
+    run = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
+         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    shutil.rmtree(profile, ignore_errors=True)
+    m = re.search(r'data-probe="([^"]*)"', run.stdout)
+    assert m, run.stderr[-2000:]
+    found = json.loads(html.unescape(m.group(1)))
+    assert found["images"] == len(NAMES) and not found["broken"], found["broken"]
+    for text in found["captions"]:
+        assert not re.search(r"`|\$|\\|\^\{|_\{", text), text
+    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console

@@ -35,8 +35,8 @@ def test_every_row_says_what_decides_it():
     assert len({(r.paper, r.number) for r in rows}) == len(rows)
 
 
-def test_every_erratum_is_in_the_ledger_and_every_ledger_erratum_is_recorded():
-    records = {(e.paper, e.location) for e in theory.errata()}
+def test_every_erratum_is_in_the_ledger_and_every_ledger_erratum_is_recorded(errata_records):
+    records = {(e.paper, e.location) for e in errata_records}
     named = {(r.paper, r.erratum) for r in theory.claims() if r.erratum}
     # An erratum may also be named in a row's remark (two errata of one theorem).
     remarks = " ".join(r.why for r in theory.claims())

@@ -77,3 +77,22 @@ def test_logit_hessian_eigenvalues_eq45():
     ev = np.sort(np.linalg.eigvalsh(np.diag(q) - np.outer(q, q)))
     expected = np.sort([0.0] + [pred.p_n] * (p.K - 2) + [p.K * pred.p_t * pred.p_n])
     np.testing.assert_allclose(ev, expected, atol=1e-15)
+
+
+def test_full_hessian_and_gradient_descent_rate_near_ce_and_ls_minimisers():
+    """Guo et al. 2025 (arXiv 2402.03979) Thm 4.2's conclusion on the whole problem: at the closed-form minimiser
+    the full regularised Hessian has the rotation orbit's zero modes and otherwise λ ≥ min(λ_W, λ_H); gradient
+    descent's measured rate (η = 1/λ_max) is the Hessian's linear model of the run (rel 1e-3 on 1 − ρ, a 1e-4
+    start is linear to that), and LS's κ_full exceeds CE's although its K·p_t is smaller."""
+    out = {}
+    for delta in (0.0, 0.3):
+        p = ufm.Problem(K=4, n=2, d=5, loss="ls" if delta else "ce", delta=delta, lam_w=1e-3, lam_h=1e-3,
+                        lam_b=1e-2)
+        r = theory.local_rate(p)
+        assert r.zero_modes == theory.rotation_zero_modes(p, p.K - 1)
+        assert r.lambda_min == pytest.approx(1e-3, rel=1e-6)
+        assert r.kappa_blocks == pytest.approx(theory.predict(p).kappa)
+        assert abs(r.rate_measured - r.rate_model) <= 1e-3 * (1 - r.rate_model)
+        assert r.rate_model <= r.rate_predicted + 1e-12  # a finite window is no slower than the asymptote
+        out[delta] = r
+    assert out[0.3].kappa_blocks < out[0.0].kappa_blocks and out[0.3].kappa_full > out[0.0].kappa_full

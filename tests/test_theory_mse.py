@@ -65,3 +65,20 @@ def test_non_vanilla_mse_has_no_closed_form():
     assert pred.objective is None and "alpha" in pred.case
     with pytest.raises(ValueError, match="no closed form"):
         theory.minimizer(ufm.Problem(loss="mse", alpha=2.0))
+
+
+@pytest.mark.parametrize("alpha, M, lam_b", [(0.5, 1.0, 1e-2), (3.0, 4.0, 1.0)])
+def test_rescaled_mse_collapses_like_the_vanilla_loss(alpha, M, lam_b):
+    """Rescaled MSE (Zhou et al. 2022, arXiv 2203.01238, §3.1, where it is conjectured): the certified minimiser
+    has NC1, NC3, NC4 and self-duality at the scale √(λ_W/(λ_H n)); W Wᵀ lies in span{I, 11ᵀ} (the ETF for small
+    λ_b; a(I − c11ᵀ) with a large λ_b or M, as in App. Thm B.1 at α = 1). Tolerances: solves reach ‖∇f‖ ~ 1e-13."""
+    p = ufm.Problem(K=4, n=3, d=6, loss="mse", alpha=alpha, M=M, lam_w=5e-3, lam_h=5e-3, lam_b=lam_b)
+    sol = ufm.solve(p)
+    m = ufm.metrics.all(sol.W, sol.H, sol.b)
+    assert m["nc1"] < 1e-20 and m["nc3"] < 1e-10 and m["ncc_agreement"] == 1.0 and m["accuracy"] == 1.0
+    W, H = np.asarray(sol.W), np.asarray(sol.H)
+    assert np.allclose(H, np.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T, atol=1e-10)
+    G = W @ W.T
+    off = G[~np.eye(4, dtype=bool)]
+    assert np.ptp(np.diag(G)) < 1e-10 and np.ptp(off) < 1e-10  # a·I + c·11ᵀ
+    assert theory.certificate(p, sol.W, sol.H, sol.b).ratio == pytest.approx(1.0, abs=1e-9)

@@ -20,7 +20,7 @@ from ._landscape import (
 )
 from ._certificate import Certificate, certificate
 from ._census import Census, CensusPoint, census
-from ._escape import Escape, escape
+from ._escape import Escape, LocalRate, escape, local_rate
 from ._userloss import LossProbe, probe_loss
 from ._imbalance import (
     ImbalancedMSE, MinorityThreshold, imbalanced_mse, imbalanced_mse_minimizer, merge_threshold, minority_spread,
@@ -40,7 +40,7 @@ __all__ = [
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",
     "Erratum", "errata", "PAPERS", "Paper", "references", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
-    "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
+    "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LocalRate", "local_rate", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
     "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "LedgerRow", "claims", "ledger_markdown", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes",

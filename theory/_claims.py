@@ -84,6 +84,10 @@ _ROWS = (
        "∝ Π-form (d ≥ K−1); b* in two λ_b regimes; zero solution past λ_Wλ_H = 1/(NK)",
        "Thm 3.1 (main text), bias, d ≥ K, second λ_b regime", "obj", "nc", "b", "route", "sdual", "dlow",
        why="a second erratum: 'Thm 3.1 (main text), λ_b threshold (and the coefficient in C_4's regime)'"),
+    _e(_MSE, "§3.1 (rescaled MSE)", "the global optimality results are expected to hold for the rescaled MSE "
+       "(α, M)", "§3.1 ('Extension to the rescaled MSE'), at d = K − 1", "alpha",
+       why="conjectured there; at d ≥ K NC1, NC3, NC4, self-duality and the Gram's span{I, 11ᵀ} form hold, "
+           "certified"),
     _c(_MSE, "Thm 3.2", "MSE without bias: strict saddle function, no spurious local minima (any d)", "census",
        "smin", "sesc", "fesc", why="saddles at d ≤ K included"),
     _c(_MSE, "Thm 3.3", "MSE with bias, d > K: strict saddle function", "census", "smin", "sesc", "sratio"),
@@ -130,7 +134,9 @@ _ROWS = (
     _c(_LS, "Thm 4.1 (App. Thm D.1)", "CE/LS, d ≥ K: global minimisers are the ETF at scale a^δ, b = 0, with "
        "the norms of eqs. 11–12", "obj", "proc", "b", "norm", "nc", "sdual", "scale"),
     _e(_LS, "Thm 4.2", "at the minimiser κ(∇²_W φ) = κ(∇²_H φ) = K·p_t (hence LS converges faster)",
-       "Thm 4.2 with App. E eqs. (49), (51), (58), (59), at K = 2", "kappa", "spec"),
+       "Thm 4.2 with App. E eqs. (49), (51), (58), (59), at K = 2", "kappa", "spec", "lsrate",
+       why="K·p_t holds for K ≥ 3; its conclusion does not carry to the full regularised Hessian, whose "
+           "condition number is larger for LS than for CE in every case of claim lsrate"),
     _e(_LS, "App. E eq. (52)", "the W-block Hessian's scale n(λ_W/(λ_H n))^{1/2} a", "App. E eq. (52)", "spec"),
     _n(_LS, "Def. C.1", "the K-simplex ETF", "a definition"),
     _n(_LS, "Lemma C.2", "Young's inequality", _SCALAR),

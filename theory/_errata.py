@@ -295,10 +295,34 @@ def _saddle_hessian_degenerate() -> Erratum:
     )._replace(holds=zeros == predicted and ev[0] < -1e-6 * scale)
 
 
+def _rescaled_mse_d_k_minus_1() -> Erratum:
+    """Zhou et al. 2022 (arXiv 2203.01238) §3.1, 'Extension to the rescaled MSE': the global-optimality results
+    (NC1 and self-duality at every global minimiser, Thm 3.1) are expected to hold for the rescaled loss. At
+    d ≥ K they do (certified; claim alpha of `ufm verify`). At d = K − 1 with α < 1 and a strong bias decay, the
+    collapsed self-dual point is a critical point but not the minimum: Newton solves from other seeds reach a
+    lower critical point whose class means are not self-dual."""
+    p = ufm.Problem(K=4, n=3, d=3, loss="mse", alpha=0.5, M=1.0, lam_w=5e-3, lam_h=5e-3, lam_b=1.0)
+    ends = []
+    for seed in range(4):
+        sol = ufm.solve(p, method="newton", max_steps=2000, seed=seed)
+        ends.append((sol.objective, float(ufm.metrics.all(sol.W, sol.H, sol.b)["self_duality"]), sol.grad_norm))
+    nc = min((f for f, sd, _ in ends if sd < 1e-8), default=math.nan)
+    low = min(ends)
+    return _record(
+        "2203.01238", "§3.1 ('Extension to the rescaled MSE'), at d = K − 1",
+        "the global optimality results (NC1, self-duality: Thm 3.1) should also hold for the rescaled MSE",
+        "they hold at d ≥ K (certified); at d = K − 1, α < 1 and a large λ_b the self-dual collapsed point is not "
+        "the global minimum: a lower critical point has class means that are not self-dual",
+        nc, low[0], low[0],
+        f"lowest of 4 Newton solves, rescaled MSE α=0.5 M=1 K=4 n=3 d=3 λ_W=λ_H=5e-3 λ_b=1: self-duality error "
+        f"{low[1]:.3g} there (‖∇f‖ = {low[2]:.1e}); the self-dual point's f is the printed value",
+    )._replace(holds=bool(low[1] > 1e-3 and low[0] < nc - 1e-6 and low[2] < 1e-10))
+
+
 CHECKS: tuple[Callable[[], Erratum], ...] = (
     _mse_bias_regime, _mse_threshold, _lemma_b2_tail, _hessian_w_scale, _kappa_k2, _thm1_gram, _polar_mse,
     _polar_ce_grad, _prop_c4_sqrt_n, _isotropic_bias,
-    _d_ge_k_necessary, _saddle_hessian_degenerate,
+    _d_ge_k_necessary, _saddle_hessian_degenerate, _rescaled_mse_d_k_minus_1,
 )
 
 

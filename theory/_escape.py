@@ -118,3 +118,78 @@ def escape(problem: Problem, point, radius: float = 1e-6, drop: float = 1e-6, se
     tr = np.asarray(tr)[: t + 1]
     return Escape(t if fx <= target else None, predicted, eta, lmin, lmax, int(np.sum(ev < -1e-12 * lmax)),
                   radius, f_s, fx, tr)
+
+
+class LocalRate(NamedTuple):
+    """Gradient descent near a global minimiser (the conclusion side of Guo et al. 2025, arXiv 2402.03979,
+    Thm 4.2). kappa_blocks: Thm 4.2's K·p_t (the condition number of the loss term's W- and H-blocks; 1 at K = 2);
+    kappa_full: λ_max/λ_min over the nonzero eigenvalues of the full regularised ∇²f (rotation zero modes
+    excluded); lambda_max, lambda_min: those two; zero_modes: how many were excluded; rate_predicted:
+    1 − 1/kappa_full, the per-step contraction of the slowest mode under η = 1/λ_max; rate_measured: the
+    contraction of ‖∇f‖ per step measured from a random 1e-4 start while it falls from 1e-2 to 1e-7 of its start;
+    rate_model: the same average from the Hessian's linear model of that run (it tends to rate_predicted as the
+    window grows; over a finite window the modes just above λ_min make it a little faster); rate_fixed_step: 1 − η₀λ_min for a common step η₀ (`fixed_step`), the slowest mode's contraction then."""
+
+    kappa_blocks: float | None
+    kappa_full: float
+    lambda_max: float
+    lambda_min: float
+    zero_modes: int
+    rate_predicted: float
+    rate_measured: float
+    rate_model: float
+    rate_fixed_step: float
+    steps: int
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _grad_norms(layout, steps, hyper, x0, eta):
+    g = jax.grad(functools.partial(value_x, layout, hyper))
+
+    def body(x, _):
+        gx = g(x)
+        return x - eta * gx, jnp.linalg.norm(gx)
+
+    return jax.lax.scan(body, x0, None, length=steps)[1]
+
+
+@float64()
+def local_rate(problem: Problem, steps: int | None = None, radius: float = 1e-4, seed: int = 0,
+               fixed_step: float = 1.0) -> LocalRate:
+    """The full Hessian's conditioning at the closed-form global minimiser (`minimizer`) and gradient descent's
+    measured linear rate there. Needs a problem with a closed-form minimiser (dense Hessian, ≤ 4000 variables)."""
+    from ._predict import minimizer, predict
+
+    pred = predict(problem)
+    point = minimizer(problem)
+    ev, V = np.linalg.eigh(_hessian.hessian_full(problem, *point))
+    lmax = float(ev[-1])
+    nz = ev[np.abs(ev) > 1e-9 * lmax]
+    if nz.min() < 0:
+        raise ParameterError("problem", f"λ_min = {nz.min():.3g}", "a problem whose minimizer is a minimum",
+                             "local_rate")
+    lmin = float(nz.min())
+    kappa = lmax / lmin
+    steps = steps or int(min(max(20 * kappa, 200), 200_000))
+    obj = ufm.objective(problem)
+    xs = np.asarray(obj.pack(point), np.float64)
+    r = np.random.default_rng(seed).standard_normal(xs.shape)
+    r *= radius / np.linalg.norm(r)
+    layout = Layout.of(problem)
+    hyper = Hyper(*(jnp.asarray(v, jnp.float64) for v in problem.hyper))
+    norms = np.asarray(_grad_norms(layout, steps, hyper, jnp.asarray(xs + r), 1.0 / lmax))
+    # The linear model of the same run: ‖∇f(x_t)‖² = Σ λ_i² (1 − λ_i/λ_max)^{2t} c_i², c = Vᵀ(x_0 − x*).
+    c2 = (V.T @ r) ** 2
+    t = np.arange(steps)[:, None]
+    model = np.sqrt(np.sum(ev**2 * c2 * np.abs(1 - ev / lmax) ** (2 * t), axis=1))
+    # The window: after the fast modes are gone (‖∇f‖ ≤ 1e-2 of its start) and before rounding (‖∇f‖ ≥ 1e-7
+    # of its start, far above the ~1e-16 floor).
+    t1 = int(np.argmax(norms <= 1e-2 * norms[0]))
+    below = np.nonzero(norms >= 1e-7 * norms[0])[0]
+    t2 = int(below[-1])
+    if not (norms[t1] <= 1e-2 * norms[0] and t2 > t1 + 10):
+        raise ParameterError("steps", steps, f"enough gradient steps to decay 1e-7 (κ = {kappa:.3g})", "local_rate")
+    measured = float((norms[t2] / norms[t1]) ** (1.0 / (t2 - t1)))
+    modelled = float((model[t2] / model[t1]) ** (1.0 / (t2 - t1)))
+    return LocalRate(pred.kappa, kappa, lmax, lmin, int(ev.size - nz.size), 1 - 1 / kappa, measured, modelled,
+                     1 - fixed_step * lmin, steps)

@@ -110,7 +110,7 @@ class Report:
 #: The keys of the battery's claims (`ufm.theory.claims()` names them); the full battery runs every one.
 CLAIM_KEYS = frozenset(
     "obj route ext proc b nc norm cert gap scale xi phi kappa spec zero sgrad sray smin sexact sratio sesc fl crit "
-    "sdual dlow small fesc imb_mse imb_red imb_thr imb_mc imb_seli census".split())
+    "sdual dlow small fesc lsrate alpha imb_mse imb_red imb_thr imb_mc imb_seli census".split())
 
 
 # --------------------------------------------------------------------------------------------- draws
@@ -159,12 +159,17 @@ def draw(rng, quick: bool) -> list[Problem]:
 
 def _edges(rng, quick: bool) -> list[Problem]:
     """Where the theorems are tight: K = 2 and 3, n = 1, d from 1 past K + 1, λ from 10⁻⁶·(threshold) to past the
-    collapse to zero, λ_b = 0 and no bias. (Quick: each loss once at K = 2, CE at K = 3 and n = 1; full: every
-    loss at each, d from 1.)"""
+    collapse to zero, λ_b = 0 and no bias. (Quick: each loss once at K = 2, CE at K = 3 and n = 1; full: MSE at
+    d ∈ {1, K + 1} (and 2 at K = 3), CE at d = K − 1 and K + 1, LS, FL, CE without bias and with λ_b = 0 at
+    d = K + 1, for (K, n) = (2, 1) and (3, 2); CE at (3, 1).)"""
     out = []
-    for K, n in ((2, 2), (3, 1)) if quick else ((2, 1), (2, 3), (3, 1), (3, 2)):
-        # quick: one shape per loss at K = 2 and CE alone at K = 3 (each new shape costs its programs)
-        dims = ((K + 1,) if K == 2 else ()) if quick else tuple(range(1, K + 3))
+    for K, n in ((2, 2), (3, 1)) if quick else ((2, 1), (3, 2), (3, 1)):
+        # quick: one shape per loss at K = 2 and CE alone at K = 3; full: every d at (2, 1) and (3, 2), CE at
+        # n = 1 for K = 3 (each new shape costs its own programs)
+        if quick:
+            dims = (K + 1,) if K == 2 else ()
+        else:
+            dims = {(2, 1): (1, 3), (3, 2): (1, 2, 4)}.get((K, n), ())
         for d in dims:
             for target in ((1e-6, 0.4) if quick else (1e-6, 0.4, 1.3)):
                 lw, lh = _lams(rng, K, n, target)
@@ -173,15 +178,15 @@ def _edges(rng, quick: bool) -> list[Problem]:
             out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=lw, lam_h=lh, bias=False))
             if not quick:
                 out.append(Problem(K=K, n=n, d=d, loss="mse", lam_w=lw, lam_h=lh, lam_b=0.0))
-        for d in (K + 1,) if quick else (K - 1, K, K + 2):
+        for d in (K + 1,) if quick or (K, n) == (3, 1) else (K - 1, K + 1):
             for target in ((1e-6, 1.5) if quick else (1e-6, 0.3, 1.5)):
                 lw, lh = _lams(rng, K, n, target)
                 out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, lam_b=rng.uniform(1e-3, 1e-1)))
             lw, lh = _lams(rng, K, n, 0.2)
-            if not quick or K == 2:
+            if d == K + 1 and (K == 2 or not (quick or n == 1)):
                 out.append(Problem(K=K, n=n, d=d, loss="ls", delta=0.3, lam_w=lw, lam_h=lh, lam_b=1e-2))
                 out.append(Problem(K=K, n=n, d=d, loss="fl", gamma=2.0, lam_w=lw, lam_h=lh, lam_b=1e-2))
-            if not quick:
+            if not quick and (K, n) != (3, 1) and d == K + 1:
                 out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, lam_b=0.0))
                 out.append(Problem(K=K, n=n, d=d, loss="ce", lam_w=lw, lam_h=lh, bias=False))
     return out
@@ -271,7 +276,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                   1e-9)
     proc_c = claim("proc", "solution = predicted minimizer mod rotation", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 eqs. 11–12", 1e-6)
     b_c = claim("b", "bias b = b*", "arXiv:2203.01238 Thm B.1 (bias); arXiv:2402.03979 Thm 4.1 (iii)", 1e-7)
-    nc_c = claim("nc", "NC1, self-duality (and NC2 where H̄ᵀH̄ ∝ Π) ≈ 0", 
+    nc_c = claim("nc", "NC1, self-duality, NC4 (and NC2, NC3 where H̄ᵀH̄ ∝ Π) ≈ 0", 
                  "arXiv:2203.01238 Thm 3.1; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-8)
     norm_c = claim("norm", "mean ‖w^k‖, ‖h̄_k − h_G‖ = closed form (rel)", "arXiv:2402.03979 Thm 4.1, Fig. 6(b)", 1e-6)
     cert_c = claim("cert", "certificate ‖G‖₂/λ_Z = 1 at minimizers (≤ 1 at 0)", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-6)
@@ -282,7 +287,8 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t, K ≥ 3; = 1 at K = 2 (rel)",
                     "arXiv:2402.03979 Thm 4.2, eqs. 51, 59 (K = 2: erratum)", 1e-8)
     spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "arXiv:2402.03979 App. E (eq. 52 with 1/N)", 1e-8)
-    zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension", "derived: rotations W→WR, H→RᵀH", 0.0)
+    zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension (+1 for CE/LS/FL when λ_b = 0)",
+                   "derived: rotations W→WR, H→RᵀH; the softmax shift b → b + c1", 0.0)
     claim("sgrad", "saddle: ‖∇f‖ ≈ 0", 
           "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2", 1e-10)
     claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "arXiv:2105.02375 App. C", 1e-8)
@@ -294,9 +300,9 @@ def _battery(quick: bool, seed: int, progress) -> Report:
           "model says (steps, rel, ±1)", "arXiv:2210.02192 Thm 2; arXiv:2105.02375 Thm 3.2; derived (ufm.theory.escape)",
           0.02)
     fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; printed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
-    small_c = claim("small", "λ·√(KN) = 10⁻⁶: f = f* (claim obj) and, to the float64 floor √(ε/λ), NC, "
-                    "self-duality, λ_W WᵀW = λ_H HHᵀ, certificate ratio 1",
-                    "as claims nc, sdual, crit, cert, at the tiny-λ edge", 1e-4)
+    small_c = claim("small", "λ·√(KN) = 10⁻⁶: f = f* (claim obj) and, to the float64 floor √(ε/λ), the "
+                    "minimiser, NC, self-duality, λ_W WᵀW = λ_H HHᵀ, certificate ratio 1",
+                    "as claims proc, nc, sdual, crit, cert, at the tiny-λ edge", 1e-4)
     crit_c = claim("crit", "critical points: λ_W WᵀW = λ_H HHᵀ (rel)",
                    "arXiv:2105.02375 Lemma B.2; arXiv:2210.02192 App. C Lemma 5", 1e-7)
     sdual_c = claim("sdual", "self-duality with its scale: h_{k,i} = √(λ_W/(λ_H n)) w^k (rel)",
@@ -339,7 +345,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
             route_c.add(lab, abs(fv - pred.objective) / fv, route=fv, cases=pred.objective)
         if isinstance(pred.gram_h, np.ndarray):
             W0, H0, _ = minimizer(p)
-            proc_c.add(lab, _procrustes(sol.W, sol.H, W0, H0))
+            (small_c if tiny else proc_c).add(lab, _procrustes(sol.W, sol.H, W0, H0), what="proc")
             m = ufm.metrics.all(sol.W, sol.H, sol.b)
             if pred.w_norm and pred.w_norm > 0:
                 err = max(abs(m["w_norm_mean"] - pred.w_norm) / pred.w_norm,
@@ -347,6 +353,8 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                 norm_c.add(lab, err, w=m["w_norm_mean"], w_pred=pred.w_norm, h=m["h_mean_norm_mean"],
                            h_pred=pred.h_mean_norm)
                 errs = {"nc1": m["nc1"], "self_duality": m["self_duality"]}
+                if p.d >= p.K - 1:  # below, samples sit on decision boundaries (ties): NC4 is not defined there
+                    errs["nc4"] = 1 - m["ncc_agreement"]
                 gram = pred.gram_h / np.trace(pred.gram_h)
                 if np.allclose(gram, (np.eye(p.K) - 1 / p.K) / (p.K - 1), atol=1e-12):
                     errs.update(nc2=m["nc2"], nc3=m["nc3"], nc3_guo=m["nc3_guo"])
@@ -405,7 +413,15 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         full = _hessian.spectrum_full(p, W, H, b)
         zeros = sum(m for v, m in full.clusters if v == 0.0)
         expect = _hessian.rotation_zero_modes(p, p.K - 1)
+        if p.bias and p.lam_b == 0 and p.loss in ("ce", "ls", "fl"):
+            expect += 1  # b → b + c1 moves no softmax and costs nothing without bias decay
         zero_c.add(_label(p), abs(zeros - expect), zeros=zeros, expected=expect, lambda_min=full.eigenvalues[0])
+
+    progress("rescaled MSE: certified solves and their collapse geometry")
+    _check_rescaled(quick, seed, claim)
+
+    progress("gradient descent near CE/LS minimisers: the full Hessian against K·p_t")
+    _check_local_rates(quick, seed, claim)
 
     progress("constructing strict saddles and escaping from them")
     sizes = defaultdict(int)
@@ -459,19 +475,31 @@ def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
     sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c, fesc_c = (
         claims[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc", "fesc"))
     rng = np.random.default_rng(seed + 1)
-    seen = set()
+    seen, fesc_groups = set(), {}
     escapes = defaultdict(list)
     for p in problems:
-        key = (p.loss, p.bias, p.d, p.K)
+        # one problem with d ≤ K per (loss, bias, K): the d > K saddles are checked at every d drawn
+        key = (p.loss, p.bias, p.d if p.d > p.K else "d ≤ K", p.K)
         pred = predict(p)
-        # d ≤ K saddles and K < 4 in the full battery (quick: d > K and K ≥ 4, as each new shape costs programs)
-        if p.d < (p.K + 1 if quick else 2) or (quick and p.K < 4) or key in seen or pred.objective is None or \
-                pred.case.endswith(("zero", "collapsed-to-zero")):
+        # Each new shape costs its own programs: quick takes d > K at K ≥ 4; full adds d ≤ K at K ≥ 4 and d > K
+        # at K = 2, 3 (whose padded points are the origin and rank 1 only).
+        low = p.d <= p.K
+        if (low and (quick or p.K < 4)) or (quick and p.K < 4) or p.d < 2 or key in seen or \
+                pred.objective is None or pred.case.endswith(("zero", "collapsed-to-zero")):
             continue
         seen.add(key)
+        # plain gradient descent from a 1e-6 random start: every saddle of the first problem per (loss, bias,
+        # d ≤ K) group (quick: of the first problem only), one program each
+        # The edges (d ≤ K, or K < 4) take the origin and the padded rank-1 point, each checked by first-order
+        # escape (cheap); the Newton escape to f* (claim sesc) stays with d > K at K ≥ 4.
+        edge = low or p.K < 4
+        group = (p.loss, p.bias, low)
+        if group not in fesc_groups and (not quick or not fesc_groups):
+            fesc_groups[group] = p
+        first_order = edge or fesc_groups.get(group) is p
         obj = ufm.objective(p)
         # Padded CE/LS/FL points need extra lower-dimensional solves: the full battery builds them.
-        ranks = () if quick and p.loss != "mse" else None
+        ranks = () if quick and p.loss != "mse" else ((1,) if edge else None)
         for s in _saddles.saddles(p, padded_ranks=ranks):
             lab = f"{s.name} @ {_label(p)}"
             x = np.asarray(obj.pack(s.point))
@@ -490,9 +518,9 @@ def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
             sratio_c.add(lab, 0.0 if ratio > 1 else math.inf, ratio=ratio)
             r = rng.standard_normal(x.shape)
             x0 = x + 1e-6 * (dx / np.linalg.norm(dx) + r / np.linalg.norm(r))
-            escapes[p].append((lab, obj.unpack(x0)))
-            # plain gradient descent from a 1e-6 random start (quick: the first problem's saddles, one program)
-            if not quick or not fesc_c.cases or fesc_c.cases[0]["case"].endswith(f"@ {_label(p)}"):
+            if not edge:
+                escapes[p].append((lab, obj.unpack(x0)))
+            if first_order:
                 e = _escape.escape(p, s.point, seed=seed + len(fesc_c.cases))
                 err = math.inf if e.steps is None or e.predicted is None else \
                     max(abs(e.steps - e.predicted) - 1, 0) / e.predicted
@@ -615,6 +643,61 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
         extra = f" δ={p.delta:g}" if p.loss == "ls" else ""
         mc_c.add(f"{what}: {p.loss}{extra} K={p.K} d={p.d} counts={list(p.counts)} λb={p.lam_b:g} λW/λH={rho:g}", err, lam_star=t.lam,
                  bracket=list(t.bracket), **numbers)
+
+
+def _check_local_rates(quick: bool, seed: int, claim) -> None:
+    """The conclusion of Guo et al. 2025 (arXiv 2402.03979) Thm 4.2 — a smaller K·p_t, so label smoothing
+    converges faster — checked on the whole regularised problem: the condition number of the full ∇²f on its
+    nonzero eigenspace at the closed-form minimiser, and gradient descent's measured rate there (η = 1/λ_max)
+    against the Hessian's linear model of the same run. What holds: the rate is the model's, and κ_full of LS
+    (δ > 0) exceeds CE's in every case, while K·p_t ranks them the other way."""
+    c = claim("lsrate", "CE/LS minimiser: GD rate = full-Hessian model (rel on 1 − rate); κ_full(LS) > κ_full(CE)",
+              "arXiv:2402.03979 Thm 4.2 (its conclusion; the blocks' K·p_t is claim kappa)", 1e-3)
+    cases = [(4, 1e-3, (0.0, 0.3))] if quick else [(K, lam, (0.0, 0.1, 0.5, 0.9)) for K in (3, 4, 10)
+                                                    for lam in (1e-3, 1e-2)]
+    for K, lam, deltas in cases:
+        ce = None
+        for delta in deltas:
+            p = Problem(K=K, n=2, d=K + 1, loss="ls" if delta else "ce", delta=delta, lam_w=lam, lam_h=lam,
+                        lam_b=1e-2)
+            if predict(p).kappa is None:  # collapsed to zero: no minimiser to converge to
+                continue
+            r = _escape.local_rate(p, seed=seed)
+            err = abs(r.rate_measured - r.rate_model) / (1 - r.rate_model)
+            if delta == 0:
+                ce = r.kappa_full
+            elif ce is not None and r.kappa_full <= ce:
+                err = math.inf
+            c.add(_label(p), err, kappa_blocks=r.kappa_blocks, kappa_full=r.kappa_full, kappa_full_ce=ce,
+                  rate=r.rate_measured, rate_model=r.rate_model, rate_asymptotic=r.rate_predicted,
+                  lambda_min=r.lambda_min, lambda_max=r.lambda_max, steps=r.steps)
+
+
+def _check_rescaled(quick: bool, seed: int, claim) -> None:
+    """Rescaled MSE (α ≠ 1, M ≠ 1), which Zhou et al. 2022 (arXiv 2203.01238, §3.1 'Extension to the rescaled
+    MSE') expect to collapse like the vanilla loss: certified solves (d ≥ K) and their geometry — NC1,
+    self-duality at its scale √(λ_W/(λ_H n)), NC3, NC4 (the nearest-class-centre rule agrees with the classifier
+    and both are exact), and W Wᵀ in span{I, 11ᵀ}: the ETF Π when λ_b is small, a(I − c11ᵀ) otherwise, as for
+    α = 1 (App. Thm B.1)."""
+    c = claim("alpha", "rescaled MSE (α, M), d ≥ K: certified; NC1, self-duality, NC3, NC4 ≈ 0; WWᵀ ∈ span{I, 11ᵀ}",
+              "arXiv:2203.01238 §3.1 (rescaled MSE, conjectured there); App. Thm B.1 for the Gram's form", 1e-8)
+    # d ≥ K only: at d = K − 1 the collapsed point can lose to a lower one (errata: the rescaled MSE at d = K − 1)
+    shapes = [(4, 3, 6)] if quick else [(4, 3, 4), (4, 3, 6), (6, 2, 8)]
+    problems = [Problem(K=K, n=n, d=d, loss="mse", alpha=a, M=M, lam_w=5e-3, lam_h=5e-3, lam_b=lb)
+                for K, n, d in shapes for a in (0.5, 3.0) for M in (1.0, 4.0) for lb in (1e-2, 1.0)]
+    for p, sol in solve_all(problems, seed, lambda msg: None).items():
+        W, H = np.asarray(sol.W), np.asarray(sol.H)
+        m = ufm.metrics.all(sol.W, sol.H, sol.b)
+        G = W @ W.T
+        J = np.ones((p.K, p.K))
+        basis = np.stack([np.eye(p.K).ravel(), J.ravel()], axis=1)
+        coef = np.linalg.lstsq(basis, G.ravel(), rcond=None)[0]
+        gram = float(np.linalg.norm(G.ravel() - basis @ coef) / np.linalg.norm(G))
+        dual = math.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T
+        errs = {"nc1": m["nc1"], "self_duality": float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
+                "nc3": m["nc3"], "nc4": 1 - m["ncc_agreement"], "misclassified": 1 - m["accuracy"], "gram": gram}
+        errs["certificate"] = abs(certificate(p, sol.W, sol.H, sol.b).ratio - 1)
+        c.add(f"{_label(p)} α={p.alpha:g}", max(errs.values()), nc2=m["nc2"], status=sol.status, **errs)
 
 
 def _check_census(seed: int, claim) -> None:

@@ -26,6 +26,7 @@ MODULES = (
     "mse22_fig4_dimension",
     "mse_regime_map",
     "hessian_condition",
+    "ls_full_conditioning",
     "certificate_path",
     "saddle_escape",
     "first_order_escape",

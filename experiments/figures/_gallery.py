@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -12,6 +13,27 @@ figure{margin:2.5em 0;border-top:1px solid #ccc;padding-top:1em}img{max-width:10
 code,pre{background:#f4f4f4;padding:.1em .3em;font-size:.9em}pre{padding:.5em;overflow-x:auto}
 table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left}
 .pass{color:#009E73}.fail{color:#D55E00;font-weight:bold}.meta{color:#555;font-size:.9em}"""
+
+
+_MARKUP = re.compile(r"`([^`]+)`|\^\{([^{}]*)\}|_\{([^{}]*)\}|(?<=[^\W\d_])_(\w+)")
+
+
+def rich(text: str) -> str:
+    """Caption text → HTML: `code` spans as <code>, x^{…} and x_{…} (or x_W) as super-/subscripts; the rest
+    escaped. Captions are plain text with these three marks; nothing else is interpreted."""
+    out, pos = [], 0
+    for m in _MARKUP.finditer(text):
+        out.append(html.escape(text[pos:m.start()]))
+        code, sup, sub, word = m.groups()
+        if code is not None:
+            out.append(f"<code>{html.escape(code)}</code>")
+        elif sup is not None:
+            out.append(f"<sup>{html.escape(sup)}</sup>")
+        else:
+            out.append(f"<sub>{html.escape(sub if sub is not None else word)}</sub>")
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
 
 
 def _checks(checks: dict) -> str:
@@ -41,10 +63,10 @@ def write_index(out_dir: Path, mods: dict) -> Path:
         secs = meta.get("seconds")
         parts.append(
             f"<figure id='{name}'><h2>{html.escape(meta['title'])}</h2>"
-            f"<p class='meta'>Reproduces: {html.escape(meta['reproduces'])}"
+            f"<p class='meta'>Reproduces: {rich(meta['reproduces'])}"
             f"{' · quick mode' if quick else ''}{f' · built in {secs:.1f} s' if secs else ''}</p>"
             f"<a href='{name}.pdf'><img src='{name}.png' alt='{html.escape(meta['title'])}'></a>"
-            f"<figcaption>{html.escape(meta['caption'])}</figcaption>"
+            f"<figcaption>{rich(meta['caption'])}</figcaption>"
             f"<p>Regenerate alone: <code>{html.escape(cmd)}</code> · numbers: <a href='{name}.json'>{name}.json</a></p>"
             f"<details><summary>parameters</summary><pre>{html.escape(json.dumps(meta['params'], indent=1))}</pre></details>"
             f"{_checks(meta.get('checks', {}))}</figure>")

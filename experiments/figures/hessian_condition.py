@@ -19,7 +19,8 @@ REPRODUCES = "toolkit figure (no paper has it); Guo et al. 2025, arXiv 2402.0397
 CAPTION = ("Left: condition numbers (largest / smallest nonzero eigenvalue) of ∇²_W φ (H fixed) and ∇²_H φ "
            "(W fixed), φ the data term alone, computed densely at float64 `ufm.solve` minimizers of LS(δ) (δ = 0 is "
            "CE), against K·p_t(δ) of Guo et al. 2025, arXiv 2402.03979, Thm 4.2 (lines). κ falls towards 1 as δ → 1 − √(KN)λ_Z: label "
-           "smoothing conditions the problem better. Right: the measured ∇²_W φ spectrum (dots, ascending) at one δ "
+           "smoothing conditions the data term's blocks better (the full regularised Hessian goes the other way: "
+           "figure ls-full-conditioning). Right: the measured ∇²_W φ spectrum (dots, ascending) at one δ "
            "and the predicted eigenvalues of eqs. 52–58 with their multiplicities (lines), using eq. 52's scale "
            "with the missing 1/N restored (errata).")
 
