@@ -170,7 +170,8 @@ def local_rate(problem: Problem, steps: int | None = None, radius: float = 1e-4,
                              "local_rate")
     lmin = float(nz.min())
     kappa = lmax / lmin
-    steps = steps or int(min(max(20 * kappa, 200), 200_000))
+    # 20κ steps decay the slowest mode by e^{-20}; a power of two, so that problems of similar κ share the scan
+    steps = steps or int(2 ** math.ceil(math.log2(min(max(20 * kappa, 256), 2**17))))
     obj = ufm.objective(problem)
     xs = np.asarray(obj.pack(point), np.float64)
     r = np.random.default_rng(seed).standard_normal(xs.shape)
