@@ -85,7 +85,8 @@ def make(out_dir, quick: bool = False) -> list:
     for label, tr, color, solid in traces:
         axes[2].plot(np.arange(len(tr)), tr, color=color, ls="-" if solid else "--", label=label)
     axes[2].set_yscale("symlog", linthresh=1e-12)
+    axes[2].set_ylim(top=1e-8)  # headroom above the plateau for the legend
     axes[2].set(xlabel="gradient step", ylabel=r"$f - f(\mathrm{saddle})$")
-    axes[2].legend(loc="lower left", fontsize=6)
+    axes[2].legend(loc="upper right", fontsize=6, framealpha=1.0)
     paths = save(fig, out_dir, NAME)
     return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
