@@ -96,3 +96,13 @@ def test_full_hessian_and_gradient_descent_rate_near_ce_and_ls_minimisers():
         assert r.rate_model <= r.rate_predicted + 1e-12  # a finite window is no slower than the asymptote
         out[delta] = r
     assert out[0.3].kappa_blocks < out[0.0].kappa_blocks and out[0.3].kappa_full > out[0.0].kappa_full
+
+
+@pytest.mark.parametrize("loss, lam_b, extra", [("ce", 0.0, 1), ("ce", 1e-2, 0), ("mse", 0.0, 0)])
+def test_zero_modes_count_the_softmax_shift_without_bias_decay(loss, lam_b, extra):
+    """At the minimiser the dense Hessian's zero eigenvalues are the rotation orbit, plus one for CE with a bias
+    and λ_b = 0 (b → b + c1 moves no softmax); MSE's bias is not shift-invariant. Rounding: |λ| ≤ 1e-9·λ_max."""
+    p = ufm.Problem(K=3, n=1, d=4, loss=loss, lam_w=2e-2, lam_h=3e-2, lam_b=lam_b)
+    ev = np.linalg.eigvalsh(theory.hessian_full(p, *theory.minimizer(p)))
+    zeros = int(np.sum(np.abs(ev) <= 1e-9 * ev[-1]))
+    assert zeros == theory.zero_modes(p, p.K - 1) == theory.rotation_zero_modes(p, p.K - 1) + extra

@@ -30,7 +30,7 @@ from ._verify import CLAIM_KEYS, Claim, Report, verify
 from ._claims import LedgerRow, claims, ledger_markdown
 from ._hessian import (
     PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
-    predicted_spectra, rotation_zero_modes, spectrum, spectrum_full, spectrum_h, spectrum_w,
+    predicted_spectra, rotation_zero_modes, spectrum, zero_modes, spectrum_full, spectrum_h, spectrum_w,
 )
 
 __all__ = [
@@ -43,5 +43,5 @@ __all__ = [
     "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LocalRate", "local_rate", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
     "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "LedgerRow", "claims", "ledger_markdown", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
-    "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes",
+    "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes", "zero_modes",
 ]

@@ -207,6 +207,14 @@ def _merge(clusters):
     return [(v, m) for v, m in out if m > 0]
 
 
+def zero_modes(problem: Problem, rank: int) -> int:
+    """Zero eigenvalues of ∇²f that symmetries force at a point whose W and H have rank `rank`: the rotation
+    orbit (`rotation_zero_modes`), plus one for CE/LS/FL with a bias and λ_b = 0, where b → b + c1 shifts every
+    logit equally, moves no softmax and costs nothing."""
+    shift = problem.bias and problem.lam_b == 0 and not problem.fixed_w and problem.loss in ("ce", "ls", "fl")
+    return rotation_zero_modes(problem, rank) + int(shift)
+
+
 @float64()
 def rotation_zero_modes(problem: Problem, rank: int) -> int:
     """Dimension of the orbit {(WR, RᵀH)} of a point whose W and H have rank `rank`:

@@ -327,15 +327,18 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         # λ ≈ 10⁻⁷: the minimum is flat along its scale (curvature ~λ), so a value exact to ε ≈ 1e-16 fixes the
         # point only to about √(ε/λ) ≈ 2e-5 relative: its geometry goes to claim small with that tolerance.
         tiny = p.lam_z * math.sqrt(p.K * p.N) < 1e-4
+
+        def to(c):
+            return small_c if tiny else c
         W, H = np.asarray(sol.W), np.asarray(sol.H)
         scale = p.lam_w * float(np.sum(W**2)) + p.lam_h * float(np.sum(H**2))
         nonzero = float(np.linalg.norm(W)) > 1e-8  # the zero solution (W ~ 1e-19) has no direction to compare
         if nonzero:
-            (small_c if tiny else crit_c).add(
+            to(crit_c).add(
                 lab, float(np.linalg.norm(p.lam_w * W.T @ W - p.lam_h * H @ H.T)) / scale, what="crit",
                 status=sol.status)
             dual = math.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T
-            (small_c if tiny else sdual_c).add(lab, float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
+            to(sdual_c).add(lab, float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
                                                what="sdual")
         if p.loss == "mse" and p.bias and p.d < p.K - 1 and nonzero:
             err, numbers = _d_below(p, sol)
@@ -345,7 +348,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
             route_c.add(lab, abs(fv - pred.objective) / fv, route=fv, cases=pred.objective)
         if isinstance(pred.gram_h, np.ndarray):
             W0, H0, _ = minimizer(p)
-            (small_c if tiny else proc_c).add(lab, _procrustes(sol.W, sol.H, W0, H0), what="proc")
+            to(proc_c).add(lab, _procrustes(sol.W, sol.H, W0, H0), what="proc")
             m = ufm.metrics.all(sol.W, sol.H, sol.b)
             if pred.w_norm and pred.w_norm > 0:
                 err = max(abs(m["w_norm_mean"] - pred.w_norm) / pred.w_norm,
@@ -358,7 +361,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                 gram = pred.gram_h / np.trace(pred.gram_h)
                 if np.allclose(gram, (np.eye(p.K) - 1 / p.K) / (p.K - 1), atol=1e-12):
                     errs.update(nc2=m["nc2"], nc3=m["nc3"], nc3_guo=m["nc3_guo"])
-                (small_c if tiny else nc_c).add(lab, max(errs.values()), what="nc", **errs)
+                to(nc_c).add(lab, max(errs.values()), what="nc", **errs)
         if p.bias and not (p.loss != "mse" and p.lam_b == 0):
             b_c.add(lab, float(np.max(np.abs(sol.b - pred.b))), b=sol.b[0], b_pred=pred.b[0])
         # The relaxation is tight where Z* fits: d ≥ K, and d = K−1 for CE/LS/FL (rank(Z*) = K−1); there the
@@ -369,7 +372,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         if cert.ratio is not None:
             zero = pred.a == 0.0 or pred.case == "mse:zero"
             err = max(cert.ratio - 1, 0.0) if zero else abs(cert.ratio - 1)
-            (small_c if tiny else cert_c).add(lab, err, what="cert", ratio=cert.ratio)
+            to(cert_c).add(lab, err, what="cert", ratio=cert.ratio)
         # At tiny λ the first-order gap bound (‖s‖ times the ~1/√λ radius) is above 1e-9·|f|: not a claim there.
         if cert.gap_bound is not None and not tiny:
             gap_c.add(lab, cert.gap_bound / abs(sol.objective), bound=cert.gap_bound,
@@ -412,9 +415,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                    w=sw.clusters, w_pred=ps.w, h=sh.clusters, h_pred=ps.h)
         full = _hessian.spectrum_full(p, W, H, b)
         zeros = sum(m for v, m in full.clusters if v == 0.0)
-        expect = _hessian.rotation_zero_modes(p, p.K - 1)
-        if p.bias and p.lam_b == 0 and p.loss in ("ce", "ls", "fl"):
-            expect += 1  # b → b + c1 moves no softmax and costs nothing without bias decay
+        expect = _hessian.zero_modes(p, p.K - 1)
         zero_c.add(_label(p), abs(zeros - expect), zeros=zeros, expected=expect, lambda_min=full.eigenvalues[0])
 
     progress("rescaled MSE: certified solves and their collapse geometry")
