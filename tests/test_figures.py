@@ -62,7 +62,7 @@ def test_norm_vs_delta_equals_the_closed_form(built):
     from ufm.experiments.figures import _ls_runs
 
     for key, v in meta(built, "ls25-fig6-delta")["data"]["norms"].items():
-        pred = theory.predict(_ls_runs.problem(float(key.split("=")[1])))
+        pred = theory.predict(_ls_runs.problem(float(key.split("=")[1]), "weight decay"))
         # float64 solves at rel. gradient 1e-12. Past the threshold the closed form is 0 and f − f* ~ λ‖W‖²:
         # the norms reach only the square root of the objective's accuracy, hence abs 1e-8.
         assert v["w_solve"] == pytest.approx(pred.w_norm, rel=1e-8, abs=1e-8)

@@ -79,6 +79,9 @@ _ROWS = (
        "nc", "sdual", "b", "norm"),
     _c(_LOSSES, "eq. (10) and App. Figs 9–10", "ψ(t) = φ(t) + c|t| and its minimiser (the FL scale)", "obj",
        "scale", why="figure losses22-figs9-10-psi-fl checks the curves"),
+    _e(_LOSSES, "App. C proof of Thm 3 (after eq. 29); App. Fig. 10 caption", "the optimal value is φ(p*) + "
+       "c|p*| with c = K√(nλ_Wλ_H)", "App. C, proof of Thm 3 (after eq. 29) and App. B, Fig. 10 caption", "obj",
+       "scale", why="the same proof's eq. 32 has (K − 1)√(nλ_Wλ_H) on the per-entry gap, which the solves confirm"),
     # Zhou, Li, Ding, You, Qu, Zhu 2022 (MSE)
     _e(_MSE, "Thm 3.1", "vanilla MSE, balanced: NC1 and NC3 at every global minimiser; H̄ᵀH̄ ∝ P_d(Π) (d < K−1), "
        "∝ Π-form (d ≥ K−1); b* in two λ_b regimes; zero solution past λ_Wλ_H = 1/(NK)",

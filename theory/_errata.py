@@ -319,10 +319,41 @@ def _rescaled_mse_d_k_minus_1() -> Erratum:
     )._replace(holds=bool(low[1] > 1e-3 and low[0] < nc - 1e-6 and low[2] < 1e-10))
 
 
+def _losses_scale_constant() -> Erratum:
+    """Zhou et al. 2022 (arXiv 2210.02192) App. C, proof of Thm 3 (the display after eq. 29: f = φ(p*) +
+    K√(nλ_Wλ_H)|p*|) and App. B, Fig. 10's caption (ψ(t) = φ(t) + c|t|, c = K√(nλ_Wλ_H)). On the NC family
+    Z = aΠY the penalty is λ_Z‖Z‖_* = λ_Z(K−1)√n·a and t = Σ_{j≠k}(z_j − z_k) = −(K−1)a, so the slope on t is
+    √(nλ_Wλ_H): (K−1)√(nλ_Wλ_H) per unit of the per-entry gap p = t/(K−1), as the same proof's eq. 32 has it.
+    The numerical value is a float64 Newton solve of the UFM; the two formulas are minimised over t in 1-D."""
+    from scipy.optimize import minimize_scalar
+
+    from ._contrastive import psi
+
+    K, n, lam = 4, 2, 1e-2
+    p = ufm.Problem(K=K, n=n, d=K + 1, loss="ce", lam_w=lam, lam_h=lam, lam_b=lam)
+    sol = ufm.solve(p, method="newton", max_steps=2000)
+    c = math.sqrt(n * lam * lam)
+
+    def scale_min(slope):
+        r = minimize_scalar(lambda t: float(psi("ce", t, K, slope)), bounds=(-200.0, 0.0), method="bounded",
+                            options={"xatol": 1e-12})
+        return float(r.fun)
+
+    return _record(
+        "2210.02192", "App. C, proof of Thm 3 (after eq. 29) and App. B, Fig. 10 caption",
+        "min f = min_t φ(t) + c|t| with c = K√(nλ_Wλ_H)",
+        "c = √(nλ_Wλ_H) on t = Σ_{j≠k}(z_j − z_k), i.e. (K−1)√(nλ_Wλ_H) on the per-entry gap p = t/(K−1) (its "
+        "eq. 32); the K of the display and of the caption is K − 1 on p and 1 on t",
+        scale_min(K * c), scale_min(c), sol.objective,
+        f"CE K={K} n={n} d={K + 1} λ_W=λ_H=λ_b={lam:g}: float64 Newton solve (‖∇f‖ = {sol.grad_norm:.1e}) vs the "
+        "1-D minimum of ψ with each slope",
+    )
+
+
 CHECKS: tuple[Callable[[], Erratum], ...] = (
     _mse_bias_regime, _mse_threshold, _lemma_b2_tail, _hessian_w_scale, _kappa_k2, _thm1_gram, _polar_mse,
     _polar_ce_grad, _prop_c4_sqrt_n, _isotropic_bias,
-    _d_ge_k_necessary, _saddle_hessian_degenerate, _rescaled_mse_d_k_minus_1,
+    _d_ge_k_necessary, _saddle_hessian_degenerate, _rescaled_mse_d_k_minus_1, _losses_scale_constant,
 )
 
 

@@ -447,9 +447,8 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     progress("checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds")
     _check_imbalance(quick, seed, C, claim)
 
-    if not quick:
-        progress("census of critical points (benign landscapes, imbalanced included)")
-        _check_census(seed, claim)
+    progress("census of critical points (benign landscapes: edges, thresholds, imbalance)")
+    _check_census(quick, seed, claim)
 
     progress("re-checking the errata")
     errata = _errata.errata()
@@ -701,14 +700,25 @@ def _check_rescaled(quick: bool, seed: int, claim) -> None:
         c.add(f"{_label(p)} α={p.alpha:g}", max(errs.values()), nc2=m["nc2"], status=sol.status, **errs)
 
 
-def _check_census(seed: int, claim) -> None:
+def _check_census(quick: bool, seed: int, claim) -> None:
     """Benign landscapes by census (`_census.census`): every end point of 12 starts (origin, padded lower-rank
-    minimisers, random at four scales) is the global minimum or a strict saddle."""
+    minimisers, random at four scales) is the global minimum or a strict saddle. Edges: K = 2, n = 1, FL at large
+    γ (γ = 8 at K = 2, γ = 6 at K = 6), and λ at 0.95× and 1.05× each collapse-to-zero threshold (MSE:
+    λ_Wλ_H = 1/(NK), Zhou et al. 2022, arXiv 2203.01238, Thm 3.1; LS: √(KN)λ_Z + δ = 1, Guo et al. 2025, arXiv
+    2402.03979, Thm 4.1), where the global minimum moves to or away from the origin. Quick: K = 2 CE only."""
     cen_c = claim("census", "census: every end point is the global minimum or a strict saddle",
                   "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2, Cor. 1–2", 0.0)
-    for kw in (dict(loss="mse", K=3, n=2, d=4), dict(loss="ce", K=4, n=2, d=5), dict(loss="ls", delta=0.2, K=3, n=2,
-               d=4), dict(loss="fl", gamma=3.0, K=4, n=1, d=5), dict(loss="ce", K=4, n=(6, 6, 2, 2), d=4)):
-        p = Problem(lam_w=1e-2, lam_h=1e-2, **kw)
+    edges = [dict(loss="ce", K=2, n=1, d=3)]
+    if not quick:
+        mse_thr = 1.0 / 3.0  # K = 3, n = 1: λ_W = λ_H = λ with λ² = 1/(NK) = 1/9
+        ls_thr = 0.5 / 3.0  # K = 3, n = 1, δ = 0.5: λ_Z = (1 − δ)/√(KN)
+        edges += [dict(loss="fl", gamma=8.0, K=2, n=1, d=3), dict(loss="fl", gamma=6.0, K=6, n=1, d=7)]
+        edges += [dict(loss="mse", bias=False, K=3, n=1, d=4, lam_w=r * mse_thr, lam_h=r * mse_thr) for r in (0.95, 1.05)]
+        edges += [dict(loss="ls", delta=0.5, K=3, n=1, d=4, lam_w=r * ls_thr, lam_h=r * ls_thr) for r in (0.95, 1.05)]
+        edges += [dict(loss="mse", K=3, n=2, d=4), dict(loss="ce", K=4, n=2, d=5), dict(loss="ls", delta=0.2, K=3, n=2,
+                  d=4), dict(loss="fl", gamma=3.0, K=4, n=1, d=5), dict(loss="ce", K=4, n=(6, 6, 2, 2), d=4)]
+    for kw in edges:
+        p = Problem(**{"lam_w": 1e-2, "lam_h": 1e-2, **kw})
         c = _census.census(p, starts=12, seed=seed)
         bad = [pt for pt in c.points if pt.kind not in ("global minimum", "strict saddle")]
         cen_c.add(f"{_label(p)}{'' if p.balanced else f' counts={list(p.counts)}'}", math.inf if bad else 0.0,

@@ -13,24 +13,25 @@ from ._style import save, styled, subplots
 NAME = "ls25-fig10-convergence"
 TITLE = "UFM convergence under label smoothing: error, NC1, NC2, NC3 vs iteration"
 REPRODUCES = "Guo et al. 2025, \"Cross Entropy versus Label Smoothing\", arXiv 2402.03979, Fig. 10 (simulated UFM); Thm 4.2"
-CAPTION = ("Full-batch SGD (lr 0.1, momentum 0.9, float64) on the UFM with LS(δ), K = 10, n = 50, d = 32, "
-           "λ_W = λ_H = λ_b = 5·10⁻⁴, from the same N(0, 0.1²) start for every δ. NC2 and NC3 in Guo et al. 2025's (arXiv 2402.03979) "
-           "conventions (eqs. 5–6). After the first few hundred steps, moderate δ (0.1–0.5) drives NC1 and NC2 "
-           "down faster than CE (δ = 0), as Guo et al. 2025 (arXiv 2402.03979) reports and as its Thm 4.2 explains: the Hessian condition "
-           "number at the minimizer is K·p_t, which falls as δ grows (see the Hessian-condition figure). Close to "
-           "the threshold δ = 1 − √(KN)λ_Z ≈ 0.965 the minimizer's scale a* tends to 0 and convergence slows "
-           "(δ = 0.9). The objective gap to the closed form f* (Guo et al. 2025, arXiv 2402.03979, Thm 4.1) is in the JSON.")
-
+SETTING = "simulated UFM"
+CAPTION = ("Guo et al. 2025's (arXiv 2402.03979) own simulated-UFM setting (its App. B.6): λ_W = 10⁻³, λ_H = 10⁻⁶, "
+           "λ_b = 10⁻², K = 10 (n = 50, d = 32 here), full-batch SGD (lr 0.1, momentum 0.9, float64) from the same "
+           "N(0, 0.1²) start for every δ. NC2 and NC3 in Guo et al.'s conventions (eqs. 5–6). Larger δ drives NC1 "
+           "and the gap to f* (Thm 4.1; in the JSON) down faster over δ ∈ [0, 0.5], as Guo et al. report (asserted "
+           "below); δ = 0.9 is slower in NC1 again, the U of Fig. 6. The threshold 1 − √(KN)λ_Z is 0.998 here. "
+           "Thm 4.2's K·p_t falls with δ (hessian-condition figure); the full Hessian's condition number does not "
+           "(ls-full-conditioning figure), so the ordering seen here is not explained by the conditioning at the "
+           "minimizer.")
 
 def params(quick: bool) -> dict:
-    return _ls_runs.params(quick)
+    return _ls_runs.params(quick, SETTING)
 
 
 @styled
 def make(out_dir, quick: bool = False) -> list:
     t0 = time.perf_counter()
     p = params(quick)
-    runs = _ls_runs.runs(quick)
+    runs = _ls_runs.runs(quick, SETTING)
     fig, axes = subplots(1, 4, height=2.1)
     panels = (("error", "training error", False), ("nc1", r"$\mathcal{NC}_1$", True),
               ("nc2_guo", r"$\mathcal{NC}_2$ (Guo eq. 5)", True), ("nc3_guo", r"$\mathcal{NC}_3$ (Guo eq. 6)", True))
@@ -46,8 +47,9 @@ def make(out_dir, quick: bool = False) -> list:
             "final_rel_gap": gap[-1], "nc1_curve": r["nc1"], "step": r["step"]}
         checks[f"δ={delta:g}: objective ≥ f* along the run"] = _record.check(
             float(-gap.min()), 1e-12, "f* is the global minimum (closed form); rounding only")
-        checks[f"δ={delta:g}: final gap to f*"] = _record.check(
-            float(gap[-1]), 5e-2 if quick else 1e-3, "first-order run of fixed length, not a converged solve")
+        if not (quick and delta >= 0.9):  # δ = 0.9 separates the classes after ~2800 steps, past the quick budget
+            checks[f"δ={delta:g}: training error 0 at the end"] = _record.check(
+                float(r["error"][-1]), 0.0, "every δ below the threshold separates the training set (Thm 4.1's minimizer does)")
     for ax, (key, label, log) in zip(axes[0], panels):
         ax.set_xlabel("iteration")
         ax.set_title(label, pad=2)
@@ -55,7 +57,11 @@ def make(out_dir, quick: bool = False) -> list:
             ax.set_yscale("log")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center")
-    checks["final NC1: δ = 0.3 below δ = 0 (faster with larger δ)"] = _record.check(
-        float(runs[0.3]["nc1"][-1] / runs[0.0]["nc1"][-1]), 1.0, "Guo et al. 2025's (arXiv 2402.03979) observation; κ = K·p_t smaller")
+    ordered = [d for d in runs if d <= 0.5]
+    for key in ("nc1", "objective"):
+        f_star = {d: runs[d]["prediction"].objective if key == "objective" else 0.0 for d in ordered}
+        last = [float(runs[d][key][-1] - f_star[d]) for d in ordered]
+        checks[f"final {'NC1' if key == 'nc1' else 'f − f*'} decreases with δ over δ ≤ 0.5"] = _record.check(
+            max(b / a for a, b in zip(last, last[1:])), 1.0, "Guo et al. 2025, Fig. 10: 'faster convergence for larger δ'")
     paths = save(fig, out_dir, NAME)
     return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
