@@ -10,7 +10,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import brentq
 
 from ufm import Problem, etf_basis, float64
 from ufm import losses as _losses
@@ -89,6 +88,8 @@ def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
     local = []
     if slope[0] >= 0:
         local.append((0.0, g0))
+    from scipy.optimize import brentq  # scipy loads on first use (~0.35 s of `ufm solve`)
+
     for i in np.nonzero((slope[:-1] < 0) & (slope[1:] >= 0))[0]:
         a = brentq(d1, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
         local.append((a, float(g(jnp.asarray([a]))[0])))

@@ -16,7 +16,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ufm import Problem, float64
 from ufm import losses as _losses
@@ -147,6 +146,7 @@ def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA"
     def mv(v):
         return np.asarray(hvp_x(layout, hyper, x, jnp.asarray(np.ravel(v))))
 
+    from scipy.sparse.linalg import LinearOperator, eigsh  # scipy loads on first use (~0.35 s of `ufm solve`)
     op = LinearOperator((x.size, x.size), matvec=mv, dtype=np.float64)
     if which == "SA":
         # Shift so that the smallest eigenvalue becomes the largest in magnitude: Lanczos converges fast there.

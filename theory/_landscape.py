@@ -9,7 +9,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.optimize import brentq
 
 from ufm import etf_basis, float64
 from ufm import losses as _losses
@@ -84,6 +83,7 @@ def fl_convexity_threshold(gamma: float) -> FLThreshold:
     i = int(neg.max())
     if i == ts.size - 1:
         return FLThreshold(gamma, 1.0)
+    from scipy.optimize import brentq  # scipy loads on first use (~0.35 s of `ufm solve`)
     tau = brentq(lambda t: float(fl_convexity_margin(t, gamma)), ts[i], ts[i + 1], xtol=1e-14)
     return FLThreshold(gamma, tau)
 
