@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
 import ufm
@@ -105,3 +107,23 @@ def test_bad_shapes_rejected():
         metrics.all(np.zeros(3), np.zeros((3, 6)), np.zeros(3))
     with pytest.raises(ValueError, match="labels or K"):
         metrics.nc1(np.zeros((3, 6)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(K_=st.integers(2, 6), d_=st.integers(1, 9), counts_seed=st.integers(0, 10_000))
+def test_numerical_rank_in_all_equals_the_masked_definition(K_, d_, counts_seed):
+    """`metrics.all` gathers each class's columns (`class_groups`, zero-padded to a power of two) instead of
+    taking K masked d × N copies: the singular values are the same, so the value is (rounding of an SVD)."""
+    rng = np.random.default_rng(counts_seed)
+    counts = rng.integers(1, 9, size=K_)
+    labels = rng.permutation(np.repeat(np.arange(K_), counts))
+    H = rng.standard_normal((d_, labels.size)) * rng.choice([1e-6, 1.0, 1e3])
+    W, b = rng.standard_normal((K_, d_)), rng.standard_normal(K_)
+    got = metrics.all(W, H, b, labels=labels)["numerical_rank"]
+    with ufm.float64():
+        ref = float(metrics.numerical_rank(H, labels, K_))
+    assert got == pytest.approx(ref, rel=1e-12)
+    groups = metrics.class_groups(labels, K_)
+    assert groups.shape[1] >= counts.max() and (groups.shape[1] & (groups.shape[1] - 1) == 0 or groups.shape[1] == labels.size)
+    for k in range(K_):  # every column of class k once, the rest padding
+        assert sorted(groups[k][groups[k] < labels.size]) == sorted(np.flatnonzero(labels == k))

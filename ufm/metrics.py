@@ -44,7 +44,7 @@ from ._collapse import _as_labels, _present, duality_gap, etf_gap, nc1_from, sta
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
-    "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank",
+    "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank", "class_groups",
     "cosine_margins", "accuracy", "ncc_accuracy", "ncc_agreement", "w_norm_mean", "h_mean_norm_mean",
     "self_duality", "duality_scale", "all",
 ]
@@ -150,6 +150,36 @@ def numerical_rank(H, labels=None, K=None):
     return jnp.mean(jax.vmap(one)(Yt.T))
 
 
+def class_groups(labels, K: int) -> np.ndarray:
+    """(K, m) column indices of each class, padded with N (an index past the last column), m = the largest
+    count rounded up to a power of two (at most N): the host-side layout `_numerical_rank_grouped` gathers.
+    A relabelling with the same counts gives the same shape (no recompile)."""
+    lab = np.asarray(labels)
+    N = lab.size
+    counts = np.bincount(lab, minlength=K)
+    m = int(min(N, 1 << max(int(counts.max()) - 1, 0).bit_length()))
+    order = np.argsort(lab, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    groups = np.full((K, m), N, dtype=np.int32)
+    for k in range(K):
+        groups[k, :counts[k]] = order[starts[k]:starts[k] + counts[k]]
+    return groups
+
+
+def _numerical_rank_grouped(H, groups):
+    """`numerical_rank` from each class's own columns (gathered by `class_groups`, zero-padded): K SVDs of
+    d × m instead of K SVDs of the masked d × N copies — the same singular values (zero columns add none), at
+    ~K times less work and memory for balanced classes."""
+    H = _f64(H)
+    Hz = jnp.concatenate([H, jnp.zeros((H.shape[0], 1), H.dtype)], axis=1)
+
+    def one(idx):
+        s = jnp.linalg.svd(Hz[:, idx], compute_uv=False)
+        return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
+
+    return jnp.mean(jax.vmap(one)(groups))
+
+
 def cosine_margins(W, H, labels=None):
     """CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}, with cos θ_{k,i;j} between w^j − w_G and
     h_{k,i} − h_G (Zhou et al. 2022, arXiv 2203.01238, §4). Shape (N,)."""
@@ -238,7 +268,7 @@ def self_duality(W, H, labels=None):
     return jnp.linalg.norm(Hbar - c * W.T) / jnp.maximum(jnp.linalg.norm(Hbar), jnp.finfo(jnp.float64).tiny)
 
 
-def _all(W, H, b, labels):
+def _all(W, H, b, labels, groups):
     K = W.shape[0]
     cm = cosine_margins(W, H, labels)
     return {
@@ -247,7 +277,7 @@ def _all(W, H, b, labels):
         "nc2_guo": nc2_guo(W, H, labels),
         "nc3": nc3(W, H, labels),
         "nc3_guo": nc3_guo(W, H, labels),
-        "numerical_rank": numerical_rank(H, labels, K),
+        "numerical_rank": _numerical_rank_grouped(H, groups),
         "cm_min": jnp.min(cm),
         "cm_mean": jnp.mean(cm),
         "accuracy": jnp.count_nonzero(_correct(W, H, b, labels)),  # counts: `all` divides on the host
@@ -264,7 +294,7 @@ _COUNTS = ("accuracy", "ncc_accuracy", "ncc_agreement")  # `_all` returns counts
 
 # Labels are traced (an int array, or None for the class-major layout): a new labelling does not recompile.
 _all_jit = jax.jit(_all)
-_all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None)))
+_all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None, None)))
 
 
 @float64()
@@ -275,17 +305,21 @@ def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
     With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
     """
     W, H, b = (np.asarray(a) for a in (W, H, b))
+    if W.ndim not in (2, 3) or H.ndim != W.ndim or b.ndim != W.ndim - 1:
+        raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,) (or each with a leading batch axis); got "
+                         f"{W.shape}, {H.shape}, {b.shape}")
     if labels is not None:
         # Integers in [0, K), one per column of H, every class present: anything else is refused by name.
         lab, K = _as_labels(labels, H.shape[-1], W.shape[-2], "metrics.all")
         _present(np.bincount(lab, minlength=K), False, "metrics.all")
+        groups = class_groups(lab, K)
         lab = jnp.asarray(lab)
     else:
         lab = None
+        K, N = W.shape[-2], H.shape[-1]
+        groups = class_groups(np.asarray(_label_array(None, K, N)), K)
     if W.ndim == 3:
-        out = _all_batched(W, H, b, lab)
+        out = _all_batched(W, H, b, lab, groups)
         return {k: np.asarray(out[k]) / H.shape[-1] if k in _COUNTS else np.asarray(out[k]) for k in KEYS}
-    if W.ndim != 2 or H.ndim != 2 or b.ndim != 1:
-        raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,); got {W.shape}, {H.shape}, {b.shape}")
-    out = _all_jit(W, H, b, lab)
+    out = _all_jit(W, H, b, lab, groups)
     return {k: float(out[k]) / H.shape[-1] if k in _COUNTS else float(out[k]) for k in KEYS}

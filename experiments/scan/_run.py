@@ -94,11 +94,12 @@ METRICS_BATCH_BYTES = 2**30
 
 def _metrics(batch) -> dict:
     """`ufm.metrics.all` of every member: one batched program while the batch's per-class working copies
-    (numerical_rank's SVDs see K masked copies of H per member) fit in METRICS_BATCH_BYTES, else member by member
-    (one program): a chunk of 64 members with K = 10, d = 256, n = 500 asked XLA for 135 GB at once."""
-    B, K, d, N = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1], batch.H.shape[2]
+    (numerical_rank's SVDs see each class's columns gathered into K × d × m, m ≥ the largest count: ~d × N per
+    member for balanced classes) fit in METRICS_BATCH_BYTES, else member by member (one program)."""
+    B, K, d = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1]
     labels = batch.problem[0].labels  # the members share their counts (one shape per batch)
-    if B * K * d * N * 8 * 2 <= METRICS_BATCH_BYTES:
+    m = ufm.metrics.class_groups(labels, K).shape[1]
+    if B * K * d * m * 8 * 2 <= METRICS_BATCH_BYTES:
         return ufm.metrics.all(batch.W, batch.H, batch.b, labels=labels)
     rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i], labels=labels) for i in range(B)]
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
