@@ -109,8 +109,15 @@ def test_run_matches_single_solves_and_round_trips(tmp_path):
     for i in (0, 7, TOTAL - 1):
         row = {k: v[i] for k, v in cols.items()}
         # vmap vs single solve: same iterates up to reassociation of sums.
-        assert row["objective"] == pytest.approx(_single(row).objective, rel=1e-12)
+        sol = _single(row)
+        assert row["objective"] == pytest.approx(sol.objective, rel=1e-12)
         assert row["err_objective"] < 1e-10 and row["cert_ratio"] == pytest.approx(1.0, abs=1e-6)
+        # A reduced balanced row's metrics come from one column per class; they equal those of the whole lift
+        # (its columns repeat each class mean exactly; sums over N round differently, hence abs 1e-12).
+        assert row["path"] == "reduced" == sol.path
+        m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=sol.problem.labels)
+        for k in ufm.metrics.KEYS:
+            assert row[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
     # Re-running resumes: nothing left to solve.
     assert scan.run(scan.parse(SPEC), store, progress=False)["solved_now"] == 0
     # Export round trips.

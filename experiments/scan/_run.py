@@ -97,7 +97,12 @@ def _metrics(batch) -> dict:
     (numerical_rank's SVDs see each class's columns gathered into K × d × m, m ≥ the largest count: ~d × N per
     member for balanced classes) fit in METRICS_BATCH_BYTES, else member by member (one program)."""
     B, K, d = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1]
-    labels = batch.problem[0].labels  # the members share their counts (one shape per batch)
+    p0 = batch.problem[0]
+    if batch.reduced is not None and p0.balanced:
+        # A reduced solve's lift repeats each class mean n times (class-major): every metric of the lift is
+        # that of one column per class (balanced: each class weighs the same), at O(K) columns instead of N.
+        return ufm.metrics.all(batch.W, batch.H[:, :, ::p0.n], batch.b, labels=np.arange(K))
+    labels = p0.labels  # the members share their counts (one shape per batch)
     m = ufm.metrics.class_groups(labels, K).shape[1]
     if B * K * d * m * 8 * 2 <= METRICS_BATCH_BYTES:
         return ufm.metrics.all(batch.W, batch.H, batch.b, labels=labels)
