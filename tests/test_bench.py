@@ -106,3 +106,15 @@ def test_nc_metrics_section_measures_both_modes_without_recompiling():
     if "error" not in a and "error" not in b:
         assert abs(a["nc1"] - b["nc1"]) <= 1e-10 * a["nc1"]  # streamed = in memory
     assert "6. NC metrics" in nc_metrics.table(r)[0]
+
+
+def test_scan_section_runs_the_whole_engine_and_judges_the_full_scan_only():
+    from ufm.experiments.benchmarks import scan_throughput
+
+    r = scan_throughput.run(quick=True)
+    assert r["configurations"] == r["done"] == 36 and r["failed"] == 0
+    assert r["configs_per_second"] == pytest.approx(36 / r["seconds"]) and r["compilations"] > 0
+    assert "7. Scan at K = 10" in scan_throughput.table(r)[0]
+    assert "scan" not in bench.verdicts({"quick": True, "sections": {"scan": r}})  # 36 rows are not the target's scan
+    full = {**r, "configs_per_second": 20 * r["previous"]["2026-12-02, before"]}
+    assert bench.verdicts({"quick": False, "sections": {"scan": full}})["scan"]["met"] is True

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="the small sizes only (< 2 min on 2 cores)")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", action="extend", metavar="SECTION", default=None,
-                   help="torch | batched | hardware | memory | startup | metrics (default: all)")
+                   help="torch | batched | hardware | memory | startup | metrics | scan (default: all)")
     p.set_defaults(run=run)
 
 
