@@ -472,6 +472,18 @@ def test_the_origin_is_converged_where_it_is_the_global_minimum_and_batches_carr
     assert list(batch.status) == ["saddle", "converged"] and [s.status for s in batch.unstack()] == list(batch.status)
 
 
+def test_second_order_false_skips_the_test_and_says_so():
+    p = ufm.Problem(loss="ce", K=4, n=3, d=5, lam_w=1e-3, lam_h=1e-3, lam_b=1e-2)
+    plain = ufm.solve(p, init_scale=0.0, second_order=False)  # the origin: gradient test only
+    assert plain.status == "converged" and np.isnan(plain.min_curvature)
+    batch = ufm.solve_batch([p, p], init_scale=0.0, second_order=False)
+    assert list(batch.status) == ["converged", "converged"] and np.isnan(batch.min_curvature).all()
+    with pytest.raises(ufm.ParameterError, match="second_order"):
+        ufm.solve(p, second_order="no")
+    with pytest.raises(ufm.ParameterError, match="second_order"):
+        ufm.solve_batch([p], second_order=1)
+
+
 def test_minimize_reports_saddles_of_any_function():
     import jax.numpy as jnp
 

@@ -316,11 +316,15 @@ def _settings(layout, solver, dtype, tol, max_steps, history_every):
     return tol, _Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
 
 
-def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched, hyper):
+def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched, hyper, probe=True):
     full = jax.vmap(layout.full) if batched else layout.full
     W, H, b = (np.asarray(a) for a in full(out.x))
     f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
-    codes, lam, probe_s = second_order(layout, hyper, out.x, np.asarray(out.status))
+    if probe:
+        codes, lam, probe_s = second_order(layout, hyper, out.x, np.asarray(out.status))
+    else:
+        codes = np.array(out.status, dtype=np.int32, copy=True)
+        lam, probe_s = np.full(codes.shape, np.nan), 0.0
     compile_seconds += probe_s
     hist = np.asarray(out.history)
     if not batched:
@@ -361,6 +365,7 @@ def solve(
     init_scale: float = 0.1,
     history_every: int | None = None,
     reduce: str = "auto",
+    second_order: bool = True,
 ) -> Solution:
     """Minimise f of `problem` from a random (or given) point in one compiled `lax.while_loop`.
 
@@ -379,6 +384,9 @@ def solve(
       for focal loss with γ > 0 a reduced local minimum may be a saddle of f); "never" solves in full.
       `Solution.path` says which ran. A reduced solve costs O(K³) per step whatever n and d are, and shapes
       that differ only in n (and in d ≥ K) share one compiled program.
+    second_order: run the second-order test on a converged end point (default; it compiles a small program of
+      its own per problem shape, ~0.5 s). False skips it: "converged" then means the gradient test only and
+      min_curvature is NaN — for callers that judge each end point otherwise (against a closed-form minimum).
 
     A non-finite objective or gradient stops the solve with status "diverged" and returns the last finite
     iterate. Compilation is cached per (problem shape, method, max_steps). Float64 problems run in float64
@@ -386,6 +394,8 @@ def solve(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"solve(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    if not isinstance(second_order, bool):
+        raise ParameterError("second_order", second_order, "True or False", "solve")
     solver = as_solver(method)
     reduced = _reduce.choose(problem, reduce, init, "solve")
     target = problem if reduced is None else reduced
@@ -398,7 +408,7 @@ def solve(
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
     sol = _to_solution(target, solver, layout, out, time.perf_counter() - t0, compile_s, batched=False,
-                       hyper=hyper)
+                       hyper=hyper, probe=second_order)
     return sol if reduced is None else _lifted(problem, sol, out)
 
 
@@ -415,6 +425,7 @@ def solve_batch(
     devices=None,
     execution: str = "auto",
     reduce: str = "auto",
+    second_order: bool = True,
 ) -> Solution:
     """`solve` vmapped over problems that share (K, n, d, loss, bias, fixed_w, dtype) and differ in the
     λ's, the loss parameters and the seed. Returns one `Solution` whose fields are stacked along axis 0;
@@ -426,6 +437,7 @@ def solve_batch(
     execution: "vmap" (all members in lockstep lanes), "map" (members one after another in one compiled
     program) or "auto" (`default_execution`: vmap on accelerators, map on CPU). Same results either way.
     reduce: as in `solve` (the batch's problems share their shape, so all or none are reduced).
+    second_order: as in `solve`.
     """
     problems = tuple(problems)
     if not problems:
@@ -435,6 +447,8 @@ def solve_batch(
             raise TypeError(f"solve_batch(problems): problems[{i}] must be a ufm.Problem; got {type(p).__name__}")
     if execution not in EXECUTIONS:
         raise ParameterError("execution", execution, "one of " + ", ".join(EXECUTIONS), "solve_batch")
+    if not isinstance(second_order, bool):
+        raise ParameterError("second_order", second_order, "True or False", "solve_batch")
     execution = default_execution() if execution == "auto" else execution
     B = len(problems)
     seeds = [seeds] * B if isinstance(seeds, (int, np.integer)) else list(seeds)
@@ -473,5 +487,5 @@ def solve_batch(
     t0 = time.perf_counter()
     out = jax.block_until_ready(exe(hyper, x0, tol_a))
     sol = _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True,
-                       hyper=hyper)
+                       hyper=hyper, probe=second_order)
     return sol if reduced is None else _lifted(full, sol, out)

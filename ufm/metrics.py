@@ -142,12 +142,13 @@ def numerical_rank(H, labels=None, K=None):
     H_k H_kᵀ, whose square roots turn rounding of the zero eigenvalues into 1e-8 errors); 1 at full collapse."""
     H = _f64(H)
     Yt = _onehot(labels, K, H.shape[1])
+    return jnp.mean(jax.vmap(lambda mask: _rank_ratio(H * mask))(Yt.T))
 
-    def one(mask):
-        s = jnp.linalg.svd(H * mask, compute_uv=False)
-        return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
 
-    return jnp.mean(jax.vmap(one)(Yt.T))
+def _rank_ratio(M):
+    """‖M‖_*²/‖M‖_F² from the singular values of M (0 for M = 0)."""
+    s = jnp.linalg.svd(M, compute_uv=False)
+    return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
 
 
 def class_groups(labels, K: int) -> np.ndarray:
@@ -172,12 +173,7 @@ def _numerical_rank_grouped(H, groups):
     ~K times less work and memory for balanced classes."""
     H = _f64(H)
     Hz = jnp.concatenate([H, jnp.zeros((H.shape[0], 1), H.dtype)], axis=1)
-
-    def one(idx):
-        s = jnp.linalg.svd(Hz[:, idx], compute_uv=False)
-        return jnp.sum(s) ** 2 / jnp.maximum(jnp.sum(s**2), jnp.finfo(jnp.float64).tiny)
-
-    return jnp.mean(jax.vmap(one)(groups))
+    return jnp.mean(jax.vmap(lambda idx: _rank_ratio(Hz[:, idx]))(groups))
 
 
 def cosine_margins(W, H, labels=None):
