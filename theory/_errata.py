@@ -324,27 +324,20 @@ def _losses_scale_constant() -> Erratum:
     K√(nλ_Wλ_H)|p*|) and App. B, Fig. 10's caption (ψ(t) = φ(t) + c|t|, c = K√(nλ_Wλ_H)). On the NC family
     Z = aΠY the penalty is λ_Z‖Z‖_* = λ_Z(K−1)√n·a and t = Σ_{j≠k}(z_j − z_k) = −(K−1)a, so the slope on t is
     √(nλ_Wλ_H): (K−1)√(nλ_Wλ_H) per unit of the per-entry gap p = t/(K−1), as the same proof's eq. 32 has it.
-    The numerical value is a float64 Newton solve of the UFM; the two formulas are minimised over t in 1-D."""
-    from scipy.optimize import minimize_scalar
-
-    from ._contrastive import psi
+    The numerical value is a float64 Newton solve of the UFM; each formula's 1-D minimum comes from
+    `scale_minima` (ψ(t) with slope c on t is g(a) at λ_Z = c/√n, t = −(K−1)a), so the printed slope K·c is the
+    problem with λ_W, λ_H scaled by K."""
+    from ._contrastive import scale_minima
 
     K, n, lam = 4, 2, 1e-2
     p = ufm.Problem(K=K, n=n, d=K + 1, loss="ce", lam_w=lam, lam_h=lam, lam_b=lam)
     sol = ufm.solve(p, method="newton", max_steps=2000)
-    c = math.sqrt(n * lam * lam)
-
-    def scale_min(slope):
-        r = minimize_scalar(lambda t: float(psi("ce", t, K, slope)), bounds=(-200.0, 0.0), method="bounded",
-                            options={"xatol": 1e-12})
-        return float(r.fun)
-
     return _record(
         "2210.02192", "App. C, proof of Thm 3 (after eq. 29) and App. B, Fig. 10 caption",
         "min f = min_t φ(t) + c|t| with c = K√(nλ_Wλ_H)",
         "c = √(nλ_Wλ_H) on t = Σ_{j≠k}(z_j − z_k), i.e. (K−1)√(nλ_Wλ_H) on the per-entry gap p = t/(K−1) (its "
         "eq. 32); the K of the display and of the caption is K − 1 on p and 1 on t",
-        scale_min(K * c), scale_min(c), sol.objective,
+        scale_minima(p.replace(lam_w=K * lam, lam_h=K * lam)).g, scale_minima(p).g, sol.objective,
         f"CE K={K} n={n} d={K + 1} λ_W=λ_H=λ_b={lam:g}: float64 Newton solve (‖∇f‖ = {sol.grad_norm:.1e}) vs the "
         "1-D minimum of ψ with each slope",
     )
