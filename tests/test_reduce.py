@@ -116,12 +116,14 @@ def test_batches_reduce_and_lift_every_member():
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(K=st.integers(2, 5), n=st.integers(1, 6), extra=st.integers(-1, 6),
+@given(K=st.integers(2, 5), n=st.integers(1, 6), extra=st.integers(0, 6),
        loss=st.sampled_from(["mse", "ce", "ls"]), lw=st.floats(-5, -1), lh=st.floats(-5, -1),
        lb=st.sampled_from([0.0, 1e-3, 1e-1]), bias=st.booleans())
 def test_random_problems_reduced_and_full_agree(K, n, extra, loss, lw, lh, lb, bias):
     """Random problems with d ≥ K − 1 (benign for these losses): reduced and full solves reach one value, and
-    the lift is critical in the full problem. Tolerance 1e-11 relative: two independent converged solves."""
+    the lift is critical in the full problem. Tolerance 1e-11 relative: two independent converged solves.
+    (d = K − 2 is not benign: at K = 5, d = 3, CE, the class-mean solve ended at 0.077164, the full one at
+    0.077107, both converged.) λ down to 1e-5 each: the default budget of `auto` must suffice there."""
     p = ufm.Problem(loss=loss, K=K, n=n, d=max(1, K - 1 + extra), lam_w=10**lw, lam_h=10**lh, lam_b=lb, bias=bias,
                     delta=0.1 if loss == "ls" else 0.0)
     red, full = ufm.solve(p), ufm.solve(p, reduce="never")

@@ -202,8 +202,10 @@ def test_two_concurrent_writers_split_the_work(tmp_path):
     spec_path.write_text(_slow(SPEC, 1))
     store = str(tmp_path / "s.db")
     procs = [_spawn(spec_path, store) for _ in range(2)]
-    outs = [json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    ends = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, ends):  # a failed writer shows why (its stderr), not an empty-stdout parse
+        assert p.returncode == 0 and out.strip(), f"writer exited {p.returncode}: {err.strip()[-2000:]}"
+    outs = [json.loads(out.strip().splitlines()[-1]) for out, _ in ends]
     solved = [o["solved_now"] for o in outs]
     assert sum(solved) == TOTAL and _count(store) == TOTAL  # every job solved exactly once
     assert min(solved) > 0

@@ -428,10 +428,7 @@ def _battery(quick: bool, seed: int, progress) -> Report:
     _check_local_rates(quick, seed, claim)
 
     progress("constructing strict saddles and escaping from them")
-    sizes = defaultdict(int)
-    for p in problems:
-        sizes[p.static] += 1
-    _check_saddles(problems, sizes, quick, seed, C)
+    _check_saddles(problems, quick, seed, C)
 
     progress("computing the sharp FL convexity thresholds")
     for gamma in (1.0, 2.0, 3.0, 5.0):
@@ -471,7 +468,7 @@ def _spectrum_error(measured, predicted) -> float:
     return err
 
 
-def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
+def _check_saddles(problems, quick, seed, claims: dict):
     """The saddle claims (claims["sgrad"], ["sray"], ["smin"], ["sexact"], ["sratio"], ["sesc"]) on every
     constructed strict saddle, for every d ≥ 2 (d ≤ K included: the MSE landscape paper's second case of its
     strict-saddle theorem, Zhou et al. 2022, arXiv 2203.01238, Thm 3.2; padded points need r < d)."""
@@ -531,10 +528,8 @@ def _check_saddles(problems, batch_sizes, quick, seed, claims: dict):
                            step=e.step, negative=e.negative)
     for p, items in escapes.items():
         pred = predict(p)
-        # Pad to the size of this shape's main batch so that its compiled solve is reused.
-        size = max(len(items), batch_sizes.get(p.static, 0))
-        inits = [init for _, init in items] + [items[-1][1]] * (size - len(items))
-        batch = ufm.solve_batch([p] * size, method=METHOD, init=inits, max_steps=STEPS)
+        # The shape's solve program is the main solves' one (solve_batch shares it across batch sizes).
+        batch = ufm.solve_batch([p] * len(items), method=METHOD, init=[init for _, init in items], max_steps=STEPS)
         for (lab, _), sol in zip(items, batch.unstack()):
             sesc_c.add(lab, abs(sol.objective - pred.objective) / abs(pred.objective), objective=sol.objective,
                        status=sol.status)

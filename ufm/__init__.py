@@ -31,7 +31,7 @@ _EXPORTS = {
     "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
     "clear_caches": "._executables", "compilations": "._executables",
     "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
-    "estimate_bytes": "._solve",
+    "estimate_bytes": "._solve", "default_execution": "._solve",
     "reduction": "._reduce", "Reduction": "._reduce", "reduced_problem": "._reduce", "lift": "._reduce",
     "trajectory": "._trajectory", "Trajectory": "._trajectory",
     "Status": ".solvers", "Solver": ".solvers", "as_solver": ".solvers", "METHODS": ".solvers",
@@ -72,7 +72,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
     from ._executables import clear_caches, compilations  # noqa: F401
     from ._solve import (  # noqa: F401
-        Minimum, Solution, estimate_bytes, initial_point, minimize, solve, solve_batch, solve_memory,
+        Minimum, Solution, default_execution, estimate_bytes, initial_point, minimize, solve, solve_batch,
+        solve_memory,
     )  # noqa: F401
     from ._trajectory import Trajectory, trajectory  # noqa: F401
     from .solvers import GD, METHODS, SGD, Adam, Auto, LBFGS, Newton, Solver, Status, as_solver  # noqa: F401

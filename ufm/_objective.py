@@ -8,6 +8,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import losses as _losses
 from ._config import require_float64
@@ -68,15 +69,17 @@ class Layout:
         return jnp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
 
     def unpack(self, x) -> Params:
-        """Free vector x → full Params (the frozen W and b ≡ 0 filled in)."""
+        """Free vector x → full Params (the frozen W and b ≡ 0 filled in). A numpy x gives numpy arrays (host
+        work: no program is compiled for it), a JAX x JAX arrays."""
+        xp = np if isinstance(x, np.ndarray) else jnp
         K, d, N = self.K, self.d, self.N
         i = 0
         if self.fixed_w:
-            W = self.W_fixed()
+            W = xp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
         else:
             W, i = x[: K * d].reshape(K, d), K * d
         H = x[i : i + d * N].reshape(d, N)
-        b = x[i + d * N :] if self.bias else jnp.zeros(K, x.dtype)
+        b = x[i + d * N :] if self.bias else xp.zeros(K, x.dtype)
         return Params(W, H, b)
 
     def free(self, params) -> tuple:
@@ -93,10 +96,11 @@ class Layout:
         return Params(W, H, b)
 
     def pack(self, params) -> jax.Array:
-        """Full Params → free vector x (drops the frozen W and, without bias, b)."""
+        """Full Params → free vector x (drops the frozen W and, without bias, b). numpy in, numpy out."""
         W, H, b = params
-        parts = ([] if self.fixed_w else [jnp.ravel(W)]) + [jnp.ravel(H)] + ([jnp.ravel(b)] if self.bias else [])
-        return jnp.concatenate(parts).astype(self.dtype)
+        xp = np if all(isinstance(a, np.ndarray) for a in params) else jnp
+        parts = ([] if self.fixed_w else [xp.ravel(W)]) + [xp.ravel(H)] + ([xp.ravel(b)] if self.bias else [])
+        return xp.concatenate(parts).astype(self.dtype)
 
 
 def logits(params) -> jax.Array:

@@ -14,11 +14,12 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _engine, _reduce
+from . import losses as _losses
 from ._config import float64
 from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
 from ._objective import Layout, Params, value
-from ._problem import Hyper, Problem
+from ._problem import Hyper, Problem, simplex_etf
 from .solvers import Status, as_solver, defaults, relative_gradient
 from .solvers import _tree as T
 
@@ -181,7 +182,8 @@ def default_execution() -> str:
     A vmapped while_loop runs in lockstep: every member pays for the batch's largest number of outer steps and,
     inside Newton-CG, of CG iterations, and the converged members are masked, not skipped. An accelerator has
     the width to absorb that; a CPU does not (measured: experiments/benchmarks/batched_scan.py). "map" runs the
-    members one after another inside the same compiled program (lax.map): no lockstep, no Python per problem.
+    members one after another through the single-solve program of their shape — the one `solve` compiles, for
+    any batch size: no lockstep, and no program per batch size (with several devices: lax.map over the shards).
     """
     return "map" if jax.default_backend() == "cpu" else "vmap"
 
@@ -264,10 +266,9 @@ def solve_memory(problem: Problem, method="auto", max_steps: int | None = None) 
     """XLA's buffer assignment of the compiled `solve(problem, method, max_steps=...)` (compiled if not cached):
     {"temp", "argument", "output", "alias", "total"} in bytes, total = temp + argument + output − alias."""
     solver = as_solver(method, "solve_memory")
-    layout = Layout.of(problem)
+    layout, hyper = program_form(problem)
     tol, cfg = _settings(layout, solver, problem.dtype, None, max_steps, None)
-    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem), problem.dtype)))
-    hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
+    x0 = _device_free(layout, initial_point(problem))
     exe, _ = _compiled(cfg, None, None, hyper, x0, jnp.asarray(tol, problem.dtype))
     ma = exe.memory_analysis()
     out = {"temp": ma.temp_size_in_bytes, "argument": ma.argument_size_in_bytes, "output": ma.output_size_in_bytes,
@@ -306,6 +307,17 @@ def initial_point(problem: Problem, seed: int = 0, init=None, init_scale: float 
     return np.asarray(layout.pack(Params(W, H, b)))
 
 
+def program_form(problem: Problem) -> tuple[Layout, Hyper]:
+    """The layout a solve program is compiled for and the numbers it runs with (device arrays). CE, LS(δ) and
+    FL(γ) are one program: the loss family `losses.softmax_family` at (δ, γ) = (0, 0), (δ, 0) and (0, γ) — a
+    shape compiles once whichever of the three it is solved with (`trajectory` and the second-order test too)."""
+    layout, h = Layout.of(problem), problem.hyper
+    if layout.loss in _losses.SOFTMAX_FAMILY:
+        h = h._replace(delta=h.delta if layout.loss == "ls" else 0.0, gamma=h.gamma if layout.loss == "fl" else 0.0)
+        layout = dataclasses.replace(layout, loss="softmax")
+    return layout, Hyper(*(jnp.asarray(v, problem.dtype) for v in h))
+
+
 def _settings(layout, solver, dtype, tol, max_steps, history_every):
     tol0, steps0 = defaults(solver, dtype)
     tol = check_tol(tol0 if tol is None else tol, "solve")
@@ -316,9 +328,26 @@ def _settings(layout, solver, dtype, tol, max_steps, history_every):
     return tol, _Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
 
 
+def _device_free(layout: Layout, x0: np.ndarray) -> tuple:
+    """The free vector x0 (numpy, from `initial_point`) as the solvers' tuple of device arrays: sliced on the
+    host, so that no program is compiled for it."""
+    return tuple(jnp.asarray(a) for a in layout.free(layout.unpack(np.asarray(x0, layout.dtype))))
+
+
+def _host_full(layout: Layout, free, batched: bool) -> tuple:
+    """(W, H, b) as numpy arrays from the solvers' tuple of free arrays (leading batch axis if `batched`)."""
+    free = [np.asarray(a) for a in free]
+    lead = free[0].shape[:1] if batched else ()
+    it = iter(free)
+    W = next(it) if not layout.fixed_w else np.broadcast_to(
+        np.asarray(simplex_etf(layout.K, layout.d, layout.etf_norm), layout.dtype), lead + (layout.K, layout.d)).copy()
+    H = next(it)
+    b = next(it) if layout.bias else np.zeros(lead + (layout.K,), layout.dtype)
+    return W, H, b
+
+
 def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched, hyper, probe=True):
-    full = jax.vmap(layout.full) if batched else layout.full
-    W, H, b = (np.asarray(a) for a in full(out.x))
+    W, H, b = _host_full(layout, out.x, batched)
     f, gnorm, rel = np.asarray(out.f), np.asarray(out.gnorm), np.asarray(out.rel)
     if probe:
         codes, lam, probe_s = second_order(layout, hyper, out.x, np.asarray(out.status))
@@ -374,7 +403,7 @@ def solve(
       the `ufm.Solver` protocol.
     tol: stop when ‖∇f‖₂ ≤ tol·min(|f|, |f(x0)|) (default 1e-12 for auto/newton, 1e-10 for lbfgs, 1e-8 for
       first-order methods and solvers without `defaults` in float64; 1e-5, 1e-5, 1e-4 in float32).
-    max_steps: iteration cap (default 110 for auto = Auto.lbfgs_steps + Auto.polish_steps, 200 newton, 5000
+    max_steps: iteration cap (default 210 for auto = Auto.lbfgs_steps + Auto.polish_steps, 200 newton, 5000
       lbfgs, 20000 first-order).
     seed, init, init_scale: see `initial_point`.
     history_every: stride of the (step, objective, grad_norm) history (default: about 500 rows).
@@ -399,10 +428,9 @@ def solve(
     solver = as_solver(method)
     reduced = _reduce.choose(problem, reduce, init, "solve")
     target = problem if reduced is None else reduced
-    layout = Layout.of(target)
+    layout, hyper = program_form(target)
     tol, cfg = _settings(layout, solver, target.dtype, tol, max_steps, history_every)
-    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(target, seed, init, init_scale), target.dtype)))
-    hyper = Hyper(*(jnp.asarray(v, target.dtype) for v in target.hyper))
+    x0 = _device_free(layout, initial_point(target, seed, init, init_scale))
     tol_a = jnp.asarray(tol, target.dtype)
     exe, compile_s = _compiled(cfg, None, None, hyper, x0, tol_a)
     t0 = time.perf_counter()
@@ -434,8 +462,9 @@ def solve_batch(
     seeds: one seed for all, or one per problem. init: None, or one (W, H, b) per problem.
     devices: several local devices to split the batch across (jax.sharding, batch axis); the batch size
     must be a multiple of their number. None: the default device.
-    execution: "vmap" (all members in lockstep lanes), "map" (members one after another in one compiled
-    program) or "auto" (`default_execution`: vmap on accelerators, map on CPU). Same results either way.
+    execution: "vmap" (all members in lockstep lanes), "map" (members one after another through the compiled
+    program `solve` uses for this shape, whatever the batch size) or "auto" (`default_execution`: vmap on
+    accelerators, map on CPU). Same results either way.
     reduce: as in `solve` (the batch's problems share their shape, so all or none are reduced).
     second_order: as in `solve`.
     """
@@ -469,23 +498,35 @@ def solve_batch(
     reduced = None if any(c is None for c in choices) else tuple(choices)
     problems = full if reduced is None else reduced
     p0 = problems[0]
-    layout = Layout.of(p0)
+    layout = program_form(p0)[0]
     tol, cfg = _settings(layout, solver, p0.dtype, tol, max_steps, history_every)
-    x0 = jnp.asarray(np.stack([initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]), p0.dtype)
-    x0 = layout.free(jax.vmap(layout.unpack)(x0))
-    hyper = Hyper(*(jnp.asarray(col, p0.dtype) for col in zip(*(p.hyper for p in problems))))
+    x0s = [initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]
     tol_a = jnp.asarray(tol, p0.dtype)
-    if devices is not None and len(devices) > 1:
-        if B % len(devices):
-            raise ValueError(f"solve_batch: {B} problems do not split evenly across {len(devices)} devices")
-        sharding = NamedSharding(Mesh(np.asarray(devices), ("batch",)), PartitionSpec("batch"))
-        hyper, x0 = jax.device_put((hyper, x0), sharding)
-        key_batch = (B, tuple(str(d) for d in devices))
+    if execution == "map" and (devices is None or len(devices) <= 1):
+        # One member after another through the single-solve program: the program `solve` compiles for this
+        # shape, shared by every batch size (lax.map inside one program ran the same sequence of solves).
+        hypers = [program_form(p)[1] for p in problems]
+        exe, compile_s = _compiled(cfg, None, None, hypers[0], _device_free(layout, x0s[0]), tol_a)
+        t0 = time.perf_counter()
+        outs = [exe(h, _device_free(layout, x), tol_a) for h, x in zip(hypers, x0s)]
+        out = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]), *outs)
+        seconds = time.perf_counter() - t0
+        hyper = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]), *hypers)
     else:
-        key_batch = B
-    exe, compile_s = _compiled(cfg, key_batch, execution, hyper, x0, tol_a)
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(exe(hyper, x0, tol_a))
-    sol = _to_solution(problems, solver, layout, out, time.perf_counter() - t0, compile_s, batched=True,
-                       hyper=hyper, probe=second_order)
+        x0 = layout.free(jax.vmap(layout.unpack)(jnp.asarray(np.stack(x0s), p0.dtype)))
+        hyper = Hyper(*(jnp.stack(col) for col in zip(*(program_form(p)[1] for p in problems))))
+        if devices is not None and len(devices) > 1:
+            if B % len(devices):
+                raise ValueError(f"solve_batch: {B} problems do not split evenly across {len(devices)} devices")
+            sharding = NamedSharding(Mesh(np.asarray(devices), ("batch",)), PartitionSpec("batch"))
+            hyper, x0 = jax.device_put((hyper, x0), sharding)
+            key_batch = (B, tuple(str(d) for d in devices))
+        else:
+            key_batch = B
+        exe, compile_s = _compiled(cfg, key_batch, execution, hyper, x0, tol_a)
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(exe(hyper, x0, tol_a))
+        seconds = time.perf_counter() - t0
+    sol = _to_solution(problems, solver, layout, out, seconds, compile_s, batched=True, hyper=hyper,
+                       probe=second_order)
     return sol if reduced is None else _lifted(full, sol, out)

@@ -17,7 +17,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
-from ._solve import check_tol, initial_point, second_order
+from ._solve import _device_free, _host_full, check_tol, initial_point, program_form, second_order
 from .solvers import Status, as_solver
 
 
@@ -96,9 +96,8 @@ def trajectory(
     if steps % every:
         raise ParameterError("steps", steps, f"a multiple of every = {every}", "trajectory")
     tol = check_tol(tol, "trajectory")
-    layout = Layout.of(problem)
-    x0 = layout.free(layout.unpack(jnp.asarray(initial_point(problem, seed, init, init_scale), problem.dtype)))
-    hyper = Hyper(*(jnp.asarray(v, problem.dtype) for v in problem.hyper))
+    layout, hyper = program_form(problem)
+    x0 = _device_free(layout, initial_point(problem, seed, init, init_scale))
     tol_a = jnp.asarray(tol, problem.dtype)
     key = (layout, solver, steps, every)
     cacheable = hashable(solver)
@@ -117,7 +116,7 @@ def trajectory(
     seconds = time.perf_counter() - t0
     code, _, probe_s = second_order(layout, hyper, tuple(np.asarray(a)[-1] for a in xs), np.asarray(code))
     compile_s += probe_s
-    W, H, b = (np.asarray(a) for a in jax.vmap(layout.full)(xs))
+    W, H, b = _host_full(layout, xs, batched=True)
     return Trajectory(
         problem=problem, method=solver, step=np.arange(0, steps + 1, every), W=W, H=H, b=b,
         objective=np.asarray(fs), grad_norm=np.asarray(gs), status=Status.from_code(code), steps_taken=int(k),

@@ -44,6 +44,20 @@ def fl(Z, Y, gamma):
     return -jnp.exp(gamma * log_1mpk) * log_pk
 
 
+def softmax_family(Z, Y, delta, gamma):
+    """−(1 − δ)(1 − p_k)^γ log p_k − (δ/K) Σ_l log p_l: CE at δ = γ = 0, LS(δ) at γ = 0, FL(γ) at δ = 0 (each
+    equal to `ce`, `ls`, `fl` up to rounding). Solves compile this form with (δ, γ) as numbers, so one program
+    per shape serves the three losses (their sum of terms is what a CE solve computes, plus a few O(K·N) ops)."""
+    K = Z.shape[0]
+    lse = logsumexp(Z, axis=0)
+    log_pk = jnp.sum(Y * Z, axis=0) - lse
+    log_1mpk = logsumexp(jnp.where(Y > 0, -jnp.inf, Z), axis=0) - lse
+    return -(1 - delta) * jnp.exp(gamma * log_1mpk) * log_pk - (delta / K) * (jnp.sum(Z, axis=0) - K * lse)
+
+
+SOFTMAX_FAMILY = ("ce", "ls", "fl")  # the losses `softmax_family` computes
+
+
 def mse(Z, Y, alpha, M):
     """MSE(α, M): ½[α(z_k − M)² + Σ_{l≠k} z_l²] (Zhou et al. 2022, arXiv 2203.01238, eqs. 3–4 at α = M = 1)."""
     weight = 1 + (alpha - 1) * Y
@@ -113,4 +127,6 @@ def per_sample(loss, Z, Y, hyper):
         return fl(Z, Y, hyper.gamma)
     if loss == "mse":
         return mse(Z, Y, hyper.alpha, hyper.M)
+    if loss == "softmax":  # the solvers' form of ce/ls/fl (`softmax_family`; hyper carries the loss's own δ, γ)
+        return softmax_family(Z, Y, hyper.delta, hyper.gamma)
     raise ValueError(f"loss must be one of ce, ls, fl, mse; got {loss!r}")

@@ -111,22 +111,25 @@ def _metrics(batch) -> dict:
 
 
 def solve_chunk(items, size: int, devices=None) -> list:
-    """Solve claimed items (same shape and solver options) padded to `size`; returns store results."""
+    """Solve claimed items (same shape and solver options), padded to `size` where the execution compiles per
+    batch size (vmap); returns store results."""
     problems = [it[2] for it in items]
     seeds = [it[1] for it in items]
-    pad = size - len(items)
     method, tol, max_steps = items[0][3], items[0][4], items[0][5]
     # Several devices: vmap lanes split across them; one device: the backend's default (map on CPU).
+    execution = "vmap" if devices else ufm.default_execution()
+    # vmap compiles one program per batch size: pad a short chunk to `size` with copies of its last item.
+    # map runs the members one by one through the shape's single-solve program: nothing to pad.
+    pad = size - len(items) if execution == "vmap" else 0
     batch = ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
-                            seeds=seeds + [seeds[-1]] * pad, devices=devices,
-                            execution="vmap" if devices else "auto")
+                            seeds=seeds + [seeds[-1]] * pad, devices=devices, execution=execution)
     metrics = _metrics(batch)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
         sol = batch[i]
         m = {k: float(v[i]) for k, v in metrics.items()}
         row = record(p, s, sol, m)
-        row["seconds"] = batch.seconds / size
+        row["seconds"] = batch.seconds / len(batch)
         out.append((h, s, "failed" if sol.status == "diverged" else "done", row))
     return out
 
