@@ -118,3 +118,27 @@ def test_scan_section_runs_the_whole_engine_and_judges_the_full_scan_only():
     assert "scan" not in bench.verdicts({"quick": True, "sections": {"scan": r}})  # 36 rows are not the target's scan
     full = {**r, "configs_per_second": 20 * r["previous"]["2026-12-02, before"]}
     assert bench.verdicts({"quick": False, "sections": {"scan": full}})["scan"]["met"] is True
+
+
+def test_verify_section_reads_the_report_and_judges_both_targets(monkeypatch):
+    """Section 8 runs `ufm verify` as a process (minutes); here its child is replaced by a report of the same form."""
+    from ufm.experiments.benchmarks import verify_battery
+
+    def fake(args, **kw):
+        path = args[args.index("--json") + 1]
+        claims = [{"claim": "c", "passed": True}, {"claim": "d", "passed": "--quick" in args}]
+        with open(path, "w") as fh:
+            json.dump({"seconds": 1.0, "compilations": 7, "compile_seconds": 0.5, "claims": claims,
+                       "errata": [{}], "passed": "--quick" in args}, fh)
+        return type("Done", (), {"returncode": 0 if "--quick" in args else 1, "stdout": "", "stderr": ""})()
+
+    monkeypatch.setattr(verify_battery.subprocess, "run", fake)
+    r = verify_battery.run(quick=False)
+    quick, full = r["rows"]
+    assert quick["quick"] and quick["compilations"] == 7 and quick["claims_passed"] == 2
+    assert not full["quick"] and full["claims_passed"] == 1 and not full["passed"]
+    v = bench.verdicts({"sections": {"verify": r}})
+    assert v["verify_quick"]["met"] is (quick["process_seconds"] <= 15)
+    assert v["verify_full"]["met"] is False  # a failing battery never meets its target, however fast
+    text = "\n".join(verify_battery.table(r))
+    assert "2/2 claims" in text and "1/2 claims" in text and "before: 88 s" in text

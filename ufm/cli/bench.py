@@ -6,18 +6,20 @@ import sys
 
 from ._common import UsageError, check_output, write_atomic
 
-HELP = "speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up, NC metrics"
+HELP = ("speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up, NC metrics, a K = 10 "
+        "scan, ufm verify from a cold cache")
 EXAMPLE = """example:
   ufm bench --quick
-  ufm bench --only torch startup --json bench.json"""
+  ufm bench --only torch startup --json bench.json
+  ufm bench --only verify            # ufm verify --quick and the full battery as processes, cold cache"""
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help=HELP, description=HELP + ".", epilog=EXAMPLE)
-    p.add_argument("--quick", action="store_true", help="the small sizes only (< 2 min on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="the small sizes only (a few minutes on 2 cores)")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", action="extend", metavar="SECTION", default=None,
-                   help="torch | batched | hardware | memory | startup | metrics | scan (default: all)")
+                   help="torch | batched | hardware | memory | startup | metrics | scan | verify (default: all)")
     p.set_defaults(run=run)
 
 
