@@ -9,7 +9,8 @@ from mse_reference import mse_optimum
 
 FIRST_ORDER_TOL = 1e-10  # relative gradient; objective gap ≈ ‖∇f‖²/μ stays far below 1e-10 relative
 METHODS = {
-    "auto": dict(method="auto"),
+    "auto": dict(method="auto"),  # these problems are small: Newton from the start (Auto.small)
+    "auto-two-phase": dict(method=ufm.Auto(small=0)),  # L-BFGS, then Newton, whatever the size
     "lbfgs": dict(method="lbfgs"),
     "newton": dict(method="newton"),
     "gd": dict(method=ufm.GD(lr=0.5), tol=FIRST_ORDER_TOL, max_steps=20000),
@@ -158,8 +159,23 @@ def test_bad_solve_arguments_name_the_parameter(kwargs, match):
         (lambda: ufm.LBFGS(memory=0), "LBFGS.memory"),
         (lambda: ufm.Newton(cg_steps=0), "Newton.cg_steps"),
         (lambda: ufm.Auto(switch=2.0), "Auto.switch"),
+        (lambda: ufm.Auto(small=-1), "Auto.small"),
     ],
 )
 def test_bad_solver_settings_name_the_field(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_auto_runs_newton_alone_on_small_float64_problems_only():
+    """Auto's phase choice is static (size and dtype of x): small float64 problems skip L-BFGS — the same
+    minimum as both phases (1e-12: two converged float64 solves) — while float32 and large problems keep it."""
+    auto = ufm.Auto()
+    small = (np.zeros((4, 6)), np.zeros((6, 20)), np.zeros(4))
+    assert auto.newton_only(small) and not ufm.Auto(small=0).newton_only(small)
+    assert not auto.newton_only(tuple(a.astype(np.float32) for a in small))
+    assert not auto.newton_only((np.zeros((10, 64)), np.zeros((64, 500)), np.zeros(10)))
+    p = ufm.Problem(K=4, n=5, d=6, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
+    one, two = ufm.solve(p, reduce="never"), ufm.solve(p, method=ufm.Auto(small=0), reduce="never")
+    assert one.status == two.status == "converged"
+    assert one.objective == pytest.approx(two.objective, rel=1e-12)

@@ -114,7 +114,9 @@ def _starts(problem: Problem, starts: int, rng, scales) -> list:
     out.append(("origin+1e-6", rand(1e-6)))
     ranks = [r for r in range(1, min(d, K)) if not problem.fixed_w]
     for r in ranks:
-        low = ufm.solve(problem.replace(d=r), method="newton", max_steps=2000, reduce="never")
+        # The class-mean solve where it is exact (one program per (K, r) whatever the counts, shared with
+        # `ufm verify`'s solves of that layout), lifted: a global minimiser of the rank-r problem.
+        low = ufm.solve(problem.replace(d=r), method="newton", max_steps=2000)
         W = np.concatenate([low.W, np.zeros((K, d - r))], axis=1)
         H = np.concatenate([low.H, np.zeros((d - r, N))], axis=0)
         out.append((f"padded rank {r}", (W, H, low.b)))
