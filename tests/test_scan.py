@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -100,10 +101,12 @@ def _single(row):
     return ufm.solve(p, method="newton", seed=int(row["seed"]))
 
 
-def test_run_matches_single_solves_and_round_trips(tmp_path):
+def test_run_matches_single_solves_and_round_trips(tmp_path, capsys):
     store = str(tmp_path / "s.db")
+    ufm.clear_caches()  # nothing compiled by earlier tests: this run's compilations are its own
+    jax.clear_caches()
     summary = scan.run(scan.parse(SPEC), store, progress=False)
-    assert summary["done"] == TOTAL and summary["pending"] == 0
+    assert summary["done"] == TOTAL and summary["pending"] == 0 and summary["compilations"] > 0
     cols = scan.load(store)
     assert len(cols["objective"]) == TOTAL and cols["objective"].dtype == np.float64
     for i in (0, 7, TOTAL - 1):
@@ -118,8 +121,11 @@ def test_run_matches_single_solves_and_round_trips(tmp_path):
         m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=sol.problem.labels)
         for k in ufm.metrics.KEYS:
             assert row[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
-    # Re-running resumes: nothing left to solve.
-    assert scan.run(scan.parse(SPEC), store, progress=False)["solved_now"] == 0
+    # Re-running resumes: nothing left to solve, nothing compiled.
+    again = scan.run(scan.parse(SPEC), store, progress=False)
+    assert again["solved_now"] == 0 and again["compilations"] == 0
+    first = scan.compilations(store)
+    assert first["runs"] == 2 and first["compilations"] > 0 and first["compile_seconds"] > 0
     # Export round trips.
     js = json.loads(scan.export(store, "json"))
     assert len(js) == TOTAL and js[3]["objective"] == cols["objective"][3]
@@ -134,6 +140,7 @@ def test_run_matches_single_solves_and_round_trips(tmp_path):
     with pytest.raises(ValueError, match="different scan spec"):
         scan.run(scan.parse(SPEC.replace("seeds = 2", "seeds = 3")), store, progress=False)
     assert main(["scan", "status", store]) == 0
+    assert f"XLA compilations: {first['compilations']} in 2 run(s)" in capsys.readouterr().out
     paths = scan.plot(store, "lam_w", "lam_b", "nc1", where={"group": "mse"}, out=str(tmp_path / "pd"))
     assert all(os.path.getsize(p) > 1000 for p in paths) and paths[0].endswith(".png") and paths[1].endswith(".pdf")
     with pytest.raises(ValueError, match=r"takes \d+ values"):
@@ -223,6 +230,13 @@ def test_shards_merge_to_the_unsharded_scan(tmp_path):
     merged = str(tmp_path / "merged.db")
     st = scan.merge(shards, merged)
     assert sum(c["done"] for c in st.values()) == TOTAL
+    # Each run's compilations are recorded once: the merge carries the three shards' records, and a repeated
+    # merge does not count them again.
+    per_shard = [scan.compilations(s) for s in shards]
+    assert all(c["runs"] == 1 for c in per_shard) and scan.compilations(full)["runs"] == 1
+    scan.merge(shards, merged)
+    total = scan.compilations(merged)
+    assert total["runs"] == 3 and total["compilations"] == sum(c["compilations"] for c in per_shard)
     a, b = scan.load(full), scan.load(merged)
     order_a = np.lexsort((a["seed"], a["lam_b"], a["lam_w"], a["delta"]))
     order_b = np.lexsort((b["seed"], b["lam_b"], b["lam_w"], b["delta"]))

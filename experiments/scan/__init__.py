@@ -1,7 +1,7 @@
 """Grid scans of UFM problems: TOML specs, batched compiled solves, a resumable SQLite store, sharding,
 merging and phase diagrams."""
 
-from ._io import export, load, merge, rows, status
+from ._io import compilations, export, load, merge, rows, status
 from ._plot import plot
 from ._run import Progress, run, shard_from_env
 from ._store import APPLICATION_ID, StoreError, check_path as check_store
@@ -11,5 +11,5 @@ from ._spec import (
 
 __all__ = [
     "GRID_KEYS", "example_spec", "read_spec", "Spec", "Group", "SpecError", "parse", "parse_toml", "from_dict", "grid_values", "run", "shard_from_env", "Progress",
-    "status", "load", "rows", "export", "merge", "plot", "StoreError", "check_store", "APPLICATION_ID",
+    "status", "compilations", "load", "rows", "export", "merge", "plot", "StoreError", "check_store", "APPLICATION_ID",
 ]

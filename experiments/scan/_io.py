@@ -48,6 +48,18 @@ def status(path: str) -> dict:
     return res
 
 
+def compilations(path: str) -> dict:
+    """{'runs', 'compilations', 'compile_seconds'}: the XLA compilations of every `run` into this store (and
+    into the stores merged into it)."""
+    con = _open(path)
+    try:
+        recs = _store.compile_records(con)
+    finally:
+        con.close()
+    return {"runs": len(recs), "compilations": sum(r["count"] for r in recs),
+            "compile_seconds": sum(r["seconds"] for r in recs)}
+
+
 def rows(path: str, include_failed: bool = True) -> list[dict]:
     """Result rows (dicts) of the finished jobs, in job order, each with its 'group' and 'row_status'."""
     con = _open(path)
@@ -169,6 +181,8 @@ def merge(paths: list[str], into: str) -> dict:
             out.execute("INSERT INTO meta VALUES ('spec', ?)", (known[0],))
         for p in paths:
             src = _store.connect(p, readonly=True)
+            for key, value in src.execute("SELECT key, value FROM meta WHERE key LIKE 'compile:%'"):
+                out.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
             for row in src.execute(f"SELECT {cols} FROM jobs"):
                 row = list(row)
                 if row[9] == "running":

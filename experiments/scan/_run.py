@@ -166,8 +166,9 @@ class Progress:
 
 def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: bool = True,
         max_chunks: int | None = None, retry_failed: bool = False, should_stop=None) -> dict:
-    """Run (or resume) `spec` into `store`. Returns {'solved_now', 'done', 'failed', 'pending', 'running'} for
-    this shard (and 'stopped': True when `should_stop` ended the run early).
+    """Run (or resume) `spec` into `store`. Returns {'solved_now', 'compilations', 'compile_seconds', 'done',
+    'failed', 'pending', 'running'} for this shard (and 'stopped': True when `should_stop` ended the run early).
+    The run's XLA compilations are also recorded in the store (`compilations(store)` sums every run's).
 
     Jobs are numbered in the spec's deterministic order; shard (i, m) takes the jobs with index ≡ i (mod m).
     A chunk whose batched solve raises is solved again one configuration at a time, so that only the
@@ -194,9 +195,10 @@ def run(spec: Spec, store: str, shard: tuple[int, int] | None = None, progress: 
     done_before = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status IN ('done','failed'){cond}", args).fetchone()[0]
     bar = Progress(len(scope), done_before, progress)
     plan = _Plan(spec, shard, per_shape, devices, n_dev)
-    with _store.Heartbeat(store):
+    with _store.Heartbeat(store), ufm.compilations() as comp:
         solved, stopped = _work(con, plan, bar, max_chunks, should_stop)
-    summary = {"solved_now": solved}
+    _store.record_compilations(con, comp.count, comp.seconds)
+    summary = {"solved_now": solved, "compilations": comp.count, "compile_seconds": round(comp.seconds, 3)}
     for status in ("done", "failed", "pending", "running"):
         summary[status] = con.execute(f"SELECT COUNT(*) FROM jobs WHERE status=?{cond}", (status, *args)).fetchone()[0]
     if stopped:

@@ -244,6 +244,18 @@ def finish(con, results) -> None:
                         [(st, ufm.dumps(res), h, s) for h, s, st, res in results])
 
 
+def record_compilations(con, count: int, seconds: float) -> None:
+    """One run's XLA compilations, under a key of its own (meta 'compile:<uuid>'): concurrent writers never
+    overwrite each other, and a merge copies each run's record once however often it is repeated."""
+    with transaction(con):
+        con.execute("INSERT INTO meta VALUES (?, ?)", (f"compile:{uuid.uuid4().hex}",
+                                                      json.dumps({"count": int(count), "seconds": float(seconds)})))
+
+
+def compile_records(con) -> list[dict]:
+    return [json.loads(v) for (v,) in con.execute("SELECT value FROM meta WHERE key LIKE 'compile:%' ORDER BY key")]
+
+
 def counts(con) -> dict:
     """{group: {status: count}}."""
     out: dict = {}

@@ -172,6 +172,8 @@ def _cmd_scan_status(args) -> int:
     print(f"{'group':<{width}}  {'done':>6}  {'pending':>7}  {'failed':>6}  {'running':>7}  {'total':>6}")
     for g, c in st.items():
         print(f"{g:<{width}}  {c['done']:>6}  {c['pending']:>7}  {c['failed']:>6}  {c['running']:>7}  {c['total']:>6}")
+    comp = scan.compilations(args.store)
+    print(f"XLA compilations: {comp['compilations']} in {comp['runs']} run(s), {comp['compile_seconds']:.1f} s")
     return 1 if any(c["failed"] for c in st.values()) else 0
 
 
