@@ -131,3 +131,21 @@ def test_random_problems_reduced_and_full_agree(K, n, extra, loss, lw, lh, lb, b
     assert red.status in ("converged", "stalled") and full.status in ("converged", "stalled")
     assert red.objective == pytest.approx(full.objective, rel=1e-11, abs=1e-14)
     assert _full_gradient(p, red) <= 1e-10 * max(abs(red.objective), 1e-300) + 1e-15
+
+
+@pytest.mark.parametrize("K, n, d, loss, lw, lh, lb, bias", [
+    (2, 1, 1, "ce", 1e-2, 1e-5, 0.0, True),    # Newton's exact step raised f by its rounding and was refused
+    (2, 1, 7, "ce", 1e-5, 1e-5, 0.1, True),    # f = 1.3e-4 from logits of size ~6: f rounds at 3e-12 relative
+    (2, 6, 1, "mse", 1e-5, 1e-5, 0.0, False),  # a flat valley with −1e-9 curvature: the ratio test must decide
+    (3, 6, 9, "mse", 1e-5, 1e-5, 0.0, False),  # Auto's Newton phase needs > 100 steps here
+    (5, 1, 4, "mse", 1e-5, 1e-5, 0.0, True),
+])
+def test_tiny_lambda_edges_reduced_and_full_agree(K, n, d, loss, lw, lh, lb, bias):
+    """Edges the random draw above found (λ down to 1e-5): both paths end converged, or stalled at float64's
+    floor, at one value (1e-11 relative: two independent solves) with the lift critical in the full problem."""
+    p = ufm.Problem(loss=loss, K=K, n=n, d=d, lam_w=lw, lam_h=lh, lam_b=lb, bias=bias)
+    red, full = ufm.solve(p), ufm.solve(p, reduce="never")
+    for s in (red, full):
+        assert s.status in ("converged", "stalled") and s.rel_grad_norm <= 1e-10, (s.status, s.rel_grad_norm)
+    assert red.objective == pytest.approx(full.objective, rel=1e-11)
+    assert _full_gradient(p, red) <= 1e-10 * abs(red.objective)
