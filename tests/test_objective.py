@@ -136,3 +136,25 @@ def test_float32_problem_computes_in_float32():
     obj = ufm.objective(p)
     x = obj.pack(point(p))
     assert x.dtype == jnp.float32 and obj.f_x(x).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e3])
+def test_softmax_family_is_ce_ls_and_fl(scale):
+    """The solvers compute CE, LS(δ) and FL(γ) as one family (one compiled program per shape): it equals each
+    loss's own formula at (δ, γ) = (0, 0), (δ, 0), (0, γ), values and gradients, for logits up to 1e3. Tolerance
+    1e-12 relative (+1e-12 absolute for losses near 0): the same terms summed in another order."""
+    from ufm import losses
+
+    K, N = 5, 40
+    rng = np.random.default_rng(0)
+    Z = jnp.asarray(scale * rng.standard_normal((K, N)))
+    Y = jnp.asarray(ufm.one_hot(rng.integers(0, K, N), K))
+    with ufm.float64():
+        for (delta, gamma), own in [((0.0, 0.0), lambda Z: losses.ce(Z, Y)),
+                                    ((0.3, 0.0), lambda Z: losses.ls(Z, Y, 0.3)),
+                                    ((0.0, 2.5), lambda Z: losses.fl(Z, Y, 2.5))]:
+            fam = lambda Z: losses.softmax_family(Z, Y, delta, gamma)  # noqa: E731
+            np.testing.assert_allclose(fam(Z), own(Z), rtol=1e-12, atol=1e-12)
+            g_fam, g_own = (jax.grad(lambda Z: jnp.sum(f(Z)))(Z) for f in (fam, own))
+            assert np.all(np.isfinite(g_fam))
+            np.testing.assert_allclose(g_fam, g_own, rtol=1e-10, atol=1e-12)

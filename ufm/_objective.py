@@ -65,8 +65,9 @@ class Layout:
         """One-hot labels (K, N), class-major (the identity in the class-mean form)."""
         return jnp.asarray(one_hot(class_labels(self.K, 1 if self.means else self.n), self.K), dtype=self.dtype)
 
-    def W_fixed(self):
-        return jnp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
+    def W_fixed(self, xp=jnp):
+        """The frozen W (a simplex ETF), as `xp` (jax.numpy or numpy) arrays."""
+        return xp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
 
     def unpack(self, x) -> Params:
         """Free vector x → full Params (the frozen W and b ≡ 0 filled in). A numpy x gives numpy arrays (host
@@ -75,7 +76,7 @@ class Layout:
         K, d, N = self.K, self.d, self.N
         i = 0
         if self.fixed_w:
-            W = xp.asarray(simplex_etf(self.K, self.d, self.etf_norm), dtype=self.dtype)
+            W = self.W_fixed(xp)
         else:
             W, i = x[: K * d].reshape(K, d), K * d
         H = x[i : i + d * N].reshape(d, N)

@@ -19,7 +19,7 @@ from ._config import float64
 from ._errors import ParameterError, check_int
 from ._executables import Executables, hashable
 from ._objective import Layout, Params, value
-from ._problem import Hyper, Problem, simplex_etf
+from ._problem import Hyper, Problem
 from .solvers import Status, as_solver, defaults, relative_gradient
 from .solvers import _tree as T
 
@@ -339,11 +339,15 @@ def _host_full(layout: Layout, free, batched: bool) -> tuple:
     free = [np.asarray(a) for a in free]
     lead = free[0].shape[:1] if batched else ()
     it = iter(free)
-    W = next(it) if not layout.fixed_w else np.broadcast_to(
-        np.asarray(simplex_etf(layout.K, layout.d, layout.etf_norm), layout.dtype), lead + (layout.K, layout.d)).copy()
+    W = next(it) if not layout.fixed_w else np.broadcast_to(layout.W_fixed(np), lead + (layout.K, layout.d)).copy()
     H = next(it)
     b = next(it) if layout.bias else np.zeros(lead + (layout.K,), layout.dtype)
     return W, H, b
+
+
+def _stack_host(trees: list):
+    """Same-structure pytrees of arrays → one pytree of numpy arrays with a leading batch axis."""
+    return jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]), *trees)
 
 
 def _to_solution(problem, solver, layout, out, seconds, compile_seconds, batched, hyper, probe=True):
@@ -509,9 +513,9 @@ def solve_batch(
         exe, compile_s = _compiled(cfg, None, None, hypers[0], _device_free(layout, x0s[0]), tol_a)
         t0 = time.perf_counter()
         outs = [exe(h, _device_free(layout, x), tol_a) for h, x in zip(hypers, x0s)]
-        out = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]), *outs)
+        out = _stack_host(outs)
         seconds = time.perf_counter() - t0
-        hyper = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(v) for v in a]), *hypers)
+        hyper = _stack_host(hypers)
     else:
         x0 = layout.free(jax.vmap(layout.unpack)(jnp.asarray(np.stack(x0s), p0.dtype)))
         hyper = Hyper(*(jnp.stack(col) for col in zip(*(program_form(p)[1] for p in problems))))
