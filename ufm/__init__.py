@@ -28,10 +28,10 @@ _EXPORTS = {
     "one_hot": "._problem", "class_counts": "._problem",
     "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
     "logits": "._objective",
-    "solve": "._solve", "solve_batch": "._solve", "Solution": "._solve", "initial_point": "._solve",
+    "solve": "._solve", "solve_batch": "._solve", "minimize": "._solve",
+    "Solution": "._solution", "Minimum": "._solution", "initial_point": "._start",
     "clear_caches": "._executables", "compilations": "._executables",
-    "solve_memory": "._solve", "minimize": "._solve", "Minimum": "._solve",
-    "estimate_bytes": "._solve", "default_execution": "._solve",
+    "solve_memory": "._memory", "estimate_bytes": "._memory", "default_execution": "._program",
     "reduction": "._reduce", "Reduction": "._reduce", "reduced_problem": "._reduce", "lift": "._reduce",
     "trajectory": "._trajectory", "Trajectory": "._trajectory",
     "Status": ".solvers", "Solver": ".solvers", "as_solver": ".solvers", "METHODS": ".solvers",
@@ -71,9 +71,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._problem import Problem, class_counts, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
     from ._executables import clear_caches, compilations  # noqa: F401
-    from ._solve import (  # noqa: F401
-        Minimum, Solution, default_execution, estimate_bytes, initial_point, minimize, solve, solve_batch,
-        solve_memory,
-    )  # noqa: F401
+    from ._memory import estimate_bytes, solve_memory  # noqa: F401
+    from ._program import default_execution  # noqa: F401
+    from ._solution import Minimum, Solution  # noqa: F401
+    from ._solve import minimize, solve, solve_batch  # noqa: F401
+    from ._start import initial_point  # noqa: F401
     from ._trajectory import Trajectory, trajectory  # noqa: F401
     from .solvers import GD, METHODS, SGD, Adam, Auto, LBFGS, Newton, Solver, Status, as_solver  # noqa: F401

@@ -16,9 +16,6 @@ from .solvers import _tree as T
 
 BLOWUP = 1e12  # f above BLOWUP·max(|f(x0)|, 1) counts as diverged (no solver here may raise f so far)
 
-RUNNING, CONVERGED, MAX_STEPS, DIVERGED, SADDLE = (
-    s.code for s in (Status.RUNNING, Status.CONVERGED, Status.MAX_STEPS, Status.DIVERGED, Status.SADDLE))
-
 PROBE_STEPS = 24  # Lanczos steps of the second-order test at a converged point
 # A Ritz value below −NEGATIVE·max(|λ_min|, |λ_max|) is negative curvature, not rounding (float64, float32).
 NEGATIVE = {jnp.dtype("float64"): 1e-7, jnp.dtype("float32"): 1e-3}
@@ -69,7 +66,8 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0
     f0 = f
     state = solver.init(fun, x0, f, g, max_steps)
     finite = jnp.isfinite(f) & T.all_finite(g)
-    status = jnp.where(~finite, DIVERGED, jnp.where(relative_gradient(f, g, f0) <= tol, CONVERGED, RUNNING))
+    status = jnp.where(~finite, Status.DIVERGED.code,
+                       jnp.where(relative_gradient(f, g, f0) <= tol, Status.CONVERGED.code, Status.RUNNING.code))
     cap = BLOWUP * jnp.maximum(jnp.abs(f0), 1.0)
 
     def body(c: _Carry) -> _Carry:
@@ -80,19 +78,20 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0
         done, code = solver.terminate(fun, x1, f1, g1, state1, max_steps)
         status = jnp.select(
             [~ok, relative_gradient(f1, g1, f0) <= tol, done, k1 >= max_steps],
-            [DIVERGED, CONVERGED, code, MAX_STEPS],
-            RUNNING,
+            [Status.DIVERGED.code, Status.CONVERGED.code, code, Status.MAX_STEPS.code],
+            Status.RUNNING.code,
         ).astype(jnp.int32)
         return _Carry(x1, f1, g1, state1, k1, status, recorder.write(c.buf, k1, x1, f1, g1))
 
     c = _Carry(x0, f, g, state, jnp.zeros((), jnp.int32), status.astype(jnp.int32), recorder.init(x0, f, g))
-    c = lax.while_loop(lambda c: c.status == RUNNING, body, c)
+    c = lax.while_loop(lambda c: c.status == Status.RUNNING.code, body, c)
     status, lam = c.status, jnp.full((), jnp.nan, f.dtype)
     if probe:
-        lam_min, lam_max = lax.cond(c.status == CONVERGED, lambda x: curvature(fun, x, probe),
-                                    lambda x: (lam, lam), c.x)
+        converged = c.status == Status.CONVERGED.code
+        lam_min, lam_max = lax.cond(converged, lambda x: curvature(fun, x, probe), lambda x: (lam, lam), c.x)
         lam = lam_min
-        status = jnp.where((c.status == CONVERGED) & negative(lam_min, lam_max, f.dtype), SADDLE, c.status).astype(jnp.int32)
+        status = jnp.where(converged & negative(lam_min, lam_max, f.dtype), Status.SADDLE.code, c.status)
+        status = status.astype(jnp.int32)
     return Run(c.x, c.f, c.g, f0, c.k, status, recorder.close(c.buf, c.k, c.x, c.f, c.g), lam)
 
 
@@ -106,11 +105,18 @@ def negative(lam_min, lam_max, dtype):
 
 
 def curvature(fun, x, steps: int = PROBE_STEPS):
-    """(λ_min, λ_max): the extreme eigenvalues of the Lanczos matrix of `lanczos` (in the program)."""
-    alphas, betas = lanczos(fun, x, steps)
-    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-    ritz = jnp.linalg.eigvalsh(tri)
-    return ritz[0], ritz[-1]
+    """(λ_min, λ_max): the extreme Ritz values of ∇²fun(x) after `steps` Lanczos steps (`lanczos`, `ritz`)."""
+    return ritz(*lanczos(fun, x, steps))
+
+
+def ritz(alphas, betas):
+    """(λ_min, λ_max) of the Lanczos matrix (diagonal alphas, off-diagonal betas[:-1]): in a program for JAX
+    arrays, on the host for numpy arrays (the compiled second-order test returns the Lanczos matrix and this
+    takes its eigenvalues there: a 24 × 24 eigvalsh in the program would cost more to compile than to run)."""
+    xp = jnp if isinstance(alphas, jax.Array) else np
+    tri = xp.diag(alphas) + xp.diag(betas[:-1], 1) + xp.diag(betas[:-1], -1)
+    values = xp.linalg.eigvalsh(tri)
+    return values[0], values[-1]
 
 
 def lanczos(fun, x, steps: int = PROBE_STEPS):
@@ -224,4 +230,4 @@ class Snapshots(NamedTuple):
         return jax.tree_util.tree_map(fill, xs, x), fill(fs, f), fill(gs, T.norm(g))
 
 
-__all__ = ["run", "curvature", "lanczos", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS", "negative"]
+__all__ = ["run", "curvature", "ritz", "lanczos", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS", "negative"]

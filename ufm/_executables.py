@@ -51,6 +51,29 @@ def hashable(obj) -> bool:
     return True
 
 
+def compiled(cache: Executables, key, fn, args: tuple, name: str):
+    """The compiled program of `fn` for `args`, from `cache` under `key` or compiled now (ahead of time: lowered
+    for these argument shapes, then compiled) and kept there. Returns (executable, compile seconds: 0 when
+    cached). A key that cannot be hashed (a user's solver that is not) compiles for this call only. `name` is
+    the name compile profiles (`ufm.compilations`) show. The one compile-and-cache path of `solve`,
+    `solve_batch`, `trajectory` and the second-order test."""
+    import time
+
+    import jax
+
+    cacheable = hashable(key)
+    exe = cache.get(key) if cacheable else None
+    if exe is not None:
+        return exe, 0.0
+    t0 = time.perf_counter()
+    fn.__name__ = name
+    exe = jax.jit(fn).lower(*args).compile()
+    seconds = time.perf_counter() - t0
+    if cacheable:
+        cache.put(key, exe)
+    return exe, seconds
+
+
 def clear_caches() -> None:
     """Drop every compiled solve and trajectory held by this process (each XLA:CPU executable holds memory
     mappings; a long process that compiles many shapes may want to free them)."""

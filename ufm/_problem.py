@@ -9,8 +9,9 @@ from typing import ClassVar, Literal, NamedTuple
 import numpy as np
 
 from ._errors import ParameterError
+from .losses import LOSSES as _RECORDS
 
-LOSSES = ("ce", "ls", "fl", "mse")
+LOSSES = tuple(_RECORDS)  # the built-in loss names, from their records in `ufm.losses.LOSSES`
 DTYPES = ("float64", "float32")
 FIXED_W = (None, "etf")
 

@@ -37,11 +37,9 @@ import numpy as np
 
 from ._errors import ParameterError
 from ._problem import Problem
+from .losses import Custom, record
 
 REDUCES = ("auto", "always", "never")
-
-CONVEX_IN_LOGITS = ("mse", "ce", "ls")  # and fl at γ = 0 (which is CE)
-
 
 def reduced_problem(problem: Problem) -> Problem:
     """The class-mean problem: the same problem in its class-mean form (`Problem.means`), d → min(d, K) (d kept
@@ -56,12 +54,14 @@ def why_not(problem: Problem, init=None) -> str | None:
         return "the problem is already in its class-mean form"
     if init is not None:
         return "a start point was given"
-    if not isinstance(problem.loss, str):
-        if problem.loss.convex is not True:
-            return (f"the user loss {problem.loss.name} is not declared convex in the logits "
+    loss = record(problem.loss)
+    if not loss.convex_at(problem):
+        if isinstance(loss, Custom):
+            return (f"the user loss {loss.name} is not declared convex in the logits "
                     "(ufm.losses.Custom(fn, convex=True))")
-    elif problem.loss not in CONVEX_IN_LOGITS and not (problem.loss == "fl" and problem.gamma == 0):
-        return f"the {problem.loss} loss with γ = {problem.gamma:g} is not convex in the logits"
+        symbol = {"delta": "δ", "gamma": "γ", "alpha": "α"}
+        numbers = ", ".join(f"{symbol.get(p, p)} = {getattr(problem, p):g}" for p in loss.params)
+        return f"the {loss.name} loss with {numbers} is not convex in the logits"
     if problem.n == 1 and reduced_problem(problem).d == problem.d:
         return "nothing to reduce (n = 1, d ≤ K)"
     return None

@@ -12,12 +12,14 @@ import numpy as np
 
 from . import _engine
 from . import metrics as _metrics
+from ._compat import keyword_only_since_0_3
 from ._config import float64
 from ._errors import ParameterError, check_int
-from ._executables import Executables, hashable
+from ._executables import Executables, compiled
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
-from ._solve import _device_free, _host_full, check_tol, initial_point, program_form, second_order
+from ._program import check_tol, curvature_test, program_form
+from ._start import device_free, host_full, initial_point
 from .solvers import Status, as_solver
 
 
@@ -70,10 +72,12 @@ def _run(layout: Layout, solver, steps: int, every: int, tol, hyper: Hyper, x0):
 _COMPILED = Executables()
 
 
+@keyword_only_since_0_3
 @float64()
 def trajectory(
     problem: Problem,
     method="gd",
+    *,
     steps: int = 1000,
     every: int = 10,
     seed: int = 0,
@@ -97,26 +101,16 @@ def trajectory(
         raise ParameterError("steps", steps, f"a multiple of every = {every}", "trajectory")
     tol = check_tol(tol, "trajectory")
     layout, hyper = program_form(problem)
-    x0 = _device_free(layout, initial_point(problem, seed, init, init_scale))
+    x0 = device_free(layout, initial_point(problem, seed, init, init_scale))
     tol_a = jnp.asarray(tol, problem.dtype)
-    key = (layout, solver, steps, every)
-    cacheable = hashable(solver)
-    compile_s = 0.0
-    exe = _COMPILED.get(key) if cacheable else None
-    if exe is None:
-        t0 = time.perf_counter()
-        fn = lambda t, h, x: _run(layout, solver, steps, every, t, h, x)  # noqa: E731
-        fn.__name__ = "ufm_trajectory"
-        exe = jax.jit(fn).lower(tol_a, hyper, x0).compile()
-        if cacheable:
-            _COMPILED.put(key, exe)
-        compile_s = time.perf_counter() - t0
+    fn = lambda t, h, x: _run(layout, solver, steps, every, t, h, x)  # noqa: E731
+    exe, compile_s = compiled(_COMPILED, (layout, solver, steps, every), fn, (tol_a, hyper, x0), "ufm_trajectory")
     t0 = time.perf_counter()
     xs, fs, gs, k, code = jax.block_until_ready(exe(tol_a, hyper, x0))
     seconds = time.perf_counter() - t0
-    code, _, probe_s = second_order(layout, hyper, tuple(np.asarray(a)[-1] for a in xs), np.asarray(code))
+    code, _, probe_s = curvature_test(layout, hyper, tuple(np.asarray(a)[-1] for a in xs), np.asarray(code))
     compile_s += probe_s
-    W, H, b = _host_full(layout, xs, batched=True)
+    W, H, b = host_full(layout, xs, batched=True)
     return Trajectory(
         problem=problem, method=solver, step=np.arange(0, steps + 1, every), W=W, H=H, b=b,
         objective=np.asarray(fs), grad_norm=np.asarray(gs), status=Status.from_code(code), steps_taken=int(k),

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from ._common import UsageError, add_problem_flags, check_fits, flag_of, number, problem_from_args
 
+# The names of `ufm.solvers.methods()`, spelled here so that `ufm solve --help` needs no JAX
+# (tests/test_cli.py checks that the two agree).
+METHODS = ("auto", "gd", "sgd", "adam", "lbfgs", "newton")
+
 HELP = "solve one UFM problem and print its NC metrics, theory's prediction and a certificate"
 EXAMPLE = """example:
   ufm solve --loss ls --delta 0.1 --K 10 --n 50 --d 20
@@ -14,7 +18,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("solve", help=HELP, description=HELP + ".", epilog=EXAMPLE)
     add_problem_flags(p)
     g = p.add_argument_group("solver")
-    g.add_argument("--method", default="auto", help="auto | lbfgs | newton | gd | sgd | adam (default %(default)s)")
+    g.add_argument("--method", default="auto", help=" | ".join(METHODS) + " (default %(default)s)")
     g.add_argument("--tol", type=number(float), default=None, help="relative gradient tolerance ‖∇f‖/|f|")
     g.add_argument("--max-steps", type=number(int), default=None, help="iteration cap")
     g.add_argument("--lr", type=number(float), default=None, help="learning rate (gd, sgd, adam)")
@@ -28,57 +32,22 @@ def add_parser(sub) -> None:
 
 
 def _method(args):
+    """The solver of --method (and --lr), from the one name → solver table `ufm.solvers.methods()`."""
+    import dataclasses
+
     import ufm
 
-    if args.method not in ufm.METHODS:
-        raise UsageError(f"--method must be one of {', '.join(ufm.METHODS)}; got {args.method!r}")
+    table = ufm.solvers.methods()
+    if args.method not in table:
+        raise UsageError(f"--method must be one of {', '.join(table)}; got {args.method!r}")
     if args.lr is None:
         return args.method
-    if args.method not in ("gd", "sgd", "adam"):
-        raise UsageError(f"--lr applies to gd, sgd and adam only; got --method {args.method}")
+    with_lr = [name for name, cls in table.items() if "lr" in {f.name for f in dataclasses.fields(cls)}]
+    if args.method not in with_lr:
+        raise UsageError(f"--lr applies to {', '.join(with_lr)} only; got --method {args.method}")
     if args.lr <= 0:
         raise UsageError(f"--lr must be > 0; got {args.lr}")
-    return {"gd": ufm.GD, "sgd": ufm.SGD, "adam": ufm.Adam}[args.method](lr=args.lr)
-
-
-def theory_record(sol) -> dict:
-    """`prediction` (objective, b, a, case, kappa, extension, source) and `certificate` (ratio, gap_bound, ...)."""
-    from ufm import theory
-
-    pred = theory.predict(sol.problem)
-    cert = theory.certificate(sol.problem, sol.W, sol.H, sol.b)
-    return {
-        "prediction": {
-            "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
-            "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,
-        },
-        "certificate": cert._asdict(),
-    }
-
-
-def solution_record(sol) -> dict:
-    """A JSON-ready dict of one solution: problem, objective, gradient, steps, status, b, metrics, times,
-    and what theory predicts for it (prediction, certificate)."""
-    import ufm
-
-    return ufm.jsonable({
-        "problem": sol.problem.to_dict(),
-        "method": type(sol.method).__name__.lower(),
-        "objective": sol.objective,
-        "grad_norm": sol.grad_norm,
-        "rel_grad_norm": sol.rel_grad_norm,
-        "steps": sol.steps,
-        "converged": bool(sol.converged),
-        "status": sol.status,
-        "min_curvature": sol.min_curvature,
-        "path": sol.path,
-        "reduced": None if sol.reduced is None else sol.reduced.to_dict(),
-        "b": [float(v) for v in sol.b],
-        "metrics": ufm.metrics.all(sol.W, sol.H, sol.b, labels=sol.problem.labels),
-        "seconds": sol.seconds,
-        "compile_seconds": sol.compile_seconds,
-        **theory_record(sol),
-    })
+    return table[args.method](lr=args.lr)
 
 
 def _f(v, spec: str) -> str:
@@ -138,6 +107,8 @@ def run(args) -> int:
                         init_scale=args.init_scale, reduce=args.reduce)
     except ufm.ParameterError as e:
         raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
-    rec = solution_record(sol)
+    from ufm import theory
+
+    rec = theory.solution_record(sol)
     print(ufm.dumps(rec) if args.json else table(rec))
     return 0 if sol.status in ("converged", "stalled", "max_steps") else 1

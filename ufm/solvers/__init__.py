@@ -8,11 +8,13 @@ there too; see `Solver`.
     Auto               LBFGS, then Newton: the default
 """
 
-from ._protocol import FIRST_ORDER_DEFAULTS, Solver, Status, as_solver, defaults, methods
+from ._protocol import (
+    FIRST_ORDER_DEFAULTS, Solver, Status, as_solver, defaults, gradient_scale, methods, relative_gradient,
+)
 from ._first_order import GD, SGD, Adam
 from ._lbfgs import LBFGS
 from ._newton import Newton, steihaug_cg
-from ._auto import Auto, relative_gradient
+from ._auto import Auto
 
 METHODS = tuple(methods())  # the method names, from the one table in _protocol.methods
 
@@ -20,4 +22,5 @@ METHODS = tuple(methods())  # the method names, from the one table in _protocol.
 __all__ = [
     "Solver", "Status", "as_solver", "defaults", "methods", "METHODS", "FIRST_ORDER_DEFAULTS",
     "GD", "SGD", "Adam", "LBFGS", "Newton", "Auto", "steihaug_cg", "relative_gradient",
+    "gradient_scale",
 ]

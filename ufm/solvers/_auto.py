@@ -14,7 +14,7 @@ from .._errors import ParameterError, check_int
 from . import _tree as T
 from ._lbfgs import LBFGS, LBFGSState
 from ._newton import Newton, NewtonState
-from ._protocol import Status
+from ._protocol import Status, relative_gradient
 
 
 class AutoState(NamedTuple):
@@ -23,12 +23,6 @@ class AutoState(NamedTuple):
     f0: jax.Array  # f at the start: the scale of the switch test (as the engine's tolerance)
     lbfgs: LBFGSState | None  # None where the problem is small (`Auto.small`): Newton from the start
     newton: NewtonState
-
-
-def relative_gradient(f, g, f0):
-    """‖g‖ / min(|f|, |f(x0)|): capped at |f(x0)| so that a run whose f blows up cannot pass a small ratio."""
-    scale = jnp.maximum(jnp.minimum(jnp.abs(f), jnp.abs(f0)), jnp.finfo(f.dtype).tiny)
-    return T.norm(g) / scale
 
 
 @dataclasses.dataclass(frozen=True)

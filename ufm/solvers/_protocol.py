@@ -22,29 +22,56 @@ from __future__ import annotations
 import enum
 from typing import Any, Protocol, runtime_checkable
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from .._errors import ParameterError
+from . import _tree as T
 
 
 class Status(enum.StrEnum):
-    """How a run ended. A str (``sol.status == "converged"``) with an integer `code` used inside JAX."""
+    """How a run ended. A str (``sol.status == "converged"``) with a fixed integer `code` (what a compiled
+    program carries; stored in scan rows, so a code never changes meaning) and a one-line `message`."""
 
-    RUNNING = "running"
-    CONVERGED = "converged"
-    MAX_STEPS = "max_steps"
-    DIVERGED = "diverged"
-    STALLED = "stalled"
-    SADDLE = "saddle"  # the gradient test holds, but the Hessian has a negative eigenvalue: not a minimiser
+    def __new__(cls, value: str, code: int, message: str):
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.code = code
+        obj.message = message
+        return obj
 
-    @property
-    def code(self) -> int:
-        return _ORDER.index(self)
+    RUNNING = "running", 0, "the run had not ended"
+    CONVERGED = "converged", 1, "‖∇f‖ ≤ tol·min(|f|, |f(x0)|), and no negative curvature was found"
+    MAX_STEPS = "max_steps", 2, "the step budget ran out before the gradient test held"
+    DIVERGED = "diverged", 3, "a step was non-finite or blew up; the last finite iterate is returned"
+    STALLED = "stalled", 4, "the solver could make no further progress before the gradient test held"
+    SADDLE = "saddle", 5, "the gradient test holds, but the Hessian has a negative eigenvalue: not a minimiser"
 
     @classmethod
     def from_code(cls, code: int) -> "Status":
-        return _ORDER[int(code)]
+        try:
+            return _BY_CODE[int(code)]
+        except KeyError:
+            raise ValueError(f"Status.from_code: no status has code {code!r}") from None
 
 
-_ORDER = tuple(Status)
+_BY_CODE = {s.code: s for s in Status}
+
+
+def gradient_scale(f, f0):
+    """min(|f|, |f(x0)|), floored at the dtype's smallest normal number: the scale the relative gradient is
+    measured against, capped at |f(x0)| so that a run whose f blows up cannot pass a small ratio. JAX arrays in a
+    program, numpy arrays or floats on the host (no program is compiled for them)."""
+    xp = jnp if isinstance(f, jax.Array) or isinstance(f0, jax.Array) else np
+    dtype = getattr(f, "dtype", np.dtype(np.float64))
+    return xp.maximum(xp.minimum(xp.abs(f), xp.abs(f0)), xp.finfo(dtype).tiny)
+
+
+def relative_gradient(f, g, f0):
+    """‖∇f‖₂ / min(|f|, |f(x0)|) (`gradient_scale`): the quantity a run's `tol` bounds — the engine's stopping
+    test, `Auto`'s switch to Newton and a class-mean solve's lifted gradient use this one definition."""
+    return T.norm(g) / gradient_scale(f, f0)
 
 
 @runtime_checkable
@@ -93,4 +120,5 @@ def as_solver(method, owner: str = "solve"):
     return method
 
 
-__all__ = ["Status", "Solver", "defaults", "methods", "as_solver", "FIRST_ORDER_DEFAULTS"]
+__all__ = ["Status", "Solver", "defaults", "methods", "as_solver", "relative_gradient", "gradient_scale",
+           "FIRST_ORDER_DEFAULTS"]
