@@ -30,3 +30,28 @@ def errata_records():
     from ufm import theory
 
     return theory.errata()
+
+
+@pytest.fixture(scope="session")
+def quick_figures(tmp_path_factory):
+    """Every figure in quick mode, built once per session (the figure tests and the documentation site's
+    gallery both read it): (folder, NAME → paths)."""
+    from ufm.experiments import figures
+
+    out = tmp_path_factory.mktemp("figures")
+    return out, figures.build(out, quick=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The headless browser of the page tests (Debian's chromium; `make browser` installs it). Skips without
+    one, unless UFM_REQUIRE_BROWSER is set (CI), where a missing browser fails."""
+    import os
+    import shutil
+
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        if os.environ.get("UFM_REQUIRE_BROWSER"):
+            pytest.fail("UFM_REQUIRE_BROWSER is set but no chromium is installed (make browser)")
+        pytest.skip("no headless browser (chromium) installed; `make browser` installs Debian's")
+    return browser

@@ -18,7 +18,7 @@ def test_json_output(capsys):
         assert key in rec
     assert rec["problem"]["delta"] == 0.2 and rec["problem"]["K"] == 3 and rec["converged"] is True
     assert len(rec["b"]) == 3
-    for key in ("nc1", "nc2", "nc3", "w_norm_mean", "h_mean_norm_mean"):
+    for key in ("nc1", "nc2_w", "nc3", "w_norm_mean", "h_mean_norm_mean"):
         assert key in rec["metrics"]
 
 

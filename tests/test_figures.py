@@ -17,10 +17,8 @@ NAMES = list(figures.modules())
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figures")
-    paths = figures.build(out, quick=True, progress=False)
-    return out, paths
+def built(quick_figures):
+    return quick_figures
 
 
 def meta(built, name):
@@ -44,10 +42,10 @@ def test_figure_builds_png_pdf_json_and_its_checks_pass(built, name):
 def test_gallery_lists_every_figure_with_caption_source_and_command(built):
     out, _ = built
     page = (out / "index.html").read_text()
-    for name, mod in figures.modules().items():
+    for name, fig in figures.modules().items():
         assert f"src='{name}.png'" in page
         assert f"ufm figures --only {name} --out {out} --quick" in page
-        assert html.escape(mod.REPRODUCES.split(";")[0]) in page
+        assert html.escape(fig.reproduces.split(";")[0]) in page
 
 
 def test_xi_minimum_is_the_ce_global_minimum(built):
@@ -199,26 +197,15 @@ def test_full_conditioning_figure_against_local_rate(built):
     assert m["data"]["K=4"][0]["kappa_full"] == pytest.approx(theory.local_rate(p).kappa_full, rel=1e-9)
 
 
-def _browser():
-    import shutil
-
-    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-
-
-def test_gallery_renders_in_a_headless_browser(built, tmp_path):
+def test_gallery_renders_in_a_headless_browser(built, chromium, tmp_path):
     """The gallery is a web page: a real headless browser (Debian's chromium; CI installs it, `make browser`)
     loads index.html; every image decodes, every caption renders without raw markup (backticks, TeX braces,
     dollar signs, backslashes), and the page logs no console error."""
-    import os
     import re
     import shutil
     import subprocess
 
-    browser = _browser()
-    if browser is None:
-        if os.environ.get("UFM_REQUIRE_BROWSER"):
-            pytest.fail("UFM_REQUIRE_BROWSER is set but no chromium is installed (make browser)")
-        pytest.skip("no headless browser (chromium) installed; `make browser` installs Debian's")
+    browser = chromium
     out = built[0]
     # A copy of the page with a read-only probe that records what the browser rendered into the DOM.
     probe = ("<script>window.addEventListener('load',function(){var im=[].slice.call(document.images);"

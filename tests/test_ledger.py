@@ -63,9 +63,24 @@ def test_every_numbered_statement_of_the_papers_has_a_row():
     assert not missing
 
 
-def test_readme_shows_the_ledger_as_rendered():
-    assert theory.ledger_markdown() in (ROOT / "README.md").read_text(), \
-        "README's ledger is stale: paste the output of `ufm verify --ledger` over it"
+def test_the_claims_page_shows_the_ledger_and_the_claims_as_generated():
+    """The documentation's claims page is generated from `theory.claims()` and `theory.CLAIMS` when the site is
+    built (docs/hooks.py), so it cannot go stale; tests/test_docs.py checks the built page."""
+    page = (ROOT / "docs" / "claims.md").read_text()
+    assert "<!-- ufm:ledger -->" in page and "<!-- ufm:claims -->" in page
+
+
+def test_every_claim_is_one_registry_entry_with_a_check():
+    specs = theory.CLAIMS
+    assert theory.CLAIM_KEYS == {c.key for c in specs} and len(specs) == len(theory.CLAIM_KEYS)
+    families = {f.name: f for f in theory.FAMILIES}
+    for c in specs:
+        assert c.family in families and c in families[c.family].claims
+        assert c.sources and all(ref == "derived" or ref in theory.PAPERS or re.fullmatch(r"\d{4}\.\d{5}", ref)
+                                 for ref, _ in c.sources), c
+        assert c.tol >= 0 and c.name
+    used = {k for r in theory.claims() for k in r.claims}
+    assert used <= theory.CLAIM_KEYS
 
 
 def test_cli_prints_the_ledger_without_solving(tmp_path, capsys):

@@ -43,10 +43,11 @@ def test_invariant_to_rotation_and_within_class_permutation(seed):
 
 def test_zero_on_exact_etf():
     m = metrics.all(*etf_point())
-    for key in ("nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "self_duality"):
+    for key in ("nc1", "cdnv", "nc2_w", "nc2_means", "nc3", "nc3_duality", "nc4", "nc4_nobias", "self_duality",
+                "equinorm_w", "equinorm_means", "equiangle_means", "maxangle_means"):
         assert abs(m[key]) < 1e-12, (key, m[key])
     assert m["numerical_rank"] == pytest.approx(1.0, abs=1e-12)
-    for key in ("accuracy", "ncc_accuracy", "ncc_agreement"):
+    for key in ("accuracy", "accuracy_nobias", "ncc_accuracy"):
         assert m[key] == 1.0
     # CM = 1 − (−1/(K−1)) = K/(K−1) for every sample at an ETF.
     assert m["cm_min"] == pytest.approx(K / (K - 1), rel=1e-12)

@@ -26,8 +26,10 @@ from ._imbalance import (
     ImbalancedMSE, MinorityThreshold, imbalanced_mse, imbalanced_mse_minimizer, merge_threshold, minority_spread,
     minority_threshold, seli_gram,
 )
-from ._verify import CLAIM_KEYS, Claim, Report, verify
+from ._claimset import CLAIM_KEYS, CLAIMS, ClaimSpec, claim_spec
+from ._verify import FAMILIES, Claim, Family, Report, verify
 from ._claims import LedgerRow, claims, ledger_markdown
+from ._record import flat_record, solution_record
 from ._hessian import (
     PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
     predicted_spectra, rotation_zero_modes, spectrum, zero_modes, spectrum_full, spectrum_h, spectrum_w,
@@ -41,7 +43,7 @@ __all__ = [
     "Erratum", "errata", "PAPERS", "Paper", "references", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
     "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LocalRate", "local_rate", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
-    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "LedgerRow", "claims", "ledger_markdown", "Saddle", "saddles", "origin", "padded", "mse_subset",
+    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "CLAIMS", "ClaimSpec", "claim_spec", "FAMILIES", "Family", "LedgerRow", "claims", "ledger_markdown", "solution_record", "flat_record", "Saddle", "saddles", "origin", "padded", "mse_subset",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes", "zero_modes",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 
@@ -147,10 +148,12 @@ def _signature(W, H, labels, K):
 
 @float64()
 def census(problem: Problem, starts: int = 24, seed: int = 0, scales=(0.01, 0.1, 1.0, 3.0),
-           curvature_tol: float = 1e-8) -> Census:
+           curvature_tol: float = 1e-8, progress=None) -> Census:
     """The census of `problem`'s critical points (see the module). `starts`: at least the origin-near and padded
     starts, the rest random at `scales` (N(0, s²) entries, b = 0); one batched Newton-CG solve runs them all.
-    `curvature_tol`: λ_min below −curvature_tol × the largest |eigenvalue| is negative curvature."""
+    `curvature_tol`: λ_min below −curvature_tol × the largest |eigenvalue| is negative curvature.
+    `progress(message)`, if given, receives a line as each phase starts and as each end point is classified."""
+    say = progress or (lambda msg: None)
     if not isinstance(problem, Problem):
         raise TypeError(f"census(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     if problem.means:
@@ -159,8 +162,12 @@ def census(problem: Problem, starts: int = 24, seed: int = 0, scales=(0.01, 0.1,
         raise ParameterError("starts", starts, "an integer in [2, 10000]", "census")
     rng = np.random.default_rng(seed)
     points = _starts(problem, starts, rng, tuple(scales))
+    say(f"solving from {len(points)} starts (Newton-CG, {ufm.Layout.of(problem).size} variables; the first solve "
+        "of a shape compiles it)")
+    t0 = time.perf_counter()
     batch = ufm.solve_batch([problem] * len(points), method=ufm.Newton(), max_steps=2000, reduce="never",
                             init=[p for _, p in points], seeds=list(range(len(points))))
+    say(f"solved in {time.perf_counter() - t0:.1f} s; merging end points")
     pred = predict(problem)
     found = []  # [label, sol, signature]
     for (label, _), sol in zip(points, batch.unstack()):
@@ -185,7 +192,8 @@ def census(problem: Problem, starts: int = 24, seed: int = 0, scales=(0.01, 0.1,
                      and (certificate(problem, f[1].W, f[1].H, f[1].b).ratio or math.inf) <= 1 + 1e-6]
         f_star, source = (min(certified), "certificate") if certified else (lowest, "lowest found")
     out = []
-    for label, sol, _, labels in found:
+    for i, (label, sol, _, labels) in enumerate(found, 1):
+        say(f"classifying end point {i}/{len(found)} by the full Hessian's smallest eigenvalue")
         lam = _lambda_min(problem, sol.W, sol.H, sol.b) if sol.status in ("converged", "saddle") else math.nan
         gap = sol.objective - f_star
         at_origin = float(np.abs(sol.W).max(initial=0.0)) < 1e-9 and float(np.abs(sol.H).max(initial=0.0)) < 1e-9

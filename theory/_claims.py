@@ -161,7 +161,7 @@ def claims() -> tuple[LedgerRow, ...]:
 
 
 def ledger_markdown() -> str:
-    """The ledger as a Markdown table (the README's, and `ufm verify --ledger`)."""
+    """The ledger as a Markdown table (the documentation site's claims page, and `ufm verify --ledger`)."""
     lines = ["| paper | statement | one line | status | by |", "|---|---|---|---|---|"]
     for r in _ROWS:
         by = {"checked": ", ".join(r.claims) + (f" ({r.why})" if r.why else ""), "not checkable": r.why,

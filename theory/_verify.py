@@ -10,6 +10,7 @@ import dataclasses
 import math
 import time
 from collections import defaultdict
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from ufm import Problem, float64
 
 from . import _census, _contrastive, _errata, _escape, _hessian, _imbalance, _landscape, _mse, _saddles
 from ._certificate import certificate
+from ._claimset import CLAIMS, ClaimSpec
 from ._papers import PAPERS, references
 from ._predict import minimizer, predict
 
@@ -30,12 +32,17 @@ STEPS = 2000
 
 @dataclasses.dataclass
 class Claim:
-    """One row of the verification table."""
+    """One row of the verification table: a claim of `CLAIMS` (its spec) with the cases run."""
 
     name: str
     source: str
     tol: float
     cases: list = dataclasses.field(default_factory=list)
+    key: str = ""
+
+    @classmethod
+    def of(cls, spec: ClaimSpec) -> "Claim":
+        return cls(spec.name, spec.source, spec.tol, key=spec.key)
 
     def add(self, label: str, error: float, **numbers) -> None:
         self.cases.append({"case": label, "error": float(error), **{k: _plain(v) for k, v in numbers.items()}})
@@ -100,17 +107,11 @@ class Report:
         return {
             "passed": self.passed, "seconds": self.seconds, "quick": self.quick, "seed": self.seed,
             "compilations": self.compilations, "compile_seconds": self.compile_seconds,
-            "claims": [{"claim": c.name, "source": c.source, "tol": c.tol, "worst": c.worst, "passed": c.passed,
+            "claims": [{"key": c.key, "claim": c.name, "source": c.source, "tol": c.tol, "worst": c.worst, "passed": c.passed,
                         "cases": c.cases} for c in self.claims],
             "errata": [{**e._asdict(), "citation": e.citation, "evidence": e.evidence} for e in self.errata],
             "references": {k: p.citation for k, p in PAPERS.items()},
         }
-
-
-#: The keys of the battery's claims (`ufm.theory.claims()` names them); the full battery runs every one.
-CLAIM_KEYS = frozenset(
-    "obj route ext proc b nc norm cert gap scale xi phi kappa spec zero sgrad sray smin sexact sratio sesc fl crit "
-    "sdual dlow small fesc lsrate alpha imb_mse imb_red imb_thr imb_mc imb_seli census".split())
 
 
 # --------------------------------------------------------------------------------------------- draws
@@ -261,64 +262,65 @@ def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
     return dataclasses.replace(report, compilations=comp.count, compile_seconds=comp.seconds)
 
 
+@dataclasses.dataclass
+class _Battery:
+    """What the families of checks share: the settings, the seeded generator, the drawn problems and their
+    solves, and the claims (key → `Claim`) they add cases to."""
+
+    quick: bool
+    seed: int
+    rng: np.random.Generator
+    problems: list
+    sols: dict
+    C: dict
+
+
+class Family(NamedTuple):
+    """A family of claims and the check that decides them: `check(battery)` adds cases to the family's claims
+    (`claims`: the entries of `CLAIMS` with this family). `title` is the progress line."""
+
+    name: str
+    title: str
+    check: Callable
+
+    @property
+    def claims(self) -> tuple:
+        return tuple(c for c in CLAIMS if c.family == self.name)
+
+
 def _battery(quick: bool, seed: int, progress) -> Report:
     progress = progress or (lambda msg: None)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    C = {}
-
-    def claim(key, name, source, tol):
-        assert key in CLAIM_KEYS, f"claim {key!r} is not in CLAIM_KEYS (the ledger refers to claims by these keys)"
-        C[key] = Claim(name, source, tol)
-        return C[key]
-
-    obj_c = claim("obj", "solver f = predicted global minimum f* (rel)", 
-                  "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 Thm 4.1; arXiv:2210.02192 Thm 1", 1e-9)
-    route_c = claim("route", "MSE case formulas = SVD value route (rel)", "arXiv:2203.01238 Thm B.1 vs Lemma B.2–B.3", 1e-12)
-    ext_c = claim("ext", "EXTENSION beyond the printed d-hypotheses: f = g(a*)", "d=K−1 CE/LS/FL, d=K FL (numerical)",
-                  1e-9)
-    proc_c = claim("proc", "solution = predicted minimizer mod rotation", "arXiv:2203.01238 Thm B.1; arXiv:2402.03979 eqs. 11–12", 1e-6)
-    b_c = claim("b", "bias b = b*", "arXiv:2203.01238 Thm B.1 (bias); arXiv:2402.03979 Thm 4.1 (iii)", 1e-7)
-    nc_c = claim("nc", "NC1, self-duality, NC4 (and NC2, NC3 where H̄ᵀH̄ ∝ Π) ≈ 0", 
-                 "arXiv:2203.01238 Thm 3.1; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-8)
-    norm_c = claim("norm", "mean ‖w^k‖, ‖h̄_k − h_G‖ = closed form (rel)", "arXiv:2402.03979 Thm 4.1, Fig. 6(b)", 1e-6)
-    cert_c = claim("cert", "certificate ‖G‖₂/λ_Z = 1 at minimizers (≤ 1 at 0)", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-6)
-    gap_c = claim("gap", "certified gap bound f − f* ≤ bound, bound/|f| small", "derived: nuclear norm, arXiv:2105.02375 Lemma A.3", 1e-9)
-    scale_c = claim("scale", "CE/LS a* closed form = 1-D global minimiser of g", "arXiv:2402.03979 Lemma D.5; arXiv:2210.02192 Thm 1", 1e-9)
-    xi_c = claim("xi", "min_ρ ξ(ρ) = CE minimum; ξ = g on the NC family", "arXiv:2105.02375 App. B.1, Fig. 8", 1e-10)
-    phi_c = claim("phi", "L(z) ≥ φ(Σ(z_j − z_k)), equality iff off-target equal", "arXiv:2210.02192 Def. 1, App. B", 1e-12)
-    kappa_c = claim("kappa", "cond(∇²_W φ) = cond(∇²_H φ) = K·p_t, K ≥ 3; = 1 at K = 2 (rel)",
-                    "arXiv:2402.03979 Thm 4.2, eqs. 51, 59 (K = 2: erratum)", 1e-8)
-    spec_c = claim("spec", "block spectra = eqs. 45/49/58 with multiplicities", "arXiv:2402.03979 App. E (eq. 52 with 1/N)", 1e-8)
-    zero_c = claim("zero", "zero modes of ∇²f = rotation-orbit dimension (+1 for CE/LS/FL when λ_b = 0)",
-                   "derived: rotations W→WR, H→RᵀH; the softmax shift b → b + c1", 0.0)
-    claim("sgrad", "saddle: ‖∇f‖ ≈ 0", 
-          "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2", 1e-10)
-    claim("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", "arXiv:2105.02375 App. C", 1e-8)
-    claim("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2", 1e-10)
-    claim("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)", "derived (origin block Hessian)", 1e-8)
-    claim("sratio", "saddle: certificate ratio > 1", "arXiv:2105.02375 Thm 3.2 proof", 0.0)
-    claim("sesc", "saddle + 1e-6 perturbation escapes to f* (rel)", "arXiv:2210.02192 Thm 2; arXiv:2203.01238 Thm 3.3", 1e-9)
-    claim("fesc", "saddle: gradient descent (η = 1/λ_max) from a 1e-6 random start escapes when the quadratic "
-          "model says (steps, rel, ±1)", "arXiv:2210.02192 Thm 2; arXiv:2105.02375 Thm 3.2; derived (ufm.theory.escape)",
-          0.02)
-    fl_c = claim("fl", "FL convex iff p_k ≥ τ(γ) (sharp; printed: 0.21 suffices)", "arXiv:2210.02192 Cor. 2 (τ derived)", 1e-12)
-    small_c = claim("small", "λ·√(KN) = 10⁻⁶: f = f* (claim obj) and, to the float64 floor √(ε/λ), the "
-                    "minimiser, NC, self-duality, λ_W WᵀW = λ_H HHᵀ, certificate ratio 1",
-                    "as claims proc, nc, sdual, crit, cert, at the tiny-λ edge", 1e-4)
-    crit_c = claim("crit", "critical points: λ_W WᵀW = λ_H HHᵀ (rel)",
-                   "arXiv:2105.02375 Lemma B.2; arXiv:2210.02192 App. C Lemma 5", 1e-7)
-    sdual_c = claim("sdual", "self-duality with its scale: h_{k,i} = √(λ_W/(λ_H n)) w^k (rel)",
-                    "arXiv:2203.01238 Lemma B.4; arXiv:2105.02375 Thm 3.1; arXiv:2210.02192 Thm 1", 1e-7)
-    dlow_c = claim("dlow", "MSE d < K−1: WWᵀ ∝ rank-d projection in range(Π); an equal-norm polygon also attains f*",
-                   "arXiv:2203.01238 Thm 3.1 (d < K−1: P_d(I − 11ᵀ/K)) and its discussion of d", 1e-8)
-
     problems = draw(rng, quick)
     progress(f"{len(problems)} problems drawn (seed {seed})")
     sols = solve_all(problems, seed, progress)
+    ctx = _Battery(quick, seed, rng, problems, sols, {c.key: Claim.of(c) for c in CLAIMS})
+    for family in FAMILIES:
+        progress(family.title)
+        family.check(ctx)
+    progress("re-checking the errata")
+    errata = _errata.errata()
+    return Report([c for c in ctx.C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
 
-    progress("checking minima, minimizers, biases, NC metrics and certificates")
-    for p, sol in sols.items():
+
+def _check_solutions(ctx: _Battery) -> None:
+    """Every drawn solve against `predict`: the value, the minimiser modulo rotation, the bias, the NC metrics
+    and norms, the certificate and its gap bound, the critical-point balance and self-duality."""
+    obj_c = ctx.C["obj"]
+    route_c = ctx.C["route"]
+    ext_c = ctx.C["ext"]
+    proc_c = ctx.C["proc"]
+    b_c = ctx.C["b"]
+    nc_c = ctx.C["nc"]
+    norm_c = ctx.C["norm"]
+    cert_c = ctx.C["cert"]
+    gap_c = ctx.C["gap"]
+    crit_c = ctx.C["crit"]
+    sdual_c = ctx.C["sdual"]
+    dlow_c = ctx.C["dlow"]
+    small_c = ctx.C["small"]
+    for p, sol in ctx.sols.items():
         lab = _label(p)
         pred = predict(p)
         if pred.objective is None:
@@ -360,10 +362,10 @@ def _battery(quick: bool, seed: int, progress) -> Report:
                            h_pred=pred.h_mean_norm)
                 errs = {"nc1": m["nc1"], "self_duality": m["self_duality"]}
                 if p.d >= p.K - 1:  # below, samples sit on decision boundaries (ties): NC4 is not defined there
-                    errs["nc4"] = 1 - m["ncc_agreement"]
+                    errs["nc4"] = m["nc4"]
                 gram = pred.gram_h / np.trace(pred.gram_h)
                 if np.allclose(gram, (np.eye(p.K) - 1 / p.K) / (p.K - 1), atol=1e-12):
-                    errs.update(nc2=m["nc2"], nc3=m["nc3"], nc3_guo=m["nc3_guo"])
+                    errs.update(nc2_w=m["nc2_w"], nc3=m["nc3"], nc3_duality=m["nc3_duality"])
                 to(nc_c).add(lab, max(errs.values()), what="nc", **errs)
         if p.bias and not (p.loss != "mse" and p.lam_b == 0):
             b_c.add(lab, float(np.max(np.abs(sol.b - pred.b))), b=sol.b[0], b_pred=pred.b[0])
@@ -381,8 +383,14 @@ def _battery(quick: bool, seed: int, progress) -> Report:
             gap_c.add(lab, cert.gap_bound / abs(sol.objective), bound=cert.gap_bound,
                       actual=sol.objective - pred.objective)
 
-    progress("checking the 1-D scale, ξ(ρ) and the lower bounds φ")
-    for p in problems:
+
+
+def _check_scale(ctx: _Battery) -> None:
+    """The 1-D scale of CE/LS, ξ(ρ) of the geometric analysis, and the lower bound φ of contrastive losses."""
+    scale_c = ctx.C["scale"]
+    xi_c = ctx.C["xi"]
+    phi_c = ctx.C["phi"]
+    for p in ctx.problems:
         if p.loss in ("ce", "ls"):
             a = _contrastive.ce_ls_scale(p)
             m = _contrastive.scale_minima(p)
@@ -397,17 +405,23 @@ def _battery(quick: bool, seed: int, progress) -> Report:
             xi_c.add(_label(p), max(err_curve, max(pred.objective - xi.min(), 0.0) / pred.objective),
                      xi_min=float(xi.min()), f_star=pred.objective)
         if p.loss in ("ce", "ls", "fl"):
-            Z = rng.standard_normal((p.K, p.N)) * 4
+            Z = ctx.rng.standard_normal((p.K, p.N)) * 4
             gaps = _contrastive.lower_bound_gap(p, Z)
             # Off-target logits equal within each column: a random level plus a margin on the true class.
-            Ze = rng.standard_normal((1, p.N)) + rng.uniform(-5, 5) * p.Y
+            Ze = ctx.rng.standard_normal((1, p.N)) + ctx.rng.uniform(-5, 5) * p.Y
             eq = _contrastive.lower_bound_gap(p, Ze)
             phi_c.add(_label(p), max(-float(gaps.min()), float(np.max(np.abs(eq)))), min_gap=float(gaps.min()))
 
-    progress("checking Hessian spectra and condition numbers")
-    for p in problems:
+
+
+def _check_hessians(ctx: _Battery) -> None:
+    """Block spectra and condition numbers at the closed-form minimisers, and the full Hessian's zero modes."""
+    kappa_c = ctx.C["kappa"]
+    spec_c = ctx.C["spec"]
+    zero_c = ctx.C["zero"]
+    for p in ctx.problems:
         pred = predict(p)
-        if pred.kappa is None or (quick and p.K > 4):
+        if pred.kappa is None or (ctx.quick and p.K > 4):
             continue
         W, H, b = minimizer(p)
         ps = _hessian.predicted_spectra(p)
@@ -421,22 +435,17 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         expect = _hessian.zero_modes(p, p.K - 1)
         zero_c.add(_label(p), abs(zeros - expect), zeros=zeros, expected=expect, lambda_min=full.eigenvalues[0])
 
-    progress("rescaled MSE: certified solves and their collapse geometry")
-    _check_rescaled(quick, seed, claim)
 
-    progress("gradient descent near CE/LS minimisers: the full Hessian against K·p_t")
-    _check_local_rates(quick, seed, claim)
 
-    progress("constructing strict saddles and escaping from them")
-    _check_saddles(problems, quick, seed, C)
-
-    progress("computing the sharp FL convexity thresholds")
+def _check_fl(ctx: _Battery) -> None:
+    """The sharp FL convexity threshold τ(γ) against the printed sufficient 0.21."""
+    fl_c = ctx.C["fl"]
     for gamma in (1.0, 2.0, 3.0, 5.0):
         th = _landscape.fl_convexity_threshold(gamma)
         worst = 0.0
         for K in (2, 3, 5, 10):
-            for _ in range(5 if quick else 20):
-                q = rng.dirichlet(np.full(K - 1, rng.uniform(0.2, 3.0)))
+            for _ in range(5 if ctx.quick else 20):
+                q = ctx.rng.dirichlet(np.full(K - 1, ctx.rng.uniform(0.2, 3.0)))
                 above = _landscape.fl_min_curvature(np.concatenate([[th.tau * 1.01], (1 - th.tau * 1.01) * q]), gamma)
                 worst = max(worst, -above)
         # Just below τ some configuration is non-convex (take mass on one other class, K = 2 form).
@@ -444,15 +453,6 @@ def _battery(quick: bool, seed: int, progress) -> Report:
         fl_c.add(f"γ={gamma:g}", worst if below < 0 and th.tau <= 0.21 else math.inf, tau=th.tau,
                  printed_value=0.21, curvature_below=below)
 
-    progress("checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds")
-    _check_imbalance(quick, seed, C, claim)
-
-    progress("census of critical points (benign landscapes: edges, thresholds, imbalance)")
-    _check_census(quick, seed, claim)
-
-    progress("re-checking the errata")
-    errata = _errata.errata()
-    return Report([c for c in C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
 
 
 def _spectrum_error(measured, predicted) -> float:
@@ -468,12 +468,13 @@ def _spectrum_error(measured, predicted) -> float:
     return err
 
 
-def _check_saddles(problems, quick, seed, claims: dict):
-    """The saddle claims (claims["sgrad"], ["sray"], ["smin"], ["sexact"], ["sratio"], ["sesc"]) on every
+def _check_saddles(ctx: _Battery) -> None:
+    """The saddle claims (sgrad, sray, ["smin"], ["sexact"], ["sratio"], ["sesc"]) on every
     constructed strict saddle, for every d ≥ 2 (d ≤ K included: the MSE landscape paper's second case of its
     strict-saddle theorem, Zhou et al. 2022, arXiv 2203.01238, Thm 3.2; padded points need r < d)."""
     sgrad_c, sray_c, smin_c, sexact_c, sratio_c, sesc_c, fesc_c = (
-        claims[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc", "fesc"))
+        ctx.C[k] for k in ("sgrad", "sray", "smin", "sexact", "sratio", "sesc", "fesc"))
+    problems, quick, seed = ctx.problems, ctx.quick, ctx.seed
     rng = np.random.default_rng(seed + 1)
     seen, fesc_groups = set(), {}
     escapes = defaultdict(list)
@@ -557,15 +558,14 @@ def _imbalanced_draw(quick: bool) -> list[Problem]:
     return out
 
 
-def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
+def _check_imbalance(ctx: _Battery) -> None:
     """The imbalanced-UFM claims: the MSE closed form (`_imbalance.imbalanced_mse`) against solves, the exact
     class-mean reduction against full solves, and the minority-collapse thresholds located by bisection."""
-    src_mse = "derived (arXiv:2301.00437 setting)"
-    imb_c = claim("imb_mse", "imbalanced MSE: f, WWᵀ, H̄ᵀH̄, b = closed form", src_mse, 1e-7)
-    red_c = claim("imb_red", "imbalanced: class-mean solve = full solve, certified", "derived (ufm.reduction)", 1e-10)
-    thr_c = claim("imb_thr", "MSE minority collapse at λ_Z = M√n_min/N (bisection, rel)", src_mse, 1e-8)
-    mc_c = claim("imb_mc", "CE/LS minority merge at λ_Z = (1−δ)√n_min/N (rel); vanish certified both sides",
-                 "derived (ufm.theory.merge_threshold); arXiv:2101.12699; arXiv:2309.09725", 1e-8)
+    quick, seed = ctx.quick, ctx.seed
+    imb_c = ctx.C["imb_mse"]
+    red_c = ctx.C["imb_red"]
+    thr_c = ctx.C["imb_thr"]
+    mc_c = ctx.C["imb_mc"]
     for p in _imbalanced_draw(quick):
         th = _imbalance.imbalanced_mse(p)
         sol = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed)
@@ -591,7 +591,7 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
                   ratio=cert.ratio, path=r.path)
     counts = (100, 100, 10, 10)
     # Vanishing regularisation: bias-free CE approaches SELI, not the ETF (slowly: ~1/log(1/λ)). Full battery.
-    seli_c = claim("imb_seli", "CE λ→0, no bias: WWᵀ → SELI, away from the ETF", "arXiv:2208.05512 (SELI)", 0.15)
+    seli_c = ctx.C["imb_seli"]
     G_seli, G_etf = _imbalance.seli_gram(counts), (np.eye(4) - 0.25) / 3
     dist = []
     for lam in () if quick else (1e-2, 1e-4, 1e-6, 1e-8):
@@ -643,14 +643,14 @@ def _check_imbalance(quick: bool, seed: int, C: dict, claim) -> None:
                  bracket=list(t.bracket), **numbers)
 
 
-def _check_local_rates(quick: bool, seed: int, claim) -> None:
+def _check_local_rates(ctx: _Battery) -> None:
     """The conclusion of Guo et al. 2025 (arXiv 2402.03979) Thm 4.2 — a smaller K·p_t, so label smoothing
     converges faster — checked on the whole regularised problem: the condition number of the full ∇²f on its
     nonzero eigenspace at the closed-form minimiser, and gradient descent's measured rate there (η = 1/λ_max)
     against the Hessian's linear model of the same run. What holds: the rate is the model's, and κ_full of LS
     (δ > 0) exceeds CE's in every case, while K·p_t ranks them the other way."""
-    c = claim("lsrate", "CE/LS minimiser: GD rate = full-Hessian model (rel on 1 − rate); κ_full(LS) > κ_full(CE)",
-              "arXiv:2402.03979 Thm 4.2 (its conclusion; the blocks' K·p_t is claim kappa)", 1e-3)
+    quick, seed = ctx.quick, ctx.seed
+    c = ctx.C["lsrate"]
     cases = [(4, 1e-3, (0.0, 0.3))] if quick else [(K, lam, (0.0, 0.1, 0.5, 0.9)) for K in (3, 4, 10)
                                                     for lam in (1e-3, 1e-2)]
     for K, lam, deltas in cases:
@@ -671,14 +671,14 @@ def _check_local_rates(quick: bool, seed: int, claim) -> None:
                   lambda_min=r.lambda_min, lambda_max=r.lambda_max, steps=r.steps)
 
 
-def _check_rescaled(quick: bool, seed: int, claim) -> None:
+def _check_rescaled(ctx: _Battery) -> None:
     """Rescaled MSE (α ≠ 1, M ≠ 1), which Zhou et al. 2022 (arXiv 2203.01238, §3.1 'Extension to the rescaled
     MSE') expect to collapse like the vanilla loss: certified solves (d ≥ K) and their geometry — NC1,
     self-duality at its scale √(λ_W/(λ_H n)), NC3, NC4 (the nearest-class-centre rule agrees with the classifier
     and both are exact), and W Wᵀ in span{I, 11ᵀ}: the ETF Π when λ_b is small, a(I − c11ᵀ) otherwise, as for
     α = 1 (App. Thm B.1)."""
-    c = claim("alpha", "rescaled MSE (α, M), d ≥ K: certified; NC1, self-duality, NC3, NC4 ≈ 0; WWᵀ ∈ span{I, 11ᵀ}",
-              "arXiv:2203.01238 §3.1 (rescaled MSE, conjectured there); App. Thm B.1 for the Gram's form", 1e-8)
+    quick, seed = ctx.quick, ctx.seed
+    c = ctx.C["alpha"]
     # d ≥ K only: at d = K − 1 the collapsed point can lose to a lower one (errata: the rescaled MSE at d = K − 1)
     shapes = [(4, 3, 6)] if quick else [(4, 3, 4), (4, 3, 6), (6, 2, 8)]
     problems = [Problem(K=K, n=n, d=d, loss="mse", alpha=a, M=M, lam_w=5e-3, lam_h=5e-3, lam_b=lb)
@@ -693,19 +693,19 @@ def _check_rescaled(quick: bool, seed: int, claim) -> None:
         gram = float(np.linalg.norm(G.ravel() - basis @ coef) / np.linalg.norm(G))
         dual = math.sqrt(p.lam_w / (p.lam_h * p.n)) * W[np.asarray(p.labels)].T
         errs = {"nc1": m["nc1"], "self_duality": float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
-                "nc3": m["nc3"], "nc4": 1 - m["ncc_agreement"], "misclassified": 1 - m["accuracy"], "gram": gram}
+                "nc3": m["nc3"], "nc4": m["nc4"], "misclassified": 1 - m["accuracy"], "gram": gram}
         errs["certificate"] = abs(certificate(p, sol.W, sol.H, sol.b).ratio - 1)
-        c.add(f"{_label(p)} α={p.alpha:g}", max(errs.values()), nc2=m["nc2"], status=sol.status, **errs)
+        c.add(f"{_label(p)} α={p.alpha:g}", max(errs.values()), nc2_w=m["nc2_w"], status=sol.status, **errs)
 
 
-def _check_census(quick: bool, seed: int, claim) -> None:
+def _check_census(ctx: _Battery) -> None:
     """Benign landscapes by census (`_census.census`): every end point of 12 starts (origin, padded lower-rank
     minimisers, random at four scales) is the global minimum or a strict saddle. Edges: K = 2, n = 1, FL at large
     γ (γ = 8 at K = 2, γ = 6 at K = 6), and λ at 0.95× and 1.05× each collapse-to-zero threshold (MSE:
     λ_Wλ_H = 1/(NK), Zhou et al. 2022, arXiv 2203.01238, Thm 3.1; LS: √(KN)λ_Z + δ = 1, Guo et al. 2025, arXiv
     2402.03979, Thm 4.1), where the global minimum moves to or away from the origin. Quick: K = 2 CE only."""
-    cen_c = claim("census", "census: every end point is the global minimum or a strict saddle",
-                  "arXiv:2105.02375 Thm 3.2; arXiv:2203.01238 Thm 3.2–3.3; arXiv:2210.02192 Thm 2, Cor. 1–2", 0.0)
+    quick, seed = ctx.quick, ctx.seed
+    cen_c = ctx.C["census"]
     edges = [dict(loss="ce", K=2, n=1, d=3)]
     if not quick:
         mse_thr = 1.0 / 3.0  # K = 3, n = 1: λ_W = λ_H = λ with λ² = 1/(NK) = 1/9
@@ -721,3 +721,18 @@ def _check_census(quick: bool, seed: int, claim) -> None:
         bad = [pt for pt in c.points if pt.kind not in ("global minimum", "strict saddle")]
         cen_c.add(f"{_label(p)}{'' if p.balanced else f' counts={list(p.counts)}'}", math.inf if bad else 0.0,
                   kinds=[pt.kind for pt in c.points], gaps=[pt.gap for pt in c.points], f_star_source=c.f_star_source)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("solutions", "checking minima, minimizers, biases, NC metrics and certificates", _check_solutions),
+    Family("scale", "checking the 1-D scale, ξ(ρ) and the lower bounds φ", _check_scale),
+    Family("hessian", "checking Hessian spectra and condition numbers", _check_hessians),
+    Family("rescaled", "rescaled MSE: certified solves and their collapse geometry", _check_rescaled),
+    Family("rates", "gradient descent near CE/LS minimisers: the full Hessian against K·p_t", _check_local_rates),
+    Family("saddles", "constructing strict saddles and escaping from them", _check_saddles),
+    Family("fl", "computing the sharp FL convexity thresholds", _check_fl),
+    Family("imbalance", "checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds",
+           _check_imbalance),
+    Family("census", "census of critical points (benign landscapes: edges, thresholds, imbalance)", _check_census),
+)
+assert {f.name for f in FAMILIES} == {c.family for c in CLAIMS}, "every claim family has one check"

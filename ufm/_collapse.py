@@ -28,7 +28,16 @@ GLOBAL_MEANS = ("samples", "classes")
 
 
 class LabelError(UFMError, ValueError):
-    """Labels that cannot define classes (wrong type, out of range, wrong length, an empty class)."""
+    """Labels that cannot define classes (wrong type, out of range, wrong length, an empty class).
+
+    where: the call that refused them; problem: what is wrong, in words; fixes: keyword arguments that would
+    make the call valid, as (name, value) pairs (the message spells them as Python keywords; the command line
+    spells them as its flags)."""
+
+    def __init__(self, where: str, problem: str, fixes: tuple = ()):
+        self.where, self.problem, self.fixes = where, problem, tuple(fixes)
+        hint = " or ".join(f"pass {name}={value}" for name, value in self.fixes)
+        super().__init__(f"{where}: {problem}" + (f"; {hint}" if hint else ""))
 
 
 class Stats(NamedTuple):
@@ -123,7 +132,8 @@ def _decide(acc: Decisions, H, y, w, means, present, W, b) -> Decisions:
 
 class Collapse(NamedTuple):
     """Every neural-collapse metric of one set of features (Python floats; None where W is needed but not given,
-    or where a streamed run made no decision pass). K' = classes with samples, μ_G the global mean (see
+    or where a streamed run made no decision pass), under the keys of `ufm.metrics.VOCABULARY`. K' = classes with
+    samples, μ_G the global mean (see
     `global_mean`), M the K'×d matrix of centred class means m_k = μ_k − μ_G, Σ_W = S/N, Σ_B = MᵀM/K',
     E = (I − 11ᵀ/K')/√(K'−1) the normalised simplex-ETF Gram matrix, and for a matrix A, Â = A/‖A‖_F.
 
@@ -143,6 +153,8 @@ class Collapse(NamedTuple):
                        Fig. 7, with the classifier's bias); nc4_nobias: the same with argmax_k (Wh)_k
     accuracy           argmax_k (Wh + b)_k = label; accuracy_nobias without b; ncc_accuracy: nearest class mean
     num_classes        K' (classes with samples); num_samples: N
+    classes_from       where K came from: "num_classes" (given), "W" (its rows) or "labels" (the largest label
+                       + 1: a class above it that has no samples cannot be seen, so it is not counted)
     """
 
     nc1: float
@@ -162,6 +174,7 @@ class Collapse(NamedTuple):
     ncc_accuracy: float | None
     num_classes: int
     num_samples: int
+    classes_from: str = "num_classes"
 
     def to_dict(self) -> dict:
         return self._asdict()
@@ -206,10 +219,11 @@ def _cv(x):
     return jnp.std(x) / jnp.maximum(jnp.mean(x), jnp.finfo(jnp.float64).tiny)
 
 
-@functools.partial(jax.jit, static_argnums=(2,))
-def _from_stats(s: Stats, W, classes_mean: bool):
-    """The metrics of `Collapse` that need no pass over the samples, from the statistics of present classes only
-    (s holds only those rows). W: the classifier rows of those classes, or None."""
+def from_stats(s: Stats, W, classes_mean: bool) -> dict:
+    """The quantities that need no pass over the samples, from the statistics of present classes only (s holds
+    only those rows): nc1, cdnv, nc2_means, equinorm_means, equiangle_means, maxangle_means and, with the
+    classifier rows W of those classes, nc2_w, equinorm_w, nc3, nc3_duality (`ufm.metrics.VOCABULARY`). Pure JAX:
+    `collapse`, `Accumulator` and `metrics.all` all compute them here."""
     K = s.count.shape[0]
     N = jnp.sum(s.count)
     mu_g = jnp.mean(s.mean, axis=0) if classes_mean else s.count @ s.mean / N
@@ -239,6 +253,27 @@ def _from_stats(s: Stats, W, classes_mean: bool):
     return out
 
 
+_from_stats = jax.jit(from_stats, static_argnums=(2,))
+
+
+def decision_counts(acc: "Decisions", H, y, w, means, present, W, b) -> "Decisions":
+    """`acc` with the decisions of the rows H (m, d) with labels y and row weights w added: nearest class mean
+    (among the classes `present`) against argmax(Wh + b) and argmax(Wh) — what nc4, nc4_nobias and the accuracies
+    count (`DecisionPass`, `metrics.all`). The N×K score matrix never exists."""
+    return _decide(acc, H, y, w, means, present, W, b)
+
+
+def decisions_result(c: dict, with_classifier: bool = True) -> dict:
+    """nc4, nc4_nobias, accuracy, accuracy_nobias, ncc_accuracy from decision counts (floats on the host: a
+    division inside a program rounds 49·(1/49) to 0.9999999999999999)."""
+    n = np.maximum(c["seen"], 1.0)
+    out = {"ncc_accuracy": c["ncc_correct"] / n}
+    if with_classifier:
+        out.update(accuracy=c["clf_correct"] / n, accuracy_nobias=c["clf_correct_nobias"] / n,
+                   nc4=1.0 - c["agree"] / n, nc4_nobias=1.0 - c["agree_nobias"] / n)
+    return out
+
+
 def _as_rows(features, layout: str, where: str):
     if layout not in LAYOUTS:
         raise ParameterError("layout", layout, "'N,d' (rows are samples) or 'd,N' (columns are samples)", where)
@@ -258,25 +293,26 @@ def _as_rows(features, layout: str, where: str):
 
 def _as_labels(labels, N: int, K: int | None, where: str):
     if labels is None:
-        raise LabelError(f"{where}: labels are required (one integer class per sample; the UFM's class-major "
-                         "order is `ufm.class_labels(K, n)`)")
+        raise LabelError(where, "labels are required (one integer class per sample; the UFM's class-major order "
+                                "is `ufm.class_labels(K, n)`)")
     y = np.asarray(labels)
     if y.ndim != 1:
-        raise LabelError(f"{where}: labels must be 1-D; got shape {y.shape}")
+        raise LabelError(where, f"labels must be 1-D; got shape {y.shape}")
     if y.shape[0] != N:
-        raise LabelError(f"{where}: {y.shape[0]} labels for {N} samples (check the layout: 'N,d' or 'd,N')")
+        raise LabelError(where, f"{y.shape[0]} labels for {N} samples (check the layout: 'N,d' or 'd,N')")
     if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
-        raise LabelError(f"{where}: labels must be integers; got dtype {y.dtype} (convert with .astype(int) if "
-                         "they are whole numbers)")
+        raise LabelError(where, f"labels must be integers; got dtype {y.dtype} (convert with .astype(int) if they "
+                                "are whole numbers)")
     lo, hi = (int(y.min()), int(y.max())) if N else (0, -1)
+    given = K is not None
     if K is None:
         K = hi + 1
     if not isinstance(K, (int, np.integer)) or isinstance(K, bool) or K < 2:
         raise ParameterError("num_classes", K, "an integer ≥ 2", where)
     if lo < 0 or hi >= K:
         bad = lo if lo < 0 else hi
-        raise LabelError(f"{where}: labels must lie in [0, {K}); found {bad} (labels 1..K need y − 1; "
-                         "or pass num_classes)")
+        fixes = () if given or lo < 0 else (("num_classes", hi + 1),)
+        raise LabelError(where, f"labels must lie in [0, {K}); found {bad} (labels 1..K need y − 1)", fixes)
     return y.astype(np.int32), int(K)
 
 
@@ -292,10 +328,10 @@ def _present(count: np.ndarray, allow_empty: bool, where: str) -> np.ndarray:
     present = count > 0
     if not present.all() and not allow_empty:
         missing = np.flatnonzero(~present)
-        raise LabelError(f"{where}: class {int(missing[0])} has no samples ({missing.size} empty in all); pass "
-                         "allow_empty=True to measure the classes that have samples")
+        raise LabelError(where, f"class {int(missing[0])} has no samples ({missing.size} empty in all); to measure "
+                                "the classes that have samples", (("allow_empty", True),))
     if present.sum() < 2:
-        raise LabelError(f"{where}: need samples of at least 2 classes; found {int(present.sum())}")
+        raise LabelError(where, f"need samples of at least 2 classes; found {int(present.sum())}")
     return present
 
 
@@ -378,17 +414,19 @@ class Accumulator:
           means, as in the common PyTorch metrics library); the two agree for balanced classes.
         allow_empty: measure only the classes that have samples (else an empty class is an error).
         """
+        where = "Accumulator.result"
         if global_mean not in GLOBAL_MEANS:
-            raise ParameterError("global_mean", global_mean, "'samples' or 'classes'", "result")
+            raise ParameterError("global_mean", global_mean, "'samples' or 'classes'", where)
         K, d = self.num_classes, self.dim
-        present = _present(np.asarray(self.stats.count), allow_empty, "result")
-        W, b = _check_classifier(W, b, K, d, "result")
+        present = _present(np.asarray(self.stats.count), allow_empty, where)
+        W, b = _check_classifier(W, b, K, d, where)
         idx = np.flatnonzero(present)
         st = Stats(*(np.asarray(a) for a in self.stats))  # K×d and d×d: selecting on the host compiles nothing
         s = Stats(st.count[idx], st.mean[idx], st.scatter, st.trace[idx])
         Wp = None if W is None else np.asarray(W)[idx]
         out = {k: float(v) for k, v in _from_stats(s, Wp, global_mean == "classes").items()}
         rec = dict.fromkeys(Collapse._fields)
+        rec["classes_from"] = "num_classes"
         rec.update(out, num_classes=int(present.sum()), num_samples=int(np.sum(self.count)))
         if decisions is not None:
             rec.update(decisions.result(with_classifier=W is not None))
@@ -419,13 +457,8 @@ class DecisionPass:
         return DecisionPass(self.means, self.present, self.layout, counts)
 
     def result(self, with_classifier: bool = True) -> dict:
-        c = {k: float(v) for k, v in self.counts._asdict().items()}
-        n = max(c["seen"], 1.0)
-        out = {"ncc_accuracy": c["ncc_correct"] / n}
-        if with_classifier:
-            out.update(accuracy=c["clf_correct"] / n, accuracy_nobias=c["clf_correct_nobias"] / n,
-                       nc4=1.0 - c["agree"] / n, nc4_nobias=1.0 - c["agree_nobias"] / n)
-        return out
+        c = decisions_result({k: float(v) for k, v in self.counts._asdict().items()}, with_classifier)
+        return {k: float(v) for k, v in c.items()}
 
 
 @float64()
@@ -439,14 +472,22 @@ def collapse(features, labels, W=None, b=None, *, num_classes: int | None = None
       mismatch or an empty class is refused with one line naming the problem (allow_empty=True measures the
       classes present). Labels are traced: a new labelling of the same shape does not recompile.
     W (K, d), b (K,): the classifier, for nc2_w, nc3, nc3_duality, nc4 and the accuracies (b defaults to 0).
+      Without num_classes, W's rows give K.
     global_mean: "samples" or "classes" (see `Accumulator.result`).
+    The record's `classes_from` says where K came from; "labels" (no num_classes, no W) means K = largest label
+    + 1, so a top class with no samples is not counted.
     """
+    if global_mean not in GLOBAL_MEANS:
+        raise ParameterError("global_mean", global_mean, "'samples' or 'classes'", "collapse")
     H = _as_rows(features, layout, "collapse")
-    y, K = _as_labels(labels, H.shape[0], num_classes, "collapse")
+    W_rows = np.shape(W)[0] if W is not None and np.ndim(W) == 2 else None
+    source = "num_classes" if num_classes is not None else "W" if W_rows is not None else "labels"
+    y, K = _as_labels(labels, H.shape[0], num_classes if num_classes is not None else W_rows, "collapse")
     acc = Accumulator(K, H.shape[1])._fold(H, y)
     _present(np.asarray(acc.stats.count), allow_empty, "collapse")
     dec = acc.decisions()._decide(H, y, *_check_classifier(W, b, K, H.shape[1], "collapse"))
-    return acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
+    rec = acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
+    return rec._replace(classes_from=source)
 
 
 class Timeline:
@@ -493,9 +534,12 @@ class Timeline:
         a checkpoint had no value)."""
         out = {"step": np.asarray(self.steps)}
         for key in Collapse._fields:
+            if key == "classes_from":
+                continue
             out[key] = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.records],
                                 dtype=np.float64)
         return out
 
 
-__all__ = ["collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline", "CHUNK"]
+__all__ = ["collapse", "Collapse", "Accumulator", "DecisionPass", "Decisions", "Stats", "LabelError", "Timeline", "CHUNK",
+           "from_stats", "decision_counts", "decisions_result", "stats_of", "nc1_from", "etf_gap", "duality_gap"]

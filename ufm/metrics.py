@@ -1,36 +1,23 @@
-"""Neural-collapse metrics (Papyan, Han & Donoho 2020, arXiv 2008.08186; the forms of Zhou et al. 2022, arXiv 2203.01238, eqs. 6–8, and Guo et al. 2025, arXiv 2402.03979, eqs. 4–6). Pure JAX functions of (W (K,d), H (d,N), b (K,), labels (N,)).
+"""Neural-collapse metrics, under one vocabulary (`VOCABULARY`: one key per quantity, with its formula and the
+paper that defines it; the documentation's metrics page shows it as a table).
 
-Every metric is computed in float64 (inside `metrics.all` always; called one by one, where JAX's 64-bit mode is
-on: `ufm.float64()` or `ufm.configure()`), is invariant to an orthogonal rotation of the
-feature space (H → RH, W → WRᵀ) and to the order of the samples, and is jit/vmap compatible. `labels=None`
-means the class-major balanced layout of `ufm.Problem` (n = N/K samples of class 0, then class 1, ...).
+`all(W, H, b)` measures a UFM solution (W (K,d), H (d,N) class-major by default, b (K,)): every quantity of the
+vocabulary, as pure JAX (jit/vmap compatible) computed in float64, invariant to an orthogonal rotation of the
+feature space (H → RH, W → WRᵀ) and to the order of the samples. `collapse` and `Accumulator` measure a
+network's features (any labels, float32 in, float64 inside, streamed): the quantities that a pass over the
+samples can give, under the same keys, through the same formulas (`from_stats`, `decision_counts`). Both take
+`layout`: "d,N" (columns are samples: the UFM's H, the default of `all`) or "N,d" (rows are samples, as
+frameworks store them: the default of `collapse`).
 
-Conventions differ between the papers; each has its own name:
-
-=================  ============================================================  ============================
-key                formula                                                      source
-=================  ============================================================  ============================
-nc1                (1/K) tr(Σ_W Σ_B^†), Σ_B^† from the top K−1 eigenpairs       Zhou et al. 2022, arXiv 2203.01238, eq. 6, Guo et al. 2025, arXiv 2402.03979, eq. 4
-nc2                ‖WWᵀ/‖WWᵀ‖_F − E‖_F                                         Zhou et al. 2022, arXiv 2203.01238, eq. 7 (Zhu/Zhou)
-nc2_guo            ‖WM̄/‖WM̄‖_F − E‖_F   (= nc3: the same formula)               Guo et al. 2025, arXiv 2402.03979, eq. 5 (Guo)
-nc3                ‖WM̄/‖WM̄‖_F − E‖_F                                           Zhou et al. 2022, arXiv 2203.01238, eq. 8 (Zhu/Zhou)
-nc3_guo            ‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F  (not squared)                       Guo et al. 2025, arXiv 2402.03979, eq. 6 (Guo)
-numerical_rank     (1/K) Σ_k ‖H_k‖_*² / ‖H_k‖_F²                                 Zhou et al. 2022, arXiv 2203.01238, §4
-cm_min, cm_mean    min / mean of CM_{k,i} = cos θ_{k,i;k} − max_{j≠k} cos θ_{k,i;j}  Zhou et al. 2022, arXiv 2203.01238, §4
-accuracy           fraction with argmax_k (W h + b)_k = label
-ncc_accuracy       fraction whose nearest class mean h̄_k is their own class     Papyan et al. NC4
-ncc_agreement      fraction where the NCC and the linear classifier agree
-w_norm_mean        (1/K) Σ_k ‖w^k‖                                               Guo et al. 2025, arXiv 2402.03979, footnote 2
-h_mean_norm_mean   (1/K) Σ_k ‖h̄_k − h_G‖                                         Guo et al. 2025, arXiv 2402.03979, footnote 2
-self_duality       ‖H̄ − c Wᵀ‖_F / ‖H̄‖_F at the best c (uncentred means)        Zhou et al. 2022, arXiv 2203.01238, Thm 3.1 (h̄_k ∝ w^k)
-duality_scale      that c = ⟨H̄, Wᵀ⟩/‖W‖_F²                                      (√(λ_W/(nλ_H)) at NC)
-=================  ============================================================  ============================
-
-with M̄ = [h̄_k − h_G]_k (d,K), H̄ = [h̄_k]_k, E = Π/√(K−1). For d < K−1 the ETF targets of nc2/nc3 are
-unattainable (Zhou et al. 2022, arXiv 2203.01238, footnote 5): compare W's Gram with the predicted one instead.
+0.2's other names (`ALIASES`: nc2 → nc2_w, nc2_guo → nc3, nc3_guo → nc3_duality, ncc_agreement → 1 − nc4) still
+read from the dict `all` returns and as functions, with a DeprecationWarning, for one release. For d < K−1 the
+ETF targets of nc2_w and nc3 are unattainable (Zhou et al. 2022, arXiv 2203.01238, footnote 5): compare W's Gram
+with the predicted one instead.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -38,21 +25,22 @@ import numpy as np
 
 from ._config import float64
 from ._problem import class_labels
+from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
 
-from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
-from ._collapse import _as_labels, _present, duality_gap, etf_gap, nc1_from, stats_of
+from ._collapse import Accumulator, Collapse, DecisionPass, Decisions, LabelError, Stats, Timeline, collapse
+from ._collapse import (
+    LAYOUTS, _as_labels, _present, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from,
+    stats_of,
+)
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
-    "KEYS", "class_means", "sigma_w", "sigma_b", "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank", "class_groups",
-    "cosine_margins", "accuracy", "ncc_accuracy", "ncc_agreement", "w_norm_mean", "h_mean_norm_mean",
-    "self_duality", "duality_scale", "all",
+    "VOCABULARY", "KEYS", "ALIASES", "Quantity", "quantity", "Metrics",
+    "class_means", "sigma_w", "sigma_b", "nc1", "nc2_w", "nc2_means", "nc3", "nc3_duality", "nc4",
+    "numerical_rank", "class_groups", "cosine_margins", "accuracy", "ncc_accuracy", "w_norm_mean",
+    "h_mean_norm_mean", "self_duality", "duality_scale", "all", "from_stats",
+    "nc2", "nc2_guo", "nc3_guo", "ncc_agreement",
 ]
-
-KEYS = (
-    "nc1", "nc2", "nc2_guo", "nc3", "nc3_guo", "numerical_rank", "cm_min", "cm_mean", "accuracy", "ncc_accuracy",
-    "ncc_agreement", "w_norm_mean", "h_mean_norm_mean", "self_duality", "duality_scale",
-)
 
 
 def _f64(a):
@@ -114,9 +102,17 @@ def nc1(H, labels=None, K=None):
     return nc1_from(s.scatter / H.shape[1], s.mean - s.count @ s.mean / H.shape[1])
 
 
-def nc2(W):
-    """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F (Zhou et al. 2022, arXiv 2203.01238, eq. 7, Zhu/Zhou)."""
+def nc2_w(W):
+    """‖WWᵀ/‖WWᵀ‖_F − Π/√(K−1)‖_F: the classifier rows against a simplex ETF (Zhu et al. 2021, arXiv 2105.02375,
+    eq. 8; Zhou et al. 2022, arXiv 2203.01238, eq. 7)."""
     return etf_gap(_f64(W) @ _f64(W).T)
+
+
+def nc2_means(H, labels=None, K=None):
+    """‖MMᵀ/‖MMᵀ‖_F − Π/√(K−1)‖_F: the centred class means M (K,d) against a simplex ETF."""
+    Hbar, hG = class_means(H, labels, K)
+    M = (Hbar - hG[:, None]).T
+    return etf_gap(M @ M.T)
 
 
 def nc3(W, H, labels=None):
@@ -126,15 +122,23 @@ def nc3(W, H, labels=None):
     return etf_gap(W @ (Hbar - hG[:, None]))
 
 
-def nc2_guo(W, H, labels=None):
-    """‖WM̄/‖WM̄‖_F − Π/√(K−1)‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 5, Guo; its Wᵀ is our W). Identical to `nc3`."""
-    return nc3(W, H, labels)
-
-
-def nc3_guo(W, H, labels=None):
-    """‖Wᵀ/‖W‖_F − M̄/‖M̄‖_F‖_F (Guo et al. 2025, arXiv 2402.03979, eq. 6, Guo; not squared): `duality_gap`."""
+def nc3_duality(W, H, labels=None):
+    """‖W/‖W‖_F − M/‖M‖_F‖_F, the classifier rows against the centred class means class by class (Papyan et al.
+    2020, Fig. 4; the NC3 of Guo et al. 2025, arXiv 2402.03979, eq. 6, not squared)."""
     Hbar, hG = class_means(H, labels, W.shape[0])
     return duality_gap(_f64(W), (Hbar - hG[:, None]).T)
+
+
+def _renamed(alias: str, fn):
+    def old(*args, **kwargs):
+        key = ALIASES[alias][0]
+        warnings.warn(f"metrics.{alias} is the 0.2 name of {'1 − ' if alias == 'ncc_agreement' else ''}metrics.{key}; "
+                      f"use metrics.{key} (the old name goes in 0.4)", DeprecationWarning, stacklevel=2)
+        return fn(*args, **kwargs)
+
+    old.__name__ = alias
+    old.__doc__ = f"Deprecated 0.2 name (see `ALIASES`): use `{ALIASES[alias][0]}`."
+    return old
 
 
 def numerical_rank(H, labels=None, K=None):
@@ -233,9 +237,10 @@ def ncc_accuracy(H, labels=None, K=None):
     return _fraction(_ncc_correct(H, labels, K))
 
 
-def ncc_agreement(W, H, b, labels=None):
-    """Fraction of samples on which the NCC and the linear classifier predict the same class."""
-    return _fraction(_agree(W, H, b, labels))
+def nc4(W, H, b, labels=None):
+    """Fraction of samples on which the nearest class mean and the classifier argmax_k (W h + b)_k disagree
+    (Papyan et al. 2020, Fig. 7)."""
+    return 1.0 - _fraction(_agree(W, H, b, labels))
 
 
 def w_norm_mean(W):
@@ -265,45 +270,52 @@ def self_duality(W, H, labels=None):
 
 
 def _all(W, H, b, labels, groups):
-    K = W.shape[0]
+    K, N = W.shape[0], H.shape[1]
+    W, H, b = _f64(W), _f64(H), _f64(b)
+    y = _label_array(labels, K, N)
+    s = stats_of(H, y, K)
+    out = dict(from_stats(s, W, False))
+    zero = jnp.zeros((), jnp.float64)
+    dec = decision_counts(Decisions(*(zero,) * 6), H.T, y, jnp.ones(N, jnp.float64), s.mean, jnp.ones(K, bool), W, b)
+    out.update(dec._asdict())  # counts: `all` divides on the host
     cm = cosine_margins(W, H, labels)
-    return {
-        "nc1": nc1(H, labels, K),
-        "nc2": nc2(W),
-        "nc2_guo": nc2_guo(W, H, labels),
-        "nc3": nc3(W, H, labels),
-        "nc3_guo": nc3_guo(W, H, labels),
-        "numerical_rank": _numerical_rank_grouped(H, groups),
-        "cm_min": jnp.min(cm),
-        "cm_mean": jnp.mean(cm),
-        "accuracy": jnp.count_nonzero(_correct(W, H, b, labels)),  # counts: `all` divides on the host
-        "ncc_accuracy": jnp.count_nonzero(_ncc_correct(H, labels, K)),
-        "ncc_agreement": jnp.count_nonzero(_agree(W, H, b, labels)),
-        "w_norm_mean": w_norm_mean(W),
-        "h_mean_norm_mean": h_mean_norm_mean(H, labels, K),
-        "self_duality": self_duality(W, H, labels),
-        "duality_scale": duality_scale(W, H, labels),
-    }
+    out.update(
+        numerical_rank=_numerical_rank_grouped(H, groups), cm_min=jnp.min(cm), cm_mean=jnp.mean(cm),
+        w_norm_mean=w_norm_mean(W), h_mean_norm_mean=h_mean_norm_mean(H, labels, K),
+        self_duality=self_duality(W, H, labels), duality_scale=duality_scale(W, H, labels),
+    )
+    return out
 
-
-_COUNTS = ("accuracy", "ncc_accuracy", "ncc_agreement")  # `_all` returns counts for these
 
 # Labels are traced (an int array, or None for the class-major layout): a new labelling does not recompile.
 _all_jit = jax.jit(_all)
 _all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None, None)))
 
 
-@float64()
-def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
-    """Every metric of the table above as a dict of Python floats (keys `KEYS`), computed in float64 whatever
-    the process's JAX 64-bit setting.
+def _finish(out: dict, host) -> Metrics:
+    """The program's output as `Metrics` in `KEYS` order: the decision counts turned into fractions on the host."""
+    rec = {k: np.asarray(v) for k, v in out.items()}
+    rec.update(decisions_result({k: rec.pop(k) for k in Decisions._fields}))
+    return Metrics((k, host(rec[k])) for k in KEYS)
 
+
+@float64()
+def all(W, H, b, labels=None, *, layout: str = "d,N") -> Metrics:  # noqa: A001 - the public name
+    """Every quantity of `VOCABULARY` for a UFM solution, as a dict (`Metrics`) of Python floats in `KEYS`
+    order, computed in float64 whatever the process's JAX 64-bit setting.
+
+    W (K,d), H (d,N) with layout "d,N" (the UFM's H; default) or (N,d) with "N,d", b (K,); labels: one integer
+    class per sample (every class present), or None for the class-major balanced layout of `ufm.Problem`.
     With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
     """
     W, H, b = (np.asarray(a) for a in (W, H, b))
+    if layout not in LAYOUTS:
+        raise ValueError(f"metrics.all: layout must be 'd,N' (columns are samples) or 'N,d'; got {layout!r}")
     if W.ndim not in (2, 3) or H.ndim != W.ndim or b.ndim != W.ndim - 1:
         raise ValueError(f"metrics.all expects W (K,d), H (d,N), b (K,) (or each with a leading batch axis); got "
                          f"{W.shape}, {H.shape}, {b.shape}")
+    if layout == "N,d":
+        H = np.swapaxes(H, -1, -2)
     if labels is not None:
         # Integers in [0, K), one per column of H, every class present: anything else is refused by name.
         lab, K = _as_labels(labels, H.shape[-1], W.shape[-2], "metrics.all")
@@ -315,7 +327,11 @@ def all(W, H, b, labels=None) -> dict:  # noqa: A001 - the issue's public name
         K, N = W.shape[-2], H.shape[-1]
         groups = class_groups(np.asarray(_label_array(None, K, N)), K)
     if W.ndim == 3:
-        out = _all_batched(W, H, b, lab, groups)
-        return {k: np.asarray(out[k]) / H.shape[-1] if k in _COUNTS else np.asarray(out[k]) for k in KEYS}
-    out = _all_jit(W, H, b, lab, groups)
-    return {k: float(out[k]) / H.shape[-1] if k in _COUNTS else float(out[k]) for k in KEYS}
+        return _finish(_all_batched(W, H, b, lab, groups), np.asarray)
+    return _finish(_all_jit(W, H, b, lab, groups), float)
+
+
+nc2 = _renamed("nc2", nc2_w)
+nc2_guo = _renamed("nc2_guo", nc3)
+nc3_guo = _renamed("nc3_guo", nc3_duality)
+ncc_agreement = _renamed("ncc_agreement", lambda W, H, b, labels=None: 1.0 - nc4(W, H, b, labels))

@@ -53,7 +53,8 @@ def run(quick: bool = False, only=None, progress: bool = True) -> dict:
 
 @ufm.float64()
 def _run_sections(names, quick, progress) -> dict:
-    report = {"machine": machine(), "quick": quick, "sections": {}, "seconds": {}}
+    report = {"machine": machine(), "quick": quick, "version": ufm.__version__,
+              "date": time.strftime("%Y-%m-%d", time.gmtime()), "sections": {}, "seconds": {}}
     for name in names:
         t0 = time.perf_counter()
         if progress:

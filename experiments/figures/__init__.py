@@ -1,47 +1,34 @@
 """`ufm figures`: every figure of the four UFM papers that the UFM alone reproduces, and the toolkit's own.
 
-One module per figure; each has NAME, TITLE, REPRODUCES, CAPTION, `params(quick)` and
-`make(out_dir, quick=False) -> list[Path]` (PNG, PDF and NAME.json with the numbers and their checks against
-`theory/`). `build` runs a selection and writes the gallery `index.html`.
+One module per figure, each defining `FIGURE`, a `Figure` (name, title, the paper figure it reproduces,
+caption, `params(quick)` and `draw(params, quick)`); `Figure.make` is the one runner (style, timing, PNG, PDF and
+NAME.json with the numbers and their checks against `theory/`). `modules()` finds them, `build` runs a selection
+and writes the gallery `index.html`.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 import time
 from pathlib import Path
 
+from ._figure import Figure
+from ._gallery import rich as caption_html
 from ._gallery import write_index
-
-MODULES = (
-    "mse22_fig2_landscape",
-    "mse22_fig8_gradient_field",
-    "geometric21_fig8_xi",
-    "losses22_figs9_10_psi_fl",
-    "ls25_fig10_convergence",
-    "ls25_fig8_norm_error",
-    "ls25_fig6_delta",
-    "losses22_fig1_losses",
-    "mse22_fig4_dimension",
-    "mse_regime_map",
-    "hessian_condition",
-    "ls_full_conditioning",
-    "certificate_path",
-    "saddle_escape",
-    "first_order_escape",
-    "minority_collapse",
-    "digits_mlp",
-)
 
 
 def modules() -> dict:
-    """NAME → module, in gallery order."""
-    out = {}
-    for m in MODULES:
-        mod = importlib.import_module(f"{__name__}.{m}")
-        out[mod.NAME] = mod
-    return out
+    """NAME → `Figure`, in gallery order: every module of this package that defines FIGURE."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        fig = getattr(importlib.import_module(f"{__name__}.{info.name}"), "FIGURE", None)
+        if isinstance(fig, Figure):
+            found.append(fig)
+    return {f.name: f for f in sorted(found, key=lambda f: (f.order, f.name))}
 
 
 def build(out_dir="figures", only=None, quick: bool = False, progress: bool = True) -> dict:
@@ -64,4 +51,4 @@ def build(out_dir="figures", only=None, quick: bool = False, progress: bool = Tr
     return out
 
 
-__all__ = ["MODULES", "modules", "build", "write_index"]
+__all__ = ["Figure", "modules", "build", "write_index", "caption_html"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import ufm
@@ -18,11 +17,11 @@ def check(value: float, tol: float, why: str, upper: bool = True) -> dict:
     return {"value": value, "tol": tol, "kind": "≤" if upper else "≥", "why": why, "pass": bool(ok)}
 
 
-def write(out_dir, module_name: str, quick: bool, params: dict, data: dict, checks: dict, seconds: float | None = None) -> Path:
-    module = sys.modules[module_name]
-    path = Path(out_dir) / f"{module.NAME}.json"
+def write(out_dir, figure, quick: bool, params: dict, data: dict, checks: dict, seconds: float | None = None) -> Path:
+    """NAME.json of a `Figure`: its description, parameters, numbers and checks."""
+    path = Path(out_dir) / f"{figure.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"name": module.NAME, "title": module.TITLE, "reproduces": module.REPRODUCES, "caption": module.CAPTION,
+    body = {"name": figure.name, "title": figure.title, "reproduces": figure.reproduces, "caption": figure.caption,
             "quick": quick, "seconds": seconds, "params": params, "checks": checks, "data": data}
     ufm.write_atomic(path, ufm.dumps(body, indent=1))
     return path

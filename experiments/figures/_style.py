@@ -5,7 +5,6 @@ palette, and `save` (PNG for screens, PDF for papers). Figures are bare `matplot
 from __future__ import annotations
 
 import contextlib
-import functools
 from pathlib import Path
 
 import matplotlib
@@ -32,15 +31,6 @@ def context():
     """The style, scoped: nothing leaks into the caller's matplotlib settings."""
     with matplotlib.rc_context(RC):
         yield
-
-
-def styled(make):
-    """Decorator: run a figure's `make` inside `context()`."""
-    @functools.wraps(make)
-    def wrapper(*args, **kwargs):
-        with context():
-            return make(*args, **kwargs)
-    return wrapper
 
 
 def subplots(nrows: int = 1, ncols: int = 1, width: float = DOUBLE, height: float = 2.2, **kw):

@@ -3,7 +3,6 @@ true gap f − f*."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "certificate-path"
 TITLE = "The global-optimality certificate along a solve"
@@ -36,10 +36,7 @@ def params(quick: bool) -> dict:
             "steps": 1500 if quick else 4000, "every": 50 if quick else 40, "polish": {"method": "newton", "steps": 6}}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(1, 2, height=2.35)
     data, checks = {}, {}
     for i, (name, kw) in enumerate(LOSSES):
@@ -86,5 +83,7 @@ def make(out_dir, quick: bool = False) -> list:
     handles += [Line2D([], [], color="0.2"), Line2D([], [], color="0.2", ls="--")]
     labels += ["(b) certified bound", r"(b) true gap $f-f^*$"]
     fig.legend(handles, labels, loc="outside right center")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=13)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ import ufm
 from ufm.experiments import real
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "digits-mlp"
 TITLE = "Neural collapse in a real network: an MLP on the digits data, and the matching UFM"
@@ -37,10 +37,7 @@ def params(quick: bool) -> dict:
             "weight_decay": cfg.weight_decay, "seed": cfg.seed}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     run = real.train(real.DigitsConfig(**p))
     t, step = run.table, run.step
     fig, axes = subplots(1, 4, height=2.2)
@@ -61,7 +58,6 @@ def make(out_dir, quick: bool = False) -> list:
         ax.set_xlabel("step")
         ax.set_xscale("log")
         ax.legend(loc="best")
-    paths = save(fig, out_dir, NAME)
 
     # The last checkpoint streamed in batches equals the in-memory measurement.
     acc = ufm.metrics.Accumulator(10, run.features.shape[1])
@@ -85,4 +81,7 @@ def make(out_dir, quick: bool = False) -> list:
             abs(ratio_ufm - ratio_net) / ratio_net, 1e-8, "λ_H is chosen to match it: a check of Thm 4.1's ratio"),
     }
     data = {"step": step, **{k: v for k, v in t.items()}, "ufm_comparison": cmp, "train_seconds": run.seconds}
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=17)

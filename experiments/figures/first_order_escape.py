@@ -3,7 +3,6 @@ time the saddle's Hessian predicts."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ import ufm
 from ufm import theory
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "first-order-escape"
 TITLE = "Gradient descent leaves each strict saddle when its negative curvature says"
@@ -42,10 +42,7 @@ def params(quick: bool) -> dict:
     return {**SETUP, "problems": dict(PROBLEMS), "radius": 1e-6, "drop": 1e-6, "step": "1/λ_max"}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(1, 3, height=3.0)
     axes = axes[0]
     data, checks = {}, {}
@@ -88,5 +85,7 @@ def make(out_dir, quick: bool = False) -> list:
     axes[2].set_ylim(top=1e-8)  # headroom above the plateau for the legend
     axes[2].set(xlabel="gradient step", ylabel=r"$f - f(\mathrm{saddle})$")
     axes[2].legend(loc="upper right", fontsize=6, framealpha=1.0)
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=15)

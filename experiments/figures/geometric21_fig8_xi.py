@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -12,7 +11,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import MARKERS, PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import MARKERS, PALETTE, subplots
 
 NAME = "geometric21-fig8-xi"
 TITLE = "ξ(ρ): the CE objective along ‖W‖_F² = ρ, for n = 100"
@@ -41,10 +41,7 @@ def xi_min(K, n, lw, lh):
     return float(r.x), float(r.fun)
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     n = p["n"]
     fig, axes = subplots(1, 2, height=2.3)
     data, checks = {}, {}
@@ -85,5 +82,7 @@ def make(out_dir, quick: bool = False) -> list:
         ax.axhline(np.log(K), color="0.5", lw=0.7, ls=":")
         ax.set_ylim(0, 1.6 * np.log(K))
     fig.legend(loc="outside lower center", ncol=3)
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=3)

@@ -3,7 +3,6 @@ Guo et al. 2025's (arXiv 2402.03979) K·p_t, over δ, and one measured W-block s
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import MARKERS, PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import MARKERS, PALETTE, subplots
 
 NAME = "hessian-condition"
 TITLE = "Hessian condition number K·p_t over δ, measured vs Guo et al. 2025, arXiv 2402.03979, Thm 4.2"
@@ -36,10 +36,7 @@ def _problem(K, delta):
     return ufm.Problem(K=K, d=K + 2, loss="ls", delta=float(delta), **SETUP)
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(1, 2, height=2.35)
     ax = axes[0, 0]
     data, checks = {}, {}
@@ -90,5 +87,7 @@ def make(out_dir, quick: bool = False) -> list:
     ax.set_title(rf"(b) spectrum at $K$={K}, $\delta$={delta}", pad=2)
     ax.legend(loc="upper left")
     data["spectrum"] = {"K": K, "delta": delta, "measured": eig, "predicted": [list(c) for c in pred.w]}
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=11)

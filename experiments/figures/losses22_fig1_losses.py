@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -10,7 +9,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "losses22-fig1-losses"
 TITLE = "All losses collapse: NC1, NC2, NC3 along training for CE, FL, LS, MSE"
@@ -36,10 +36,7 @@ def params(quick: bool) -> dict:
             "momentum": 0.9}, "steps": 2000 if quick else 6000, "every": 20, "init": "N(0, 0.1²), seed 0"}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(1, 3, height=2.1)
     data, checks = {}, {}
     for i, (name, kw) in enumerate(LOSSES):
@@ -48,10 +45,10 @@ def make(out_dir, quick: bool = False) -> list:
         tr = ufm.trajectory(prob, ufm.SGD(lr=0.1 * c, momentum=0.9), steps=p["steps"], every=p["every"])
         m = tr.metrics()
         pred = theory.predict(prob)
-        for ax, key in zip(axes[0], ("nc1", "nc2", "nc3")):
+        for ax, key in zip(axes[0], ("nc1", "nc2_w", "nc3")):
             ax.plot(tr.step, np.maximum(m[key], 1e-16), color=PALETTE[i], label=name)
         gap = (tr.objective - pred.objective) / abs(pred.objective)
-        data[name] = {"final": {k: m[k][-1] for k in ("nc1", "nc2", "nc3", "accuracy")}, "final_rel_gap": gap[-1],
+        data[name] = {"final": {k: m[k][-1] for k in ("nc1", "nc2_w", "nc3", "accuracy")}, "final_rel_gap": gap[-1],
                       "status": tr.status, "prediction_case": pred.case}
         checks[f"{name}: objective ≥ closed-form f* along the run"] = _record.check(
             float(-gap.min()), 1e-12, "f* is the global minimum; rounding only")
@@ -65,5 +62,7 @@ def make(out_dir, quick: bool = False) -> list:
         ax.set_title(title, pad=2)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=8)

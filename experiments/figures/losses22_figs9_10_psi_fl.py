@@ -3,7 +3,6 @@ minimiser fixes the logit scale of the FL global minimizer (Zhou et al. 2022, ar
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "losses22-figs9-10-psi-fl"
 TITLE = "Focal loss: the scale function ψ_FL(t) and its local minima"
@@ -40,10 +40,7 @@ def _problem(K, gamma, c, n):
     return ufm.Problem(K=K, n=n, d=K + 1, loss="fl", gamma=gamma, lam_w=lam, lam_h=lam)
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     n = p["n"]
     fig, axes = subplots(1, 2, height=2.3)
     data, checks = {}, {}
@@ -86,5 +83,7 @@ def make(out_dir, quick: bool = False) -> list:
     two = data[f"K=100, gamma=5, c={PANELS[1][2][1]:g}"]["local"]
     checks["K=100, γ=5, c=0.0122: two local minima (one at t = 0)"] = _record.check(
         float(len(two) == 2 and two[0]["a"] == 0.0), 1.0, "the Fig. 10 case exists", upper=False)
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=4)

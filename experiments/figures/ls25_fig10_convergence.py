@@ -3,12 +3,12 @@ iteration for several δ with √(KN)λ_Z + δ < 1."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from . import _ls_runs, _record
-from ._style import save, styled, subplots
+from ._figure import Figure
+from ._style import subplots
 
 NAME = "ls25-fig10-convergence"
 TITLE = "UFM convergence under label smoothing: error, NC1, NC2, NC3 vs iteration"
@@ -27,14 +27,11 @@ def params(quick: bool) -> dict:
     return _ls_runs.params(quick, SETTING)
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     runs = _ls_runs.runs(quick, SETTING)
     fig, axes = subplots(1, 4, height=2.1)
     panels = (("error", "training error", False), ("nc1", r"$\mathcal{NC}_1$", True),
-              ("nc2_guo", r"$\mathcal{NC}_2$ (Guo eq. 5)", True), ("nc3_guo", r"$\mathcal{NC}_3$ (Guo eq. 6)", True))
+              ("nc3", r"$\mathcal{NC}_2$ (Guo eq. 5)", True), ("nc3_duality", r"$\mathcal{NC}_3$ (Guo eq. 6)", True))
     data, checks = {}, {}
     for delta, r in runs.items():
         r = {**r, "error": 1.0 - r["accuracy"]}
@@ -43,7 +40,7 @@ def make(out_dir, quick: bool = False) -> list:
             ax.plot(r["step"], y, color=_ls_runs.colour(delta), label=rf"$\delta$ = {delta:g}")
         pred = r["prediction"]
         gap = (r["objective"] - pred.objective) / pred.objective
-        data[f"delta={delta:g}"] = {k: r[k][-1] for k in ("error", "nc1", "nc2_guo", "nc3_guo")} | {
+        data[f"delta={delta:g}"] = {k: r[k][-1] for k in ("error", "nc1", "nc3", "nc3_duality")} | {
             "final_rel_gap": gap[-1], "nc1_curve": r["nc1"], "step": r["step"]}
         checks[f"δ={delta:g}: objective ≥ f* along the run"] = _record.check(
             float(-gap.min()), 1e-12, "f* is the global minimum (closed form); rounding only")
@@ -63,5 +60,7 @@ def make(out_dir, quick: bool = False) -> list:
     for name, last in finals.items():
         checks[f"final {name} decreases with δ over δ ≤ 0.5"] = _record.check(
             max(b / a for a, b in zip(last, last[1:])), 1.0, "Guo et al. 2025, Fig. 10: 'faster convergence for larger δ'")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -10,7 +9,8 @@ from ufm import theory
 import ufm
 
 from . import _ls_runs, _record
-from ._style import MARKERS, PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import MARKERS, PALETTE, subplots
 
 NAME = "ls25-fig6-delta"
 TITLE = "Effect of the smoothing parameter δ: NC metrics and norms"
@@ -33,21 +33,18 @@ def params(quick: bool) -> dict:
     return {**p, "solve_deltas": list(_ls_runs.DELTAS) + [0.95, 0.98], "curve_points": 200 if quick else 600}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     runs = _ls_runs.runs(quick, SETTING)
     fig, axes = subplots(1, 2, height=2.3)
     ax = axes[0, 0]
     deltas = np.array(list(runs))
     data, checks = {"finite_time": {}, "norms": {}}, {}
-    for i, (key, label) in enumerate((("nc1", r"$\mathcal{NC}_1$"), ("nc2_guo", r"$\mathcal{NC}_2$"),
-                                      ("nc3_guo", r"$\mathcal{NC}_3$"))):
+    for i, (key, label) in enumerate((("nc1", r"$\mathcal{NC}_1$"), ("nc3", r"$\mathcal{NC}_2$ (Guo eq. 5)"),
+                                      ("nc3_duality", r"$\mathcal{NC}_3$ (Guo eq. 6)"))):
         y = np.array([runs[d][key][-1] for d in deltas])
         ax.plot(deltas, y, marker=MARKERS[i], color=PALETTE[i], label=label)
         data["finite_time"][key] = y
-        if key in ("nc1", "nc2_guo"):
+        if key in ("nc1", "nc3"):
             checks[f"{key}: U-shaped in δ (interior minimum, both ends ≥ 3× it)"] = _record.check(
                 max(y.min() / y[0], y.min() / y[-1]), 1 / 3, "Guo et al. 2025, Fig. 6(a) and §B.4: 'a U-shaped trend'")
         else:
@@ -86,5 +83,7 @@ def make(out_dir, quick: bool = False) -> list:
         data["norms"][f"delta={d:g}"] = {"w_solve": m["w_norm_mean"][j], "w_theory": q.w_norm,
                                          "h_solve": m["h_mean_norm_mean"][j], "h_theory": q.h_mean_norm,
                                          "case": q.case, "status": str(sols.status[j])}
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=7)

@@ -3,14 +3,14 @@ closed forms (Thm 4.1) along training, for several δ."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 import ufm
 
 from . import _ls_runs, _record
-from ._style import save, styled, subplots
+from ._figure import Figure
+from ._style import subplots
 
 NAME = "ls25-fig8-norm-error"
 TITLE = "Relative error of ‖w̄‖ and ‖h̄‖ against Thm 4.1 along training"
@@ -31,10 +31,7 @@ def params(quick: bool) -> dict:
     return {**_ls_runs.params(quick, SETTING, "adam"), "sgd_comparison": {"delta": SGD_DELTA, **_ls_runs.OPTIMIZERS["sgd"]}}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     runs = _ls_runs.runs(quick, SETTING, "adam")
     sgd = _ls_runs.runs(quick, SETTING, "sgd")[SGD_DELTA]
     sols = ufm.solve_batch([_ls_runs.problem(d, SETTING) for d in runs])
@@ -71,5 +68,7 @@ def make(out_dir, quick: bool = False) -> list:
     axes[0, 0].set_ylabel("relative error to Thm 4.1")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=6)

@@ -3,7 +3,6 @@ minimiser, and gradient descent's measured rate there, against Thm 4.2's K·p_t.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ import ufm
 from ufm import theory
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "ls-full-conditioning"
 TITLE = "CE vs LS near the minimiser: the full Hessian's condition number and gradient descent's rate against K·p_t"
@@ -37,10 +37,7 @@ def params(quick: bool) -> dict:
             "radius": 1e-4, "step": "1/λ_max"}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(1, 2, height=2.8)
     axes = axes[0]
     data, checks = {}, {}
@@ -78,5 +75,7 @@ def make(out_dir, quick: bool = False) -> list:
     axes[0].legend(loc="center right", fontsize=6)
     axes[1].set(yscale="log", xlabel=r"$\delta$", ylabel=r"$1-\rho$ per step ($\eta = 1/\lambda_{\max}$)")
     axes[1].legend(loc="center right", fontsize=6)
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=12)

@@ -4,7 +4,6 @@ against their closed form."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from matplotlib.ticker import NullFormatter
@@ -13,7 +12,8 @@ import ufm
 from ufm import theory
 
 from . import _record
-from ._style import MARKERS, PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import MARKERS, PALETTE, subplots
 
 NAME = "minority-collapse"
 TITLE = ("Imbalanced classes: CE minority classifiers merge then vanish; MSE norms vs closed form; SELI, not the "
@@ -47,10 +47,7 @@ def params(quick: bool) -> dict:
             "method": "auto (reduced); L-BFGS in (c)", "init": "seed 0"}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    prm = params(quick)
+def draw(prm: dict, quick: bool):
     fig, axes = subplots(1, 3, height=2.3)
     data, checks = {}, {}
 
@@ -154,5 +151,7 @@ def make(out_dir, quick: bool = False) -> list:
     ax.set_ylim(0, None)
     ax.set_title("(c) CE, λ → 0: SELI, not the ETF", pad=2)
     ax.legend(loc="upper center", fontsize=6)
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, prm, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=16)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +13,8 @@ import ufm
 from ufm import losses as _losses
 
 from . import _record
-from ._style import save, styled, subplots
+from ._figure import Figure
+from ._style import subplots
 
 NAME = "mse22-fig2-landscape"
 TITLE = "Loss landscape of one feature: MSE vs rescaled MSE vs CE"
@@ -45,10 +45,7 @@ def losses_on_grid(K, d, loss, alpha, M, s, theta):
     return np.asarray(_losses.per_sample(loss, jnp.asarray(Z), jnp.asarray(Y), hyper)).reshape(S.shape), S, T
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     K, d = p["K"], p["d"]
     s = np.linspace(0.0, p["s_max"], p["grid"][0])
     theta = np.linspace(0.0, np.pi, p["grid"][1])
@@ -76,5 +73,7 @@ def make(out_dir, quick: bool = False) -> list:
         cb.set_ticks(ticks, labels=[f"{v:.2g}" for v in ticks])
         cb.set_label("loss (log scale)")
         data[title] = {"argmin_s": S[i, j], "argmin_theta": T[i, j], "min": L[i, j], "max": L.max()}
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=1)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 
 
 from ufm import theory
 import ufm
 
 from . import _record
-from ._style import MARKERS, PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import MARKERS, PALETTE, subplots
 
 NAME = "mse22-fig4-dimension"
 TITLE = "Feature dimension d < K − 1 vs d ≥ K − 1: MSE vs CE at the global minimum"
@@ -33,10 +33,7 @@ def params(quick: bool) -> dict:
     return {**SETUP, "d": ds, "losses": ["mse", "ce"], "method": "newton", "init": "N(0, 0.1²), seed 0"}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     K = SETUP["K"]
     fig, axes = subplots(1, 3, height=2.1)
     data, checks = {}, {}
@@ -82,5 +79,7 @@ def make(out_dir, quick: bool = False) -> list:
         ax.set_xlabel("feature dimension $d$")
         ax.set_title(title, pad=2)
     axes[0, 2].legend(loc="lower right")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=9)

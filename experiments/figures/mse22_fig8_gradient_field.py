@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +10,8 @@ import numpy as np
 from ufm import theory
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "mse22-fig8-gradient-field"
 TITLE = "Gradient fields of the one-feature loss: MSE, rescaled MSE, CE (K → ∞)"
@@ -45,10 +45,7 @@ def autodiff_field(loss, alpha, M, S, T):
     return np.asarray(ds).reshape(S.shape), np.asarray(dt).reshape(S.shape)
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     s = np.linspace(0.25, p["s_max"], p["arrows"][0])
     theta = np.linspace(0.0, np.pi, p["arrows"][1])
     S, T = np.meshgrid(s, theta, indexing="ij")
@@ -72,5 +69,7 @@ def make(out_dir, quick: bool = False) -> list:
         i = np.argmin(np.abs(theta - np.pi / 2))
         data[title] = {"theta=pi/2": {"s": s, "d_s": gs[:, i], "d_theta": gt[:, i]}, "max_norm": norm.max()}
     axes[0, 0].set_ylabel(r"$s = \|h\|$")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=2)

@@ -4,7 +4,6 @@ scan (`ufm.experiments.scan`) and compared cell by cell with the closed form."""
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,8 @@ from ufm import theory
 from ufm.experiments import scan
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "mse-regime-map"
 TITLE = "MSE regime map over (λ_Wλ_H, λ_b) with the case boundaries"
@@ -42,10 +42,7 @@ def _case_index(case: str) -> int:
     raise ValueError(f"mse-regime-map: unexpected case {case!r}")
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     group = {k: v for k, v in p.items() if k not in ("method", "tol")} | {"name": "mse-map", "seeds": 1}
     spec = scan.from_dict({"solver": {"method": p["method"], "tol": p["tol"], "chunk": 64}, "group": [group]})
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,11 +102,13 @@ def make(out_dir, quick: bool = False) -> list:
     }
     data = {"lam_w_lam_h": xs, "lam_b": ys, "case": grid["case"], "b": grid["b"], "w_norm": grid["w"],
             "err_b": grid["err_b"], "cases": list(CASES)}
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
 
 
 def _edges(v):
     lv = np.log10(v)
     mid = (lv[1:] + lv[:-1]) / 2
     return 10 ** np.concatenate([[lv[0] - (mid[0] - lv[0])], mid, [lv[-1] + (lv[-1] - mid[-1])]])
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=10)

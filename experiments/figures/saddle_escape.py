@@ -3,7 +3,6 @@ objective and the smallest Hessian eigenvalue along the way."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -11,7 +10,8 @@ from ufm import theory
 import ufm
 
 from . import _record
-from ._style import PALETTE, save, styled, subplots
+from ._figure import Figure
+from ._style import PALETTE, subplots
 
 NAME = "saddle-escape"
 TITLE = "Escaping the strict saddles: objective and λ_min(∇²f) along the run"
@@ -36,10 +36,7 @@ def params(quick: bool) -> dict:
             "every": 100 if quick else 50}
 
 
-@styled
-def make(out_dir, quick: bool = False) -> list:
-    t0 = time.perf_counter()
-    p = params(quick)
+def draw(p: dict, quick: bool):
     fig, axes = subplots(2, 2, height=3.6, sharex="col")
     data, checks = {}, {}
     rng = np.random.default_rng(0)
@@ -79,5 +76,7 @@ def make(out_dir, quick: bool = False) -> list:
         axes[1, col].set_xlim(0, min(p["steps"], 1.5 * settled + p["every"]))
     axes[0, 0].set_ylabel(r"$f - f^*$")
     axes[1, 0].set_ylabel(r"$\lambda_{\min}(\nabla^2 f)$")
-    paths = save(fig, out_dir, NAME)
-    return paths + [_record.write(out_dir, __name__, quick, p, data, checks, time.perf_counter() - t0)]
+    return fig, data, checks
+
+
+FIGURE = Figure(NAME, TITLE, REPRODUCES, CAPTION, params, draw, order=14)

@@ -66,19 +66,9 @@ def shard_from_env(shard: str | None, env=None) -> tuple[int, int] | None:
 
 
 def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
-    """One result row: config, solver outcome, metrics, theory prediction, certificate and errors."""
-    pred = theory.predict(p)
-    cert = theory.certificate(p, sol.W, sol.H, sol.b)
-    row = {**p.to_dict(), "imbalance": p.imbalance, "seed": seed, "objective": sol.objective, "grad_norm": sol.grad_norm,
-           "rel_grad_norm": sol.rel_grad_norm, "steps": sol.steps, "solver_status": sol.status,
-           "min_curvature": sol.min_curvature, "path": sol.path,
-           "b_mean": float(np.mean(sol.b)), **m,
-           "pred_objective": pred.objective, "pred_case": pred.case, "pred_a": pred.a, "pred_kappa": pred.kappa,
-           "pred_b": None if pred.b is None else float(np.mean(pred.b)),
-           "cert_ratio": cert.ratio, "cert_gap": cert.gap_bound,
-           "err_objective": None if pred.objective is None else abs(sol.objective - pred.objective) / abs(pred.objective),
-           "err_b": None if pred.b is None else float(np.max(np.abs(sol.b - pred.b)))}
-    return ufm.jsonable(row)
+    """One result row: config, solver outcome, metrics, theory prediction, certificate and errors — the flat form
+    of `ufm.theory.solution_record`, the record `ufm solve --json` prints."""
+    return theory.flat_record(theory.solution_record(sol, metrics=m), seed)
 
 
 def batch_size(spec: Spec, p: ufm.Problem, n_shape: int, n_dev: int) -> int:

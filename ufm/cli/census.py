@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import UsageError, add_problem_flags, check_fits, flag_of, number, problem_from_args
+from ._common import UsageError, add_problem_flags, check_fits, flag_of, number, problem_from_args, progress
 
 HELP = "census of one problem's critical points: global minima, spurious local minima, strict saddles"
 EXAMPLE = """example:
@@ -30,7 +30,7 @@ def run(args) -> int:
         check_fits(problem, reduce="never")
         if args.seed < 0:
             raise ufm.ParameterError("seed", args.seed, "an integer ≥ 0", "census")
-        result = theory.census(problem, starts=args.starts, seed=args.seed)
+        result = theory.census(problem, starts=args.starts, seed=args.seed, progress=progress("census"))
     except ufm.ParameterError as e:
         raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
     print(ufm.dumps(result.to_dict()) if args.json else result.table())

@@ -30,8 +30,8 @@ def run(args) -> int:
 
     mods = figures.modules()
     if args.list:
-        for name, mod in mods.items():
-            print(f"{name:32s} {mod.REPRODUCES}")
+        for name, fig in mods.items():
+            print(f"{name:32s} {fig.reproduces}")
         return 0
     unknown = [n for n in (args.only or []) if n not in mods]
     if unknown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 
-from ._common import UsageError, number
+from ._common import UsageError, flag_of, number
 
 HELP = "neural-collapse metrics (NC1–NC4, CDNV, ...) of saved features, labels and classifier"
 EXAMPLE = """example:
@@ -103,9 +103,14 @@ def _arrays(args) -> dict:
     return out
 
 
+FROM = {"num_classes": "--num-classes", "W": "the rows of W",
+        "labels": "the largest label + 1: a top class with no samples is not counted; --num-classes K sets K"}
+
+
 def table(rec: dict) -> str:
-    width = max(len(k) for k in rec)
-    return "\n".join(f"  {k:<{width}}  {'n/a' if v is None else format(v, '.6g')}" for k, v in rec.items())
+    rows = {k: v for k, v in rec.items() if k != "classes_from"}
+    width = max(len(k) for k in rows)
+    return "\n".join(f"  {k:<{width}}  {'n/a' if v is None else format(v, '.6g')}" for k, v in rows.items())
 
 
 def run(args) -> int:
@@ -116,9 +121,12 @@ def run(args) -> int:
         rec = ufm.metrics.collapse(a["features"], a["labels"], a["W"], a["b"], num_classes=args.num_classes,
                                    layout=args.layout, global_mean=args.global_mean, allow_empty=args.allow_empty)
     except ufm.ParameterError as e:
-        flag = {"layout": "--layout", "global_mean": "--global-mean", "num_classes": "--num-classes"}.get(e.param)
-        raise UsageError(f"{flag or e.param} must be {e.allowed}; got {e.value!r}") from None
+        raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
+    except ufm.metrics.LabelError as e:  # the library's fixes spelled as this command's flags
+        fixes = " or ".join(flag_of(name) + ("" if value is True else f" {value}") for name, value in e.fixes)
+        raise UsageError(f"{e.problem}" + (f": {fixes}" if fixes else "")) from None
     out = rec.to_dict()
     print(ufm.dumps(out) if args.json else f"{args.file}: {out['num_samples']} samples, {out['num_classes']} "
-          f"classes, dimension {a['features'].shape[1 if args.layout == 'N,d' else 0]}\n" + table(out))
+          f"classes (K from {FROM[out['classes_from']]}), dimension "
+          f"{a['features'].shape[1 if args.layout == 'N,d' else 0]}\n" + table(out))
     return 0
