@@ -1,10 +1,17 @@
 """Theory checks run in float64: the suite turns on JAX's 64-bit mode for the whole process, as `ufm.configure`
-does for the command line (ufm itself changes no global state on import; tests/test_architecture.py checks the
+does for the command line (ufm itself changes no global state on import; tests/core/test_architecture.py checks the
 library without the switch, in fresh processes)."""
+
+import sys
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+# The suite mirrors the packages (core/, theory/, experiments/, cli/, docs/); helpers shared across them
+# (mse_reference.py, an independent numpy value route) sit here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 import gc  # noqa: E402
@@ -35,9 +42,19 @@ def errata_records():
 @pytest.fixture(scope="session")
 def quick_figures(tmp_path_factory):
     """Every figure in quick mode, built once per session (the figure tests and the documentation site's
-    gallery both read it): (folder, NAME → paths)."""
+    gallery both read it): (folder, NAME → paths). $UFM_TEST_FIGURES names a folder that `ufm figures --quick`
+    made already (CI's `make docs` does, into build/docs-figures): its files are tested instead of a rebuild."""
+    import os
+
     from ufm.experiments import figures
 
+    given = os.environ.get("UFM_TEST_FIGURES")
+    if given:
+        out = Path(given).resolve()
+        paths = {name: [out / f"{name}{ext}" for ext in (".png", ".pdf", ".json")] for name in figures.modules()}
+        missing = [str(p) for ps in paths.values() for p in ps if not p.is_file()]
+        assert not missing, f"UFM_TEST_FIGURES={given} lacks {missing[:3]} (run `ufm figures --quick --out {given}`)"
+        return out, paths
     out = tmp_path_factory.mktemp("figures")
     return out, figures.build(out, quick=True, progress=False)
 

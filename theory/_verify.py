@@ -307,19 +307,8 @@ def _battery(quick: bool, seed: int, progress) -> Report:
 def _check_solutions(ctx: _Battery) -> None:
     """Every drawn solve against `predict`: the value, the minimiser modulo rotation, the bias, the NC metrics
     and norms, the certificate and its gap bound, the critical-point balance and self-duality."""
-    obj_c = ctx.C["obj"]
-    route_c = ctx.C["route"]
-    ext_c = ctx.C["ext"]
-    proc_c = ctx.C["proc"]
-    b_c = ctx.C["b"]
-    nc_c = ctx.C["nc"]
-    norm_c = ctx.C["norm"]
-    cert_c = ctx.C["cert"]
-    gap_c = ctx.C["gap"]
-    crit_c = ctx.C["crit"]
-    sdual_c = ctx.C["sdual"]
-    dlow_c = ctx.C["dlow"]
-    small_c = ctx.C["small"]
+    obj_c, route_c, ext_c, proc_c, b_c, nc_c, norm_c, cert_c, gap_c, crit_c, sdual_c, dlow_c, small_c = (
+        ctx.C[k] for k in ("obj", "route", "ext", "proc", "b", "nc", "norm", "cert", "gap", "crit", "sdual", "dlow", "small"))
     for p, sol in ctx.sols.items():
         lab = _label(p)
         pred = predict(p)
@@ -387,9 +376,7 @@ def _check_solutions(ctx: _Battery) -> None:
 
 def _check_scale(ctx: _Battery) -> None:
     """The 1-D scale of CE/LS, ξ(ρ) of the geometric analysis, and the lower bound φ of contrastive losses."""
-    scale_c = ctx.C["scale"]
-    xi_c = ctx.C["xi"]
-    phi_c = ctx.C["phi"]
+    scale_c, xi_c, phi_c = (ctx.C[k] for k in ("scale", "xi", "phi"))
     for p in ctx.problems:
         if p.loss in ("ce", "ls"):
             a = _contrastive.ce_ls_scale(p)
@@ -416,9 +403,7 @@ def _check_scale(ctx: _Battery) -> None:
 
 def _check_hessians(ctx: _Battery) -> None:
     """Block spectra and condition numbers at the closed-form minimisers, and the full Hessian's zero modes."""
-    kappa_c = ctx.C["kappa"]
-    spec_c = ctx.C["spec"]
-    zero_c = ctx.C["zero"]
+    kappa_c, spec_c, zero_c = (ctx.C[k] for k in ("kappa", "spec", "zero"))
     for p in ctx.problems:
         pred = predict(p)
         if pred.kappa is None or (ctx.quick and p.K > 4):
@@ -562,10 +547,7 @@ def _check_imbalance(ctx: _Battery) -> None:
     """The imbalanced-UFM claims: the MSE closed form (`_imbalance.imbalanced_mse`) against solves, the exact
     class-mean reduction against full solves, and the minority-collapse thresholds located by bisection."""
     quick, seed = ctx.quick, ctx.seed
-    imb_c = ctx.C["imb_mse"]
-    red_c = ctx.C["imb_red"]
-    thr_c = ctx.C["imb_thr"]
-    mc_c = ctx.C["imb_mc"]
+    imb_c, red_c, thr_c, mc_c = (ctx.C[k] for k in ("imb_mse", "imb_red", "imb_thr", "imb_mc"))
     for p in _imbalanced_draw(quick):
         th = _imbalance.imbalanced_mse(p)
         sol = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed)

@@ -1,6 +1,6 @@
 """ufm: the unconstrained feature model of Neural Collapse — objectives, solvers, metrics.
 
-Layers (each uses only the public API of the ones below it; tests/test_architecture.py checks it):
+Layers (each uses only the public API of the ones below it; tests/core/test_architecture.py checks it):
 
     ufm.cli            the command line, one module per subcommand
     ufm.experiments    scans, figures, benchmarks

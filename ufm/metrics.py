@@ -27,11 +27,9 @@ from ._config import float64
 from ._problem import class_labels
 from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
 
-from ._collapse import Accumulator, Collapse, DecisionPass, Decisions, LabelError, Stats, Timeline, collapse
-from ._collapse import (
-    LAYOUTS, _as_labels, _present, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from,
-    stats_of,
-)
+from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
+from ._features import LAYOUTS, _as_labels, _present
+from ._stats import Decisions, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from, stats_of
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",

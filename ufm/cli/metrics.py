@@ -124,7 +124,8 @@ def run(args) -> int:
         raise UsageError(f"{flag_of(e.param)} must be {e.allowed}; got {e.value!r}") from None
     except ufm.metrics.LabelError as e:  # the library's fixes spelled as this command's flags
         fixes = " or ".join(flag_of(name) + ("" if value is True else f" {value}") for name, value in e.fixes)
-        raise UsageError(f"{e.problem}" + (f": {fixes}" if fixes else "")) from None
+        raise UsageError(f"{e.problem}" + (f"; {fixes}" if fixes else "") + (f" {e.purpose}" if fixes and e.purpose
+                                                                                else "")) from None
     out = rec.to_dict()
     print(ufm.dumps(out) if args.json else f"{args.file}: {out['num_samples']} samples, {out['num_classes']} "
           f"classes (K from {FROM[out['classes_from']]}), dimension "

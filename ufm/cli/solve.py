@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._common import UsageError, add_problem_flags, check_fits, flag_of, number, problem_from_args
 
 # The names of `ufm.solvers.methods()`, spelled here so that `ufm solve --help` needs no JAX
-# (tests/test_cli.py checks that the two agree).
+# (tests/core/test_one_home.py checks that the two agree).
 METHODS = ("auto", "gd", "sgd", "adam", "lbfgs", "newton")
 
 HELP = "solve one UFM problem and print its NC metrics, theory's prediction and a certificate"

@@ -48,7 +48,7 @@ TOTAL = 3 * 2 * 2 + 3
 
 
 def test_example_spec_parses_and_store_folder_is_created(tmp_path):
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     spec = scan.parse(open(os.path.join(here, "experiments", "scan", "example.toml")).read())
     assert len(spec.jobs()) == 2 * 9 * 9 + 10 * 2
     small = SPEC.replace("seeds = 2", "seeds = 1")

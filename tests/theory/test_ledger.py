@@ -13,7 +13,7 @@ import pytest
 from ufm import theory
 from ufm.cli import main
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 # The papers' text beside the repository (see DEVELOPERS.md): file prefix → arXiv id.
 PREFIX = {"000": "2210.02192", "003": "2210.02192", "001": "2203.01238", "002": "2105.02375", "004": "2402.03979"}
@@ -65,7 +65,7 @@ def test_every_numbered_statement_of_the_papers_has_a_row():
 
 def test_the_claims_page_shows_the_ledger_and_the_claims_as_generated():
     """The documentation's claims page is generated from `theory.claims()` and `theory.CLAIMS` when the site is
-    built (docs/hooks.py), so it cannot go stale; tests/test_docs.py checks the built page."""
+    built (docs/hooks.py), so it cannot go stale; tests/docs/test_docs.py checks the built page."""
     page = (ROOT / "docs" / "claims.md").read_text()
     assert "<!-- ufm:ledger -->" in page and "<!-- ufm:claims -->" in page
 

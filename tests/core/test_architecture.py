@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("ufm.__main__", "ufm.cli", "ufm.experiments", "ufm.theory")  # top to bottom; the rest is the core
 
 
