@@ -1,5 +1,5 @@
 """Two worked examples of losses a user writes (`Problem(loss=fn)`, `ufm.losses.Custom`), each checked in
-tests/test_userloss.py and in the README: the solve reaches the global minimum that the losses paper's Thm 1
+tests/core/test_userloss.py and in the README: the solve reaches the global minimum that the losses paper's Thm 1
 (Zhou et al. 2022, "Are All Losses Created Equal: A Neural Collapse Perspective", arXiv 2210.02192) predicts
 through its 1-D scale, and the nuclear-norm certificate bounds the gap.
 

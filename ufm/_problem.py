@@ -56,7 +56,7 @@ def _is_real(v) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """An unconstrained feature model (Zhou et al. 2022, "Are All Losses Created Equal", arXiv 2210.02192,
-    eq. 7)::
+    eq. 7):
 
         f(W, H, b) = 1/N Σ_{k,i} L(W h_{k,i} + b, k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
 
@@ -71,11 +71,13 @@ class Problem:
       loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`); or a loss you
         write: a JAX function fn(z (K,), k) → scalar, or `ufm.losses.Custom(fn, convex=...)` (a plain function is
         wrapped in Custom; "package.module:function" imports one).
-      lam_w, lam_h: weight decay on W and H, > 0.
+      lam_w: weight decay on W, > 0.
+      lam_h: weight decay on H, > 0.
       lam_b: weight decay on b, ≥ 0 (ignored when `bias=False`).
       delta: label-smoothing δ ∈ [0, 1) (loss "ls").
       gamma: focal γ ≥ 0 (loss "fl"; γ = 0 is CE).
-      alpha, M: MSE(α, M) = ½[α(z_k − M)² + Σ_{l≠k} z_l²], both > 0 (α = M = 1 is vanilla MSE).
+      alpha: α of MSE(α, M) = ½[α(z_k − M)² + Σ_{l≠k} z_l²], > 0 (α = M = 1 is vanilla MSE).
+      M: M of MSE(α, M), > 0.
       bias: learn b (True) or fix b ≡ 0 (False).
       fixed_w: None (W learned) or "etf" (W frozen to `simplex_etf(K, d, etf_norm)`; needs d ≥ K−1).
       etf_norm: row norm ‖w^k‖ of the frozen ETF, > 0.

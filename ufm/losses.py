@@ -93,7 +93,7 @@ class Loss:
     name: how `Problem(loss=...)`, rows and tables name it.
     params: the `Problem` fields fn reads, in order (e.g. ("delta",) for LS).
     convex: whether L(·, k) is convex in the logits (and ≥ 0) — True, False, or a predicate of the params'
-      values (focal loss: γ = 0). The exact class-mean reduction (`ufm.reduction`) and the certificate's gap
+      values whose docstring says where it holds (focal loss: γ = 0). The exact class-mean reduction (`ufm.reduction`) and the certificate's gap
       bound (`ufm.theory.certificate`) hold where it is true.
     program: the compiled family a solve runs it as ("" = its own). CE, LS(δ) and FL(γ) join "softmax"
       (`softmax_family`), so one program per shape serves all three, with (δ, γ) as numbers.
@@ -177,12 +177,17 @@ class Custom(Loss):
 
 _ZHOU22 = "Zhou et al. 2022, 'Are All Losses Created Equal', arXiv 2210.02192"
 
+
+def _fl_convex(gamma) -> bool:
+    """γ = 0 (FL(0) is CE; for γ > 0, (1 − p_k)^γ log p_k is not convex in the logits everywhere)"""
+    return gamma == 0
+
 # The built-in families, by the name `Problem(loss=...)` takes.
 LOSSES: dict[str, Loss] = {
     "ce": Loss(ce, "ce", (), True, "softmax", cite=f"{_ZHOU22}, eq. 3"),
     "ls": Loss(ls, "ls", ("delta",), True, "softmax",
                cite=f"{_ZHOU22}, eq. 5; Guo et al. 2025, arXiv 2402.03979, eq. 3"),
-    "fl": Loss(fl, "fl", ("gamma",), lambda gamma: gamma == 0, "softmax", cite=f"{_ZHOU22}, eq. 4"),
+    "fl": Loss(fl, "fl", ("gamma",), _fl_convex, "softmax", cite=f"{_ZHOU22}, eq. 4"),
     "mse": Loss(mse, "mse", ("alpha", "M"), True,
                 cite="Zhou et al. 2022, 'On the Optimization Landscape of Neural Collapse under MSE Loss', "
                      "arXiv 2203.01238, eqs. 3–4"),

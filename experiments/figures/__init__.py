@@ -19,6 +19,16 @@ from ._gallery import rich as caption_html
 from ._gallery import write_index
 
 
+def __getattr__(name: str):
+    if name == "MODULES":  # 0.2 kept the module list by hand; it is found now (`modules`)
+        import warnings
+
+        warnings.warn("figures.MODULES is deprecated since ufm 0.3: use figures.modules() (NAME → Figure)",
+                      DeprecationWarning, stacklevel=2)
+        return tuple(f.draw.__module__.rsplit(".", 1)[1] for f in modules().values())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def modules() -> dict:
     """NAME → `Figure`, in gallery order: every module of this package that defines FIGURE."""
     found = []

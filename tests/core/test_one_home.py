@@ -58,6 +58,7 @@ def test_loss_records_are_the_one_source_of_loss_facts():
     assert L.SOFTMAX_FAMILY == ("ce", "ls", "fl")
     for name, rec in L.LOSSES.items():
         assert rec.name == name and rec.cite and all(p in ufm.Problem.HYPER_FIELDS for p in rec.params)
+        assert not callable(rec.convex) or rec.convex.__doc__  # a rule says where it holds (the docs show it)
     # The reduction's convexity rule is the record's: FL only at γ = 0; a declared-convex user loss too.
     assert ufm.reduction(ufm.Problem(K=3, n=2, loss="fl", gamma=0.0)).reduced is not None
     assert "γ = 2" in ufm.reduction(ufm.Problem(K=3, n=2, loss="fl", gamma=2.0)).reason
