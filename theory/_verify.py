@@ -255,7 +255,7 @@ def _label(p: Problem) -> str:
 
 @float64()
 def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
-    """Run the battery (quick: about 70 s on 2 cores from a cold cache; full: about 6 min). `progress(msg)` receives status lines.
+    """Run the battery, quick or full (`ufm bench --only verify` times both). `progress(msg)` receives status lines.
     The report counts the XLA compilations the battery performed (`ufm.compilations`)."""
     with ufm.compilations() as comp:
         report = _battery(quick, seed, progress)

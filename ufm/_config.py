@@ -30,7 +30,7 @@ def configure(x64: bool = True, compilation_cache: bool | str = True) -> dict:
     x64: set `jax_enable_x64` (arrays created without a dtype then default to float64/int64 in the whole
       process, the user's own JAX code included).
     compilation_cache: True → `default_cache_dir()` (a shape compiled once loads from disk in later processes:
-      `ufm solve` compiles in ~4 s the first time, ~0.7 s after); a path → that folder; False → leave it off.
+      `ufm bench --only startup` measures both); a path → that folder; False → leave it off.
       A cache folder already configured for JAX is kept; a folder that cannot be created leaves the cache off.
     Returns what was set: {"x64": bool, "compilation_cache": folder or None}.
     """

@@ -26,7 +26,7 @@ checkable claim of the UFM papers, scans and figures."""
 EXAMPLE = """examples:
   ufm solve --loss ce --K 10 --n 50 --d 20     # one problem: metrics, theory's optimum, certificate
   ufm census --loss fl --gamma 5 --K 4 --d 5     # every critical point the solves find, classified
-  ufm verify --quick                            # check the papers' theorems (about 70 s)
+  ufm verify --quick                            # check the papers' theorems (the quick battery)
   ufm metrics features.npz                      # NC metrics of your own network's features
   ufm scan example > spec.toml && ufm scan run spec.toml --store out/scan.sqlite
   ufm figures --quick --out figures/

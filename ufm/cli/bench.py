@@ -16,7 +16,7 @@ EXAMPLE = """example:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help=HELP, description=HELP + ".", epilog=EXAMPLE)
-    p.add_argument("--quick", action="store_true", help="the small sizes only (a few minutes on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="the small sizes only")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", action="extend", metavar="SECTION", default=None,
                    help="torch | batched | hardware | memory | startup | metrics | scan | verify (default: all)")

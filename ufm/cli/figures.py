@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("figures", help=HELP, description=HELP + ".", epilog=EXAMPLE)
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME", default=None, help="make only these figures (see --list)")
     p.add_argument("--out", default="figures", help="output folder (default %(default)s)")
-    p.add_argument("--quick", action="store_true", help="smaller grids and shorter runs (all in < 2 min on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="smaller grids and shorter runs (the documentation's gallery)")
     p.add_argument("--list", action="store_true", help="list the figures and what each reproduces, then exit")
     p.set_defaults(run=run)
 

@@ -8,14 +8,14 @@ from ._common import UsageError, check_output, number, progress, write_atomic
 
 HELP = "check every theorem of the UFM papers against float64 solves and list the papers' errata"
 EXAMPLE = """example:
-  ufm verify --quick                 # the quick battery (about 70 s on 2 cores, cold cache)
+  ufm verify --quick                 # the quick battery (its time: ufm bench --only verify)
   ufm verify --json verify.json      # the full battery, every case with its numbers
   ufm verify --ledger                # every numbered statement of the papers: checked / erratum / not checkable"""
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("verify", help=HELP, description=HELP + ".", epilog=EXAMPLE)
-    p.add_argument("--quick", action="store_true", help="the quick battery (about 70 s on 2 cores with a cold cache; the full one about 6 min)")
+    p.add_argument("--quick", action="store_true", help="the quick battery: K = 4 and the K = 2, 3 edges (times of both: ufm bench --only verify)")
     p.add_argument("--seed", type=number(int), default=0, help="seed of the parameter draws (default 0)")
     p.add_argument("--json", metavar="PATH", default=None, help="write every case with its numbers to PATH")
     p.add_argument("--ledger", action="store_true",
