@@ -93,8 +93,8 @@ class Loss:
     name: how `Problem(loss=...)`, rows and tables name it.
     params: the `Problem` fields fn reads, in order (e.g. ("delta",) for LS).
     convex: whether L(·, k) is convex in the logits (and ≥ 0) — True, False, or a predicate of the params'
-      values whose docstring says where it holds (focal loss: γ = 0). The exact class-mean reduction (`ufm.reduction`) and the certificate's gap
-      bound (`ufm.theory.certificate`) hold where it is true.
+      values whose docstring says where it holds (focal loss: γ = 0). The exact class-mean reduction
+      (`ufm.reduction`) and the certificate's gap bound (`ufm.theory.certificate`) hold where it is true.
     program: the compiled family a solve runs it as ("" = its own). CE, LS(δ) and FL(γ) join "softmax"
       (`softmax_family`), so one program per shape serves all three, with (δ, γ) as numbers.
     off: for a program family, the value of each of its params that switches that term off (a member's
