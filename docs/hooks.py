@@ -139,9 +139,10 @@ BLOCKS = {"statuses": statuses, "losses": losses, "metrics": metrics, "ledger": 
           "gallery": gallery, "performance": performance}
 
 
-def on_config(config):
+def on_startup(command, dirty):
     """Lay out build/docs-src/ufm as ufm is installed (the core, with theory/ and experiments/ inside, as
-    pyproject.toml's package-dir maps them), in symlinks, for the API reference to read the sources from."""
+    pyproject.toml's package-dir maps them), in symlinks, for the API reference to read the sources from. At
+    start-up: mkdocstrings drops search paths that do not exist when it reads its configuration."""
     src = ROOT / "build" / "docs-src" / "ufm"
     if src.exists():
         shutil.rmtree(src)
@@ -152,7 +153,6 @@ def on_config(config):
                 link = target / path.relative_to(origin)
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(path)
-    return config
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
