@@ -10,7 +10,7 @@ from ._contrastive import (
 )
 from ._mse import MSECase, cases as mse_cases, minimizer as mse_minimizer, mse_bias_threshold, mse_x
 from ._mse import value_route as mse_value_route
-from ._predict import Prediction, minimizer, origin_bias, predict
+from ._predict import NoClosedForm, Prediction, minimizer, origin_bias, predict
 from ._saddles import Saddle, mse_subset, origin, padded, saddles
 from ._errata import Erratum, errata
 from ._papers import PAPERS, Paper, references
@@ -36,7 +36,7 @@ from ._hessian import (
 )
 
 __all__ = [
-    "Prediction", "predict", "minimizer", "origin_bias",
+    "Prediction", "predict", "minimizer", "origin_bias", "NoClosedForm",
     "MSECase", "mse_cases", "mse_x", "mse_bias_threshold", "ce_ls_s", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",
     "etf_basis", "nc_minimizer", "phi", "psi", "lower_bound_gap", "xi_ce",

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ufm import Problem, float64
+from ufm import Problem, UFMError, float64
 
 from . import _contrastive, _imbalance, _mse, _userloss
 
@@ -43,6 +43,10 @@ class Prediction:
             out[f.name] = v.tolist() if isinstance(v, np.ndarray) else v
         return out
 
+
+
+class NoClosedForm(UFMError, ValueError):
+    """`minimizer` of a problem for which theory knows no closed-form global minimiser (`predict` says why)."""
 
 def _norms(W, H, n):
     Hbar = H.reshape(H.shape[0], -1, n).mean(axis=2)
@@ -171,7 +175,7 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     """
     pred = predict(problem)
     if pred.objective is None:
-        raise ValueError(f"minimizer: no closed form for this problem ({pred.case})")
+        raise NoClosedForm(f"minimizer: no closed form for this problem ({pred.case})")
     if not problem.balanced:
         return _imbalance.imbalanced_mse_minimizer(problem)
     if problem.loss == "mse":

@@ -12,7 +12,7 @@ import numpy as np
 
 import ufm
 
-from ._certificate import certificate
+from ._certificate import Certificate, certificate
 from ._predict import predict
 
 
@@ -24,14 +24,43 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
     certificate (ratio, gap_bound, ...) and errors (objective: |f − f*|/|f*|, b: max |b − b*|; None where theory
     has no prediction). `metrics`: the solution's `ufm.metrics.all`, when the caller computed it already (a scan
     does, batched); else it is computed here.
+
+    A diverged solve (its objective or gradient was not finite, or blew up) gets no prediction, certificate or
+    errors (None, with the reason in `certificate.note` and `prediction.case`): nothing downstream runs on the
+    non-finite values of the loss. Its metrics are those of the last finite iterate it returns.
     """
     p = sol.problem
     m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=p.labels) if metrics is None else metrics
+    b = np.asarray(sol.b, np.float64)
+    if sol.status == ufm.Status.DIVERGED:
+        why = f"not computed: the solve diverged ({ufm.Status.DIVERGED.message})"
+        return ufm.jsonable({
+            **_outcome(sol, m, b),
+            "prediction": dict.fromkeys(("objective", "b", "a", "kappa", "extension", "source"), None) | {"case": why},
+            "certificate": dict.fromkeys(Certificate._fields, None) | {"note": why},
+            "errors": {"objective": None, "b": None},
+        })
     pred = predict(p)
     cert = certificate(p, sol.W, sol.H, sol.b)
-    b = np.asarray(sol.b, np.float64)
     return ufm.jsonable({
-        "problem": p.to_dict(),
+        **_outcome(sol, m, b),
+        "prediction": {
+            "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
+            "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,
+        },
+        "certificate": cert._asdict(),
+        "errors": {
+            "objective": None if pred.objective is None
+            else abs(sol.objective - pred.objective) / abs(pred.objective),
+            "b": None if pred.b is None else float(np.max(np.abs(b - np.asarray(pred.b)))),
+        },
+    })
+
+
+def _outcome(sol, m, b) -> dict:
+    """The solver's part of the record: the problem, the outcome, the point's bias and metrics, the times."""
+    return {
+        "problem": sol.problem.to_dict(),
         "method": type(sol.method).__name__.lower(),
         "objective": sol.objective,
         "grad_norm": sol.grad_norm,
@@ -46,17 +75,7 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
         "metrics": {k: m[k] for k in ufm.metrics.KEYS},
         "seconds": sol.seconds,
         "compile_seconds": sol.compile_seconds,
-        "prediction": {
-            "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
-            "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,
-        },
-        "certificate": cert._asdict(),
-        "errors": {
-            "objective": None if pred.objective is None
-            else abs(sol.objective - pred.objective) / abs(pred.objective),
-            "b": None if pred.b is None else float(np.max(np.abs(b - np.asarray(pred.b)))),
-        },
-    })
+    }
 
 
 def flat_record(record: dict, seed: int) -> dict:

@@ -39,7 +39,7 @@ _EXPORTS = {
     "Auto": ".solvers",
     "configure": "._config", "float64": "._config", "x64_enabled": "._config",
     "UFMError": "._errors", "ParameterError": "._errors", "Float64Unavailable": "._errors",
-    "jsonable": "._json", "dumps": "._json", "write_atomic": "._files",
+    "jsonable": "._json", "dumps": "._json", "write_atomic": "._files", "available_bytes": "._features",
 }
 _SUBMODULES = ("metrics", "solvers", "losses", "functional")
 
@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import functional, losses, metrics, solvers  # noqa: F401
     from ._config import configure, float64, x64_enabled  # noqa: F401
     from ._errors import Float64Unavailable, ParameterError, UFMError  # noqa: F401
+    from ._features import available_bytes  # noqa: F401
     from ._files import write_atomic  # noqa: F401
     from ._json import dumps, jsonable  # noqa: F401
     from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401

@@ -16,8 +16,10 @@ import numpy as np
 
 from ._config import float64
 from ._errors import ParameterError
-from ._features import CHUNK, LAYOUTS, LabelError, _as_labels, _as_rows, _batch, _check_classifier, _chunks, _present
-from ._stats import Decisions, Stats, _decide, _empty, _fold, _from_stats, decisions_result
+from ._features import (
+    CHUNK, LAYOUTS, LabelError, _as_labels, _as_rows, _batch, _check_classifier, _chunks, _present, check_classes,
+)
+from ._stats import DEGENERATE, Decisions, Stats, _decide, _empty, _fold, _from_stats, decisions_result, power_of_two_scale
 
 GLOBAL_MEANS = ("samples", "classes")
 
@@ -47,6 +49,8 @@ class Collapse(NamedTuple):
     num_classes        K' (classes with samples); num_samples: N
     classes_from       where K came from: "num_classes" (given), "W" (its rows) or "labels" (the largest label
                        + 1: a class above it that has no samples cannot be seen, so it is not counted)
+    note               why some metrics are NaN, if they are: without between-class spread the metrics of the
+                       centred means are undefined, never reported as collapsed
     """
 
     nc1: float
@@ -67,6 +71,7 @@ class Collapse(NamedTuple):
     num_classes: int
     num_samples: int
     classes_from: str = "num_classes"
+    note: str = ""
 
     def to_dict(self) -> dict:
         return self._asdict()
@@ -85,15 +90,22 @@ class Accumulator:
 
     `update` returns a new accumulator (the old one is unchanged); the state is `acc.stats`, a pytree. Batches
     may have any size; each new batch size compiles once.
+
+    scale: the statistics are those of the features times `scale` (default 1; a power of two is exact). Every
+    metric is scale-invariant; for features whose squares overflow (magnitude ~1e155 and up) or underflow, pass
+    `ufm.metrics.power_of_two_scale(max |feature|)` — `collapse` does.
     """
 
-    def __init__(self, num_classes: int, dim: int, *, layout: str = "N,d", stats: Stats | None = None):
+    def __init__(self, num_classes: int, dim: int, *, layout: str = "N,d", stats: Stats | None = None,
+                 scale: float = 1.0):
         for name, v, lo in (("num_classes", num_classes, 2), ("dim", dim, 1)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
                 raise ParameterError(name, v, f"an integer ≥ {lo}", "Accumulator")
         if layout not in LAYOUTS:
             raise ParameterError("layout", layout, "'N,d' or 'd,N'", "Accumulator")
-        self.num_classes, self.dim, self.layout = int(num_classes), int(dim), layout
+        if not (isinstance(scale, (int, float, np.floating)) and np.isfinite(scale) and scale > 0):
+            raise ParameterError("scale", scale, "a finite number > 0", "Accumulator")
+        self.num_classes, self.dim, self.layout, self.scale = int(num_classes), int(dim), layout, float(scale)
         with float64():
             self.stats = _empty(self.num_classes, self.dim) if stats is None else stats
 
@@ -108,8 +120,8 @@ class Accumulator:
         for chunk in _chunks(H, y):
             # Wait for each fold: JAX dispatches asynchronously, and a loop over chunks would otherwise queue every
             # chunk's device copy at once (memory growing with N instead of staying flat).
-            stats = jax.block_until_ready(_fold(stats, *chunk, self.num_classes))
-        return Accumulator(self.num_classes, self.dim, layout=self.layout, stats=stats)
+            stats = jax.block_until_ready(_fold(stats, *chunk, self.num_classes, self.scale))
+        return Accumulator(self.num_classes, self.dim, layout=self.layout, stats=stats, scale=self.scale)
 
     @property
     def count(self) -> np.ndarray:
@@ -119,11 +131,11 @@ class Accumulator:
     @property
     def means(self) -> np.ndarray:
         """Class means μ_k (K, d), float64 (rows of empty classes are 0)."""
-        return np.asarray(self.stats.mean)
+        return np.asarray(self.stats.mean) / self.scale
 
     def decisions(self) -> "DecisionPass":
         """A second pass over the samples, with this accumulator's final class means: NCC vs the classifier."""
-        return DecisionPass(self.means, self.count > 0, self.layout)
+        return DecisionPass(self.means, self.count > 0, self.layout, scale=self.scale)
 
     @float64()
     def result(self, W=None, b=None, *, decisions: "DecisionPass | None" = None, global_mean: str = "samples",
@@ -147,6 +159,7 @@ class Accumulator:
         out = {k: float(v) for k, v in _from_stats(s, Wp, global_mean == "classes").items()}
         rec = dict.fromkeys(Collapse._fields)
         rec["classes_from"] = "num_classes"
+        rec["note"] = DEGENERATE if out.pop("degenerate") else ""
         rec.update(out, num_classes=int(present.sum()), num_samples=int(np.sum(self.count)))
         if decisions is not None:
             rec.update(decisions.result(with_classifier=W is not None))
@@ -156,8 +169,9 @@ class Accumulator:
 class DecisionPass:
     """The second pass of a streamed measurement (see `Accumulator`): NCC and classifier decisions per batch."""
 
-    def __init__(self, means, present, layout: str = "N,d", counts: Decisions | None = None):
+    def __init__(self, means, present, layout: str = "N,d", counts: Decisions | None = None, scale: float = 1.0):
         self.means, self.present, self.layout = np.asarray(means, np.float64), np.asarray(present, bool), layout
+        self.scale = float(scale)  # the nearest mean is found at this scale (see `Accumulator`)
         with float64():
             self.counts = counts if counts is not None else Decisions(*(jnp.zeros((), jnp.float64),) * 6)
 
@@ -173,8 +187,8 @@ class DecisionPass:
             Wc, bc = jnp.zeros((K, d)), jnp.zeros(K)
         means, present, counts = jnp.asarray(self.means), jnp.asarray(self.present), self.counts
         for chunk in _chunks(H, y):
-            counts = jax.block_until_ready(_decide(counts, *chunk, means, present, Wc, bc))
-        return DecisionPass(self.means, self.present, self.layout, counts)
+            counts = jax.block_until_ready(_decide(counts, *chunk, means, present, Wc, bc, self.scale))
+        return DecisionPass(self.means, self.present, self.layout, counts, self.scale)
 
     def result(self, with_classifier: bool = True) -> dict:
         c = decisions_result({k: float(v) for k, v in self.counts._asdict().items()}, with_classifier)
@@ -203,7 +217,11 @@ def collapse(features, labels, W=None, b=None, *, num_classes: int | None = None
     W_rows = np.shape(W)[0] if W is not None and np.ndim(W) == 2 else None
     source = "num_classes" if num_classes is not None else "W" if W_rows is not None else "labels"
     y, K = _as_labels(labels, H.shape[0], num_classes if num_classes is not None else W_rows, "collapse")
-    acc = Accumulator(K, H.shape[1])._fold(H, y)
+    check_classes(y, K, H.shape[1], source == "labels", allow_empty, "collapse")
+    # Every metric is scale-invariant: the statistics of the features scaled by a power of two (exact) stay
+    # finite whatever their magnitude (1e200: squares would overflow and nc1 read 0).
+    scale = power_of_two_scale(float(np.max(np.abs(H))) if H.size else 0.0)
+    acc = Accumulator(K, H.shape[1], scale=scale)._fold(H, y)
     _present(np.asarray(acc.stats.count), allow_empty, "collapse")
     dec = acc.decisions()._decide(H, y, *_check_classifier(W, b, K, H.shape[1], "collapse"))
     rec = acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
@@ -254,7 +272,7 @@ class Timeline:
         a checkpoint had no value)."""
         out = {"step": np.asarray(self.steps)}
         for key in Collapse._fields:
-            if key == "classes_from":
+            if key in ("classes_from", "note"):
                 continue
             out[key] = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.records],
                                 dtype=np.float64)

@@ -5,6 +5,8 @@ and the problem (`LabelError`, `ufm.ParameterError`)."""
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +60,9 @@ def _as_labels(labels, N: int, K: int | None, where: str):
         raise LabelError(where, f"labels must be integers; got dtype {y.dtype} (convert with .astype(int) if they "
                                 "are whole numbers)")
     lo, hi = (int(y.min()), int(y.max())) if N else (0, -1)
+    if hi >= 2**31 - 1:
+        raise LabelError(where, f"labels must be below 2^31 − 1; label {hi} at sample {int(np.argmax(y))} is not "
+                                "(one class per label: is it out of place?)")
     given = K is not None
     if K is None:
         K = hi + 1
@@ -127,4 +132,40 @@ def _chunks(H, y):
         yield jnp.asarray(h), jnp.asarray(yy), jnp.asarray(w)
 
 
-__all__ = ["LabelError", "CHUNK", "LAYOUTS"]
+def available_bytes() -> int | None:
+    """Memory the process can still get (Linux MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_classes(y: np.ndarray, K: int, dim: int, inferred: bool, allow_empty: bool, where: str) -> None:
+    """Before anything of size K is allocated: every class has samples (unless `allow_empty`), and the K×d
+    statistics fit in the memory available. Where K was inferred from the labels (the largest + 1), a label far
+    above the others — one stray 10⁸ among 0…9 — is named rather than taken for 10⁸ + 1 classes."""
+    distinct = np.unique(y)
+    if distinct.size < K and not allow_empty:
+        if inferred and distinct.size > 1 and distinct[-1] > distinct[-2] + 1:  # the top label jumps a gap
+            i = int(np.argmax(y))
+            raise LabelError(where, f"the largest label, {int(y[i])} (sample {i}), makes K = {K} classes, "
+                                    f"{K - distinct.size} of them without samples: a label out of place?")
+        gap = np.flatnonzero(distinct != np.arange(distinct.size))
+        first = int(gap[0]) if gap.size else int(distinct.size)
+        raise LabelError(where, f"class {first} has no samples ({K - distinct.size} empty in all)",
+                         (("allow_empty", True),), "to measure the classes that have samples")
+    need, have = 8 * K * (3 * dim + 8), available_bytes()  # means, W, decisions' scores per class, counts
+    if have is not None and need > have:
+        raise LabelError(where, f"K = {K} classes of dimension {dim} need ~{need / 2**30:.3g} GiB of statistics, "
+                                f"more than the {have / 2**30:.3g} GiB available"
+                                + (" (K is the largest label + 1)" if inferred else ""))
+
+
+__all__ = ["LabelError", "CHUNK", "LAYOUTS", "available_bytes", "check_classes"]

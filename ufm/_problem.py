@@ -261,11 +261,18 @@ def _custom(loss, K: int):
 
     from .losses import Custom, resolve
 
-    try:
-        custom = resolve(loss) if isinstance(loss, str) else loss if isinstance(loss, Custom) else Custom(loss)
-    except (TypeError, ValueError) as e:
-        raise ParameterError("loss", loss, f"one of {', '.join(LOSSES)} or a JAX function fn(z, k) ({e})",
-                             "Problem") from None
+    if isinstance(loss, str):
+        try:
+            custom = resolve(loss)
+        except ValueError as e:
+            raise ParameterError("loss", loss, f"one of {', '.join(LOSSES)} or an importable "
+                                 f"'package.module:function' ({e})", "Problem") from None
+    else:
+        try:
+            custom = loss if isinstance(loss, Custom) else Custom(loss)
+        except (TypeError, ValueError) as e:
+            raise ParameterError("loss", loss, f"one of {', '.join(LOSSES)} or a JAX function fn(z, k) ({e})",
+                                 "Problem") from None
     try:
         out = jax.eval_shape(custom.fn, jax.ShapeDtypeStruct((K,), jnp.float32), jax.ShapeDtypeStruct((), jnp.int32))
     except Exception as e:  # noqa: BLE001 - any failure of the user's function is reported by name

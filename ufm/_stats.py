@@ -33,9 +33,10 @@ def _empty(K: int, d: int) -> Stats:
     return Stats(z(K), z((K, d)), z((d, d)), z(K))
 
 
-def _chunk_stats(H, y, w, K: int) -> Stats:
-    """Statistics of one chunk: H (m, d) any float dtype, y (m,) int, w (m,) 0/1 row weights (padding)."""
-    H = H.astype(jnp.float64)
+def _chunk_stats(H, y, w, K: int, scale=1.0) -> Stats:
+    """Statistics of one chunk: H (m, d) any float dtype, y (m,) int, w (m,) 0/1 row weights (padding), of the
+    features times `scale` (a power of two: exact; it keeps squares of features of magnitude 1e200 finite)."""
+    H = H.astype(jnp.float64) * scale
     count = jax.ops.segment_sum(w, y, num_segments=K)
     mean = jax.ops.segment_sum(H * w[:, None], y, num_segments=K) / jnp.maximum(count, 1.0)[:, None]
     C = (H - mean[y]) * w[:, None]
@@ -53,10 +54,10 @@ def _merge(a: Stats, b: Stats) -> Stats:
                  a.trace + b.trace + f * jnp.sum(delta * delta, axis=1))
 
 @functools.partial(jax.jit, static_argnums=(4,))
-def _fold(state: Stats, H, y, w, K: int) -> Stats:
-    """`state` with one chunk folded in: H (m, d), labels y (m,), row weights w (m,). One compile per chunk
-    size; the labels are traced, so a new labelling reuses the program."""
-    return _merge(state, _chunk_stats(H, y, w.astype(jnp.float64), K))
+def _fold(state: Stats, H, y, w, K: int, scale) -> Stats:
+    """`state` with one chunk folded in: H (m, d), labels y (m,), row weights w (m,), features times `scale`.
+    One compile per chunk size; the labels and the scale are traced, so a new labelling reuses the program."""
+    return _merge(state, _chunk_stats(H, y, w.astype(jnp.float64), K, scale))
 
 
 class Decisions(NamedTuple):
@@ -72,12 +73,14 @@ class Decisions(NamedTuple):
 
 
 @jax.jit
-def _decide(acc: Decisions, H, y, w, means, present, W, b) -> Decisions:
+def _decide(acc: Decisions, H, y, w, means, present, W, b, scale=1.0) -> Decisions:
     """`acc` with the decisions of one chunk (as in `_fold`) added: nearest class mean (among the classes
-    `present`) vs argmax(Wh + b) and argmax(Wh); the N×K score matrix never exists."""
-    sq = jnp.where(present, jnp.sum(means * means, axis=1), jnp.inf)
+    `present`) vs argmax(Wh + b) and argmax(Wh); the N×K score matrix never exists. The nearest mean is found
+    among the features and means times `scale` (the same decision, with finite squares); the classifier sees h."""
+    ms = means * scale
+    sq = jnp.where(present, jnp.sum(ms * ms, axis=1), jnp.inf)
     h, w = H.astype(jnp.float64), w.astype(jnp.float64)
-    ncc = jnp.argmin(sq[None, :] - 2 * h @ means.T, axis=1)  # ‖h − μ_k‖² up to ‖h‖²
+    ncc = jnp.argmin(sq[None, :] - 2 * (h * scale) @ ms.T, axis=1)  # ‖h − μ_k‖² up to ‖h‖²
     z = h @ W.T
     clf, clf0 = jnp.argmax(z + b[None, :], axis=1), jnp.argmax(z, axis=1)
     s = lambda m: jnp.sum(w * m)  # noqa: E731
@@ -127,7 +130,11 @@ def from_stats(s: Stats, W, classes_mean: bool) -> dict:
     """The quantities that need no pass over the samples, from the statistics of present classes only (s holds
     only those rows): nc1, cdnv, nc2_means, equinorm_means, equiangle_means, maxangle_means and, with the
     classifier rows W of those classes, nc2_w, equinorm_w, nc3, nc3_duality (`ufm.metrics.VOCABULARY`). Pure JAX:
-    `collapse`, `Accumulator` and `metrics.all` all compute them here."""
+    `collapse`, `Accumulator` and `metrics.all` all compute them here.
+
+    Without between-class spread (the class means coincide, up to 1e-12 of their size, or are not finite) the
+    quantities of the centred means are undefined: they are NaN, and "degenerate" is 1 (never a value that reads
+    as collapsed: nc1 = 0 with Σ_B = 0 would)."""
     K = s.count.shape[0]
     N = jnp.sum(s.count)
     mu_g = jnp.mean(s.mean, axis=0) if classes_mean else s.count @ s.mean / N
@@ -146,25 +153,42 @@ def from_stats(s: Stats, W, classes_mean: bool) -> dict:
     off = jnp.where(pair, cos, 0.0)
     n_pairs = K * (K - 1)
     mean_cos = jnp.sum(off) / n_pairs
+    size = jnp.max(jnp.linalg.norm(s.mean, axis=1))
+    degenerate = ~(jnp.sqrt(jnp.trace(G)) > 1e-12 * size)  # NaN or inf compare False: degenerate too
+    undefined = lambda v: jnp.where(degenerate, jnp.nan, v)  # noqa: E731
     out = {
-        "nc1": nc1, "cdnv": cdnv, "nc2_means": etf_gap(G), "equinorm_means": _cv(norms),
-        "equiangle_means": jnp.sqrt(jnp.sum(jnp.where(pair, (cos - mean_cos) ** 2, 0.0)) / n_pairs),
-        "maxangle_means": jnp.sum(jnp.where(pair, jnp.abs(cos + 1.0 / (K - 1)), 0.0)) / n_pairs,
+        "nc1": undefined(nc1), "cdnv": undefined(cdnv), "nc2_means": undefined(etf_gap(G)),
+        "equinorm_means": undefined(_cv(norms)),
+        "equiangle_means": undefined(jnp.sqrt(jnp.sum(jnp.where(pair, (cos - mean_cos) ** 2, 0.0)) / n_pairs)),
+        "maxangle_means": undefined(jnp.sum(jnp.where(pair, jnp.abs(cos + 1.0 / (K - 1)), 0.0)) / n_pairs),
+        "degenerate": degenerate.astype(jnp.float64),
     }
     if W is not None:
-        out.update(nc2_w=etf_gap(W @ W.T), equinorm_w=_cv(jnp.linalg.norm(W, axis=1)), nc3=etf_gap(W @ M.T),
-                   nc3_duality=duality_gap(W, M))
+        out.update(nc2_w=etf_gap(W @ W.T), equinorm_w=_cv(jnp.linalg.norm(W, axis=1)),
+                   nc3=undefined(etf_gap(W @ M.T)), nc3_duality=undefined(duality_gap(W, M)))
     return out
+
+
+DEGENERATE = ("no between-class spread: the class means coincide, so nc1, cdnv, nc2_means, nc3, nc3_duality and "
+              "the spreads of the means' norms and angles are undefined (NaN)")
+
+
+def power_of_two_scale(max_abs: float) -> float:
+    """2^−e with max_abs·2^−e in [1, 2): multiplying by it is exact, and the squares of the scaled features can
+    neither overflow (features of 1e200) nor underflow (1e-200). 1 for 0 or a non-finite max_abs."""
+    if not (np.isfinite(max_abs) and max_abs > 0):
+        return 1.0
+    return float(np.ldexp(1.0, 1 - int(np.frexp(max_abs)[1])))
 
 
 _from_stats = jax.jit(from_stats, static_argnums=(2,))
 
 
-def decision_counts(acc: "Decisions", H, y, w, means, present, W, b) -> "Decisions":
+def decision_counts(acc: "Decisions", H, y, w, means, present, W, b, scale=1.0) -> "Decisions":
     """`acc` with the decisions of the rows H (m, d) with labels y and row weights w added: nearest class mean
     (among the classes `present`) against argmax(Wh + b) and argmax(Wh) — what nc4, nc4_nobias and the accuracies
     count (`DecisionPass`, `metrics.all`). The N×K score matrix never exists."""
-    return _decide(acc, H, y, w, means, present, W, b)
+    return _decide(acc, H, y, w, means, present, W, b, scale)
 
 
 def decisions_result(c: dict, with_classifier: bool = True) -> dict:
@@ -179,4 +203,4 @@ def decisions_result(c: dict, with_classifier: bool = True) -> dict:
 
 
 __all__ = ["Stats", "Decisions", "stats_of", "from_stats", "decision_counts", "decisions_result", "nc1_from",
-           "etf_gap", "duality_gap"]
+           "etf_gap", "duality_gap", "DEGENERATE", "power_of_two_scale"]

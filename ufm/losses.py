@@ -216,17 +216,24 @@ def record(loss) -> Loss:
 
 
 def resolve(spec: str) -> Custom:
-    """"package.module:function" → Custom(that function) (how scan specs name a user loss); ValueError if it
-    cannot be imported."""
+    """"package.module:function" → Custom(that function) (how scan specs and the command line name a user loss);
+    ValueError, in one line, if it cannot be imported — whatever the module does when it is imported (raises,
+    has a syntax error, calls sys.exit)."""
     module, sep, attr = spec.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"a user loss is named 'package.module:function'; got {spec!r}")
     try:
         fn = importlib.import_module(module)
+    except SystemExit as e:
+        raise ValueError(f"cannot import {module}: importing it called sys.exit({e.code!r})") from None
+    except Exception as e:  # noqa: BLE001 - the user's module may raise anything at import
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(f"cannot import {module}: {type(e).__name__}: {first}") from None
+    try:
         for part in attr.split("."):
             fn = getattr(fn, part)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"cannot import the loss {spec!r} ({type(e).__name__}: {e})") from None
+    except AttributeError:
+        raise ValueError(f"cannot import {spec}: {module} has no attribute {attr!r}") from None
     return Custom(fn, name=spec)
 
 

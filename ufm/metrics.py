@@ -29,14 +29,17 @@ from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
 
 from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
 from ._features import LAYOUTS, _as_labels, _present
-from ._stats import Decisions, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from, stats_of
+from ._stats import (
+    Decisions, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from, power_of_two_scale,
+    stats_of,
+)
 
 __all__ = [
     "collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline",
     "VOCABULARY", "KEYS", "ALIASES", "Quantity", "quantity", "Metrics",
     "class_means", "sigma_w", "sigma_b", "nc1", "nc2_w", "nc2_means", "nc3", "nc3_duality", "nc4",
     "numerical_rank", "class_groups", "cosine_margins", "accuracy", "ncc_accuracy", "w_norm_mean",
-    "h_mean_norm_mean", "self_duality", "duality_scale", "all", "from_stats",
+    "h_mean_norm_mean", "self_duality", "duality_scale", "all", "from_stats", "power_of_two_scale",
     "nc2", "nc2_guo", "nc3_guo", "ncc_agreement",
 ]
 

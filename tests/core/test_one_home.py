@@ -93,7 +93,7 @@ def test_one_metric_vocabulary_everywhere(tmp_path, capsys):
     assert tuple(m) == keys
     rec = V.collapse(sol.H.T, p.labels, sol.W, sol.b)
     shared = [k for k in rec._fields if k in keys]
-    assert set(rec._fields) - set(shared) == {"num_classes", "num_samples", "classes_from"}
+    assert set(rec._fields) - set(shared) == {"num_classes", "num_samples", "classes_from", "note"}
     for k in shared:  # the same formula under the same name (in memory vs the UFM's program: rounding apart)
         assert rec._asdict()[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
     # 0.2's names still read, with a warning naming the key.

@@ -151,26 +151,11 @@ def progress(tag: str):
     return say
 
 
-def available_bytes() -> int | None:
-    """Memory the process can still get (Linux MemAvailable), or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_fits(problem, flag: str = "--K/--n/--d", reduce: str = "never") -> None:
     """Refuse, before anything is allocated, a problem whose solve needs more memory than is available."""
     import ufm
 
-    need, have = ufm.estimate_bytes(problem, reduce=reduce), available_bytes()
+    need, have = ufm.estimate_bytes(problem, reduce=reduce), ufm.available_bytes()
     if have is not None and need > have:
         raise UsageError(f"{flag}: one solve of K={problem.K} n={problem.n} d={problem.d} needs ~"
                          f"{need / 2**30:.3g} GiB, more than the {have / 2**30:.3g} GiB available")

@@ -108,9 +108,10 @@ FROM = {"num_classes": "--num-classes", "W": "the rows of W",
 
 
 def table(rec: dict) -> str:
-    rows = {k: v for k, v in rec.items() if k != "classes_from"}
+    rows = {k: v for k, v in rec.items() if k not in ("classes_from", "note")}
     width = max(len(k) for k in rows)
-    return "\n".join(f"  {k:<{width}}  {'n/a' if v is None else format(v, '.6g')}" for k, v in rows.items())
+    lines = [f"  {k:<{width}}  {'n/a' if v is None else format(v, '.6g')}" for k, v in rows.items()]
+    return "\n".join(lines + ([f"  note: {rec['note']}"] if rec.get("note") else []))
 
 
 def run(args) -> int:

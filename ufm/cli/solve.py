@@ -69,9 +69,14 @@ def table(rec: dict) -> str:
         ("path", rec["path"] + ("" if rec["reduced"] is None else
                                 f"  (solved the K class means weighted by their counts in d = "
                                 f"{rec['reduced']['d']}; lifted exactly)")),
-        ("status", rec["status"] + ("  (the gradient vanishes but the Hessian has a negative eigenvalue "
-                                    f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start "
-                                    "elsewhere, e.g. --init-scale > 0)" if rec["status"] == "saddle" else "")),
+        ("status", rec["status"] + {
+            "saddle": f"  (the gradient vanishes but the Hessian has a negative eigenvalue "
+                      f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start elsewhere, e.g. "
+                      "--init-scale > 0)",
+            "diverged": f"  (at step {rec['steps']} the objective or its gradient was not finite, or blew up: "
+                        "a loss that returns NaN or Inf, or a step too long; the last finite iterate is shown, and "
+                        "no prediction or certificate is computed from it)",
+        }.get(rec["status"], "")),
         ("objective", _f(rec["objective"], ".15g")),
         ("grad norm", f"{_f(rec['grad_norm'], '.3e')}  (relative {_f(rec['rel_grad_norm'], '.3e')})"),
         ("steps", str(rec["steps"])),
