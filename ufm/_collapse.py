@@ -222,7 +222,6 @@ def collapse(features, labels, W=None, b=None, *, num_classes: int | None = None
     # finite whatever their magnitude (1e200: squares would overflow and nc1 read 0).
     scale = power_of_two_scale(float(np.max(np.abs(H))) if H.size else 0.0)
     acc = Accumulator(K, H.shape[1], scale=scale)._fold(H, y)
-    _present(np.asarray(acc.stats.count), allow_empty, "collapse")
     dec = acc.decisions()._decide(H, y, *_check_classifier(W, b, K, H.shape[1], "collapse"))
     rec = acc.result(W, b, decisions=dec, global_mean=global_mean, allow_empty=allow_empty)
     return rec._replace(classes_from=source)

@@ -152,6 +152,8 @@ def check_classes(y: np.ndarray, K: int, dim: int, inferred: bool, allow_empty: 
     statistics fit in the memory available. Where K was inferred from the labels (the largest + 1), a label far
     above the others — one stray 10⁸ among 0…9 — is named rather than taken for 10⁸ + 1 classes."""
     distinct = np.unique(y)
+    if distinct.size < 2:
+        raise LabelError(where, f"need samples of at least 2 classes; found {distinct.size}")
     if distinct.size < K and not allow_empty:
         if inferred and distinct.size > 1 and distinct[-1] > distinct[-2] + 1:  # the top label jumps a gap
             i = int(np.argmax(y))

@@ -6,6 +6,7 @@ never an internal error, a crash on NaNs, a huge allocation or a number that rea
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -27,9 +28,10 @@ def user_modules(tmp_path, monkeypatch):
 
 
 def _ufm(*argv, cwd):
-    env_path = str(cwd)
+    """`ufm ARGV` as a new process in `cwd`, which is on its import path (where the user's modules are)."""
+    env = {**os.environ, "PYTHONPATH": str(cwd), "UFM_CACHE_DIR": "off"}
     return subprocess.run([sys.executable, "-m", "ufm", *argv], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": env_path, "UFM_CACHE_DIR": "off"})
+                          env=env)
 
 
 @pytest.mark.parametrize("module, why", [
