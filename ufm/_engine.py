@@ -8,18 +8,12 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from .solvers import Status, relative_gradient
 from .solvers import _tree as T
 
 BLOWUP = 1e12  # f above BLOWUP·max(|f(x0)|, 1) counts as diverged (no solver here may raise f so far)
-
-PROBE_STEPS = 24  # Lanczos steps of the second-order test at a converged point
-# A Ritz value below −NEGATIVE·max(|λ_min|, |λ_max|) is negative curvature, not rounding (float64, float32).
-NEGATIVE = {jnp.dtype("float64"): 1e-7, jnp.dtype("float32"): 1e-3}
-
 
 class Recorder(Protocol):
     """What a run keeps of its path: `init` at step 0, `write` after every step k ≥ 1, `close` at the end."""
@@ -41,7 +35,6 @@ class Run(NamedTuple):
     steps: jax.Array
     status: jax.Array
     record: Any
-    curvature: jax.Array  # the smallest Ritz value of ∇²f at a converged x (NaN where not probed)
 
 
 class _Carry(NamedTuple):
@@ -54,14 +47,11 @@ class _Carry(NamedTuple):
     buf: Any
 
 
-def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0) -> Run:
+def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder) -> Run:
     """Minimise `fun` from x0 with `solver` until ‖∇f‖/min(|f|, |f(x0)|) ≤ tol (CONVERGED), the solver's
     `terminate` says so, the step count reaches max_steps (MAX_STEPS), or a step is non-finite or blows up
     (DIVERGED: the run ends at the last finite iterate).
-
-    With `probe` > 0 a converged end point is then tested for second order in the same program (`probe`
-    Lanczos steps): where the Hessian has a clearly negative eigenvalue the point is a saddle (or a maximum),
-    and the status is SADDLE. (`solve` runs the same test as a separate program compiled once per shape.)"""
+    (The second-order test of a converged end point is `ufm._curvature`'s, run after the program.)"""
     f, g = jax.value_and_grad(fun)(x0)
     f0 = f
     state = solver.init(fun, x0, f, g, max_steps)
@@ -85,90 +75,7 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder, probe: int = 0
 
     c = _Carry(x0, f, g, state, jnp.zeros((), jnp.int32), status.astype(jnp.int32), recorder.init(x0, f, g))
     c = lax.while_loop(lambda c: c.status == Status.RUNNING.code, body, c)
-    status, lam = c.status, jnp.full((), jnp.nan, f.dtype)
-    if probe:
-        converged = c.status == Status.CONVERGED.code
-        lam_min, lam_max = lax.cond(converged, lambda x: curvature(fun, x, probe), lambda x: (lam, lam), c.x)
-        lam = lam_min
-        status = jnp.where(converged & negative(lam_min, lam_max, f.dtype), Status.SADDLE.code, c.status)
-        status = status.astype(jnp.int32)
-    return Run(c.x, c.f, c.g, f0, c.k, status, recorder.close(c.buf, c.k, c.x, c.f, c.g), lam)
-
-
-def negative(lam_min, lam_max, dtype):
-    """Whether the Ritz values (λ_min, λ_max) of a `dtype` problem show negative curvature rather than rounding:
-    λ_min < −NEGATIVE·max(−λ_min, λ_max) (NEGATIVE = 1e-7 in float64, 1e-3 in float32). JAX arrays in a
-    program, numpy or Python numbers on the host (no program is compiled for them)."""
-    xp = jnp if isinstance(lam_min, jax.Array) or isinstance(lam_max, jax.Array) else np
-    scale = xp.maximum(xp.maximum(-lam_min, lam_max), np.finfo(np.float64).tiny)
-    return lam_min < -NEGATIVE[jnp.dtype(dtype)] * scale
-
-
-def curvature(fun, x, steps: int = PROBE_STEPS):
-    """(λ_min, λ_max): the extreme Ritz values of ∇²fun(x) after `steps` Lanczos steps (`lanczos`, `ritz`)."""
-    return ritz(*lanczos(fun, x, steps))
-
-
-def ritz(alphas, betas):
-    """(λ_min, λ_max) of the Lanczos matrix (diagonal alphas, off-diagonal betas[:-1]): in a program for JAX
-    arrays, on the host for numpy arrays (the compiled second-order test returns the Lanczos matrix and this
-    takes its eigenvalues there: a 24 × 24 eigvalsh in the program would cost more to compile than to run)."""
-    xp = jnp if isinstance(alphas, jax.Array) else np
-    tri = xp.diag(alphas) + xp.diag(betas[:-1], 1) + xp.diag(betas[:-1], -1)
-    values = xp.linalg.eigvalsh(tri)
-    return values[0], values[-1]
-
-
-def lanczos(fun, x, steps: int = PROBE_STEPS):
-    """The tridiagonal Lanczos matrix (diagonal alphas (m,), off-diagonal betas[:-1]) of ∇²fun(x) after
-    m = min(steps, size of x) steps (Hessian-vector products, no matrix) from a fixed pseudo-random vector.
-    Its eigenvalues (Ritz values) lie in [λ_min(∇²f), λ_max(∇²f)] (up to rounding), so a clearly negative
-    first one proves negative curvature; the test can miss a negative
-    eigenvalue only if the start vector is (nearly) orthogonal to its eigenspace or the Krylov space of
-    `steps` vectors has not reached it. When the Krylov space is invariant early (repeated eigenvalues, a small
-    x) the remaining steps repeat the first Rayleigh quotient, which adds no value outside the spectrum."""
-    size = sum(a.size for a in jax.tree_util.tree_leaves(x))
-    m = max(1, min(int(steps), size))
-    dtype = T.dtype(x)
-    grad = jax.grad(fun)
-
-    def hvp(v):
-        return jax.jvp(grad, (x,), (v,))[1]
-
-    # A fixed pseudo-random start (the fractional parts of a sine hash, centred): no PRNG in the program, which
-    # would cost more to compile than the rest of the test.
-    leaves, tree = jax.tree_util.tree_flatten(x)
-    offsets = [0]
-    for a in leaves:
-        offsets.append(offsets[-1] + a.size)
-
-    def hashed(a, start):
-        i = jnp.arange(start, start + a.size, dtype=dtype).reshape(a.shape)
-        u = jnp.sin(i * 12.9898 + 78.233) * 43758.5453
-        return u - jnp.floor(u) - 0.5
-
-    v = jax.tree_util.tree_unflatten(tree, [hashed(a, o) for a, o in zip(leaves, offsets)])
-    v = jax.tree_util.tree_map(lambda a: a / T.norm(v), v)
-    tiny = jnp.sqrt(jnp.finfo(dtype).eps)
-
-    def body(j, c):
-        v_prev, v, beta, alphas, betas, scale, live = c
-        w = hvp(v)
-        a = T.vdot(v, w)
-        w = T.axpy(-beta, v_prev, T.axpy(-a, v, w))
-        w = T.axpy(-T.vdot(v, w), v, w)  # local reorthogonalisation
-        b = T.norm(w)
-        scale = jnp.maximum(scale, jnp.maximum(jnp.abs(a), b))
-        more = live & (b > tiny * scale)
-        alphas = alphas.at[j].set(jnp.where(live, a, alphas[0]))
-        betas = betas.at[j].set(jnp.where(more, b, 0.0))
-        v_next = T.where(more, jax.tree_util.tree_map(lambda u: u / jnp.where(more, b, 1.0), w), v)
-        return v, v_next, jnp.where(more, b, 0.0), alphas, betas, scale, more
-
-    zero = jnp.zeros((), dtype)
-    init = (T.zeros_like(v), v, zero, jnp.zeros(m, dtype), jnp.zeros(m, dtype), zero, jnp.asarray(True))
-    _, _, _, alphas, betas, _, _ = lax.fori_loop(0, m, body, init)
-    return alphas, betas
+    return Run(c.x, c.f, c.g, f0, c.k, c.status, recorder.close(c.buf, c.k, c.x, c.f, c.g))
 
 
 class History(NamedTuple):
@@ -230,4 +137,4 @@ class Snapshots(NamedTuple):
         return jax.tree_util.tree_map(fill, xs, x), fill(fs, f), fill(gs, T.norm(g))
 
 
-__all__ = ["run", "curvature", "ritz", "lanczos", "Run", "Recorder", "History", "Snapshots", "BLOWUP", "PROBE_STEPS", "negative"]
+__all__ = ["run", "Run", "Recorder", "History", "Snapshots", "BLOWUP"]

@@ -1,6 +1,6 @@
 """The compiled programs of a solve: what one program is compiled for (`Settings`, `program_form`), the pure
-function it runs (`solve_program`), its compiled executable per shape (`executable`), and the second-order test
-of its end points (`curvature_test`), a small program of its own per shape."""
+function it runs (`solve_program`) and its compiled executable per shape (`executable`). (The second-order test
+of its end points is `_curvature.curvature_test`.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
 from ._objective import Layout, value
 from ._problem import Hyper, Problem
-from .solvers import Status, defaults, relative_gradient
+from .solvers import defaults, relative_gradient
 from .solvers import _tree as T
 
 
@@ -122,35 +122,5 @@ def settings(layout: Layout, solver, dtype: str, tol, max_steps, history_every, 
     return tol, Settings(layout, solver, int(max_steps), int(stride), int(max_steps) // int(stride) + 2)
 
 
-_PROBES = Executables()
-
-
-def curvature_test(layout: Layout, hyper: Hyper, x, status):
-    """The second-order test of a solve's end points: for each converged member (x: the tuple of free arrays,
-    with a leading batch axis when `status` is an array), the extreme Ritz values of ∇²f (`_engine.lanczos`,
-    `_engine.ritz`); a member with negative curvature (`_engine.negative`) gets status SADDLE. Returns (status
-    codes, λ_min: NaN where the test did not run, compile seconds). One program per problem shape, whatever the
-    method, step budget or batch size, and it runs only for the members that converged."""
-    codes = np.array(status, dtype=np.int32, copy=True)
-    lam = np.full(codes.shape, np.nan)
-    todo = np.flatnonzero(codes.ravel() == Status.CONVERGED.code)
-    seconds = 0.0
-    if todo.size == 0:
-        return codes, lam, seconds
-    one = lambda h, x: _engine.lanczos(lambda z: value(layout, h, layout.full(z)), x)  # noqa: E731
-    hyper, x = tuple(np.asarray(v) for v in hyper), tuple(np.asarray(a) for a in x)  # host slicing: no programs
-    pick = (lambda a, i: a) if codes.ndim == 0 else (lambda a, i: a[i])
-    for i in todo:
-        h_i = Hyper(*(pick(v, i) for v in hyper))
-        x_i = tuple(pick(a, i) for a in x)
-        exe, s = compiled(_PROBES, layout, one, (h_i, x_i), "ufm_second_order")
-        seconds += s
-        lam_min, lam_max = _engine.ritz(*(np.asarray(a, np.float64) for a in exe(h_i, x_i)))
-        lam.flat[i] = lam_min
-        if _engine.negative(lam_min, lam_max, x_i[0].dtype):
-            codes.flat[i] = Status.SADDLE.code
-    return codes, lam, seconds
-
-
 __all__ = ["Settings", "Out", "program_form", "solve_program", "executable", "settings", "check_tol",
-           "EXECUTIONS", "default_execution", "curvature_test"]
+           "EXECUTIONS", "default_execution"]

@@ -11,7 +11,8 @@ import numpy as np
 from . import _reduce
 from ._objective import Layout, Params
 from ._problem import Problem
-from ._program import Out, curvature_test
+from ._curvature import curvature_test
+from ._program import Out
 from ._start import host_full
 from .solvers import Status, gradient_scale
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _engine, _reduce
+from . import _curvature, _engine, _reduce
 from ._compat import keyword_only_since_0_3
 from ._config import float64
 from ._errors import ParameterError, check_int
@@ -189,11 +189,13 @@ def minimize(fun, x0, method="auto", *, tol: float | None = None, max_steps: int
     tol0, steps0 = defaults(solver, "float64" if dtype == jnp.float64 else "float32")
     tol = check_tol(tol0 if tol is None else tol, "minimize")
     max_steps = check_int("max_steps", steps0 if max_steps is None else max_steps, 1, "minimize", hi=2**31 - 2)
-    run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2),
-                                           probe=_engine.PROBE_STEPS))
+    run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2)))
     r = run(x0, jnp.asarray(tol, dtype))
-    return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), Status.from_code(r.status),
-                   float(r.curvature))
+    status, lam = Status.from_code(r.status), float("nan")
+    if status is Status.CONVERGED:  # the one second-order test, on the end point
+        c = _curvature.function_test(fun, r.x)
+        status, lam = (Status.SADDLE if c.negative else status), c.lambda_min
+    return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), status, lam)
 
 
 __all__ = ["solve", "solve_batch", "minimize", "initial_point", "Solution", "Minimum", "EXECUTIONS",

@@ -18,7 +18,8 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
-from ._program import check_tol, curvature_test, program_form
+from ._curvature import curvature_test
+from ._program import check_tol, program_form
 from ._start import device_free, host_full, initial_point
 from .solvers import Status, as_solver
 
