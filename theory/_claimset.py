@@ -84,7 +84,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     *_f("saddles",
         ("sgrad", "saddle: ‖∇f‖ ≈ 0", _SADDLE, 1e-10),
         ("sray", "saddle: ∇²f[Δ,Δ] = 2(λ_Z − ‖G‖₂) (rel)", ((_GEO, "App. C"),), 1e-8),
-        ("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0", ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2")), 1e-10),
+        ("smin", "saddle: λ_min(∇²f) ≤ Rayleigh(Δ) < 0, and ufm.curvature proves it (verdict negative)", ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2")), 1e-10),
         ("sexact", "origin: λ_min = (λ_W+λ_H)/2 − √(((λ_W−λ_H)/2)² + ‖G‖²)",
          ((DERIVED, "the origin's block Hessian"),), 1e-8),
         ("sratio", "saddle: certificate ratio > 1", ((_GEO, "Thm 3.2 proof"),), 0.0),

@@ -495,8 +495,11 @@ def _check_saddles(ctx: _Battery) -> None:
             sray_c.add(lab, abs(ray - s.curvature) / abs(s.curvature), curvature=ray, predicted=s.curvature)
             full = _hessian.spectrum_full(p, *s.point)
             lam_min = float(full.eigenvalues[0])
-            smin_c.add(lab, max(lam_min - s.rayleigh, 0.0) + (0.0 if s.rayleigh < 0 else math.inf),
-                       lambda_min=lam_min, rayleigh=s.rayleigh)
+            # the one second-order test (what the census and the solves classify with) must prove it too
+            test = ufm.curvature(p, *s.point, seed=seed)
+            smin_c.add(lab, max(lam_min - s.rayleigh, 0.0) + (0.0 if s.rayleigh < 0 and test.negative else math.inf),
+                       lambda_min=lam_min, rayleigh=s.rayleigh, verdict=test.verdict, theta_1=test.lambda_min,
+                       hvps=test.hvps)
             if s.lambda_min is not None:
                 sexact_c.add(lab, abs(lam_min - s.lambda_min) / abs(s.lambda_min), lambda_min=lam_min,
                              predicted=s.lambda_min)

@@ -19,7 +19,7 @@ from ._errors import ParameterError
 from ._features import (
     CHUNK, LAYOUTS, LabelError, _as_labels, _as_rows, _batch, _check_classifier, _chunks, _present, check_classes,
 )
-from ._stats import DEGENERATE, Decisions, Stats, _decide, _empty, _fold, _from_stats, decisions_result, power_of_two_scale
+from ._stats import Decisions, Stats, _decide, _empty, _fold, _from_stats, decisions_result, notes, power_of_two_scale
 
 GLOBAL_MEANS = ("samples", "classes")
 
@@ -50,7 +50,7 @@ class Collapse(NamedTuple):
     classes_from       where K came from: "num_classes" (given), "W" (its rows) or "labels" (the largest label
                        + 1: a class above it that has no samples cannot be seen, so it is not counted)
     note               why some metrics are NaN, if they are: without between-class spread the metrics of the
-                       centred means are undefined, never reported as collapsed
+                       centred means are undefined, with W = 0 the classifier's; never reported as collapsed
     """
 
     nc1: float
@@ -155,11 +155,13 @@ class Accumulator:
         idx = np.flatnonzero(present)
         st = Stats(*(np.asarray(a) for a in self.stats))  # K×d and d×d: selecting on the host compiles nothing
         s = Stats(st.count[idx], st.mean[idx], st.scatter, st.trace[idx])
-        Wp = None if W is None else np.asarray(W)[idx]
+        Wp = None if W is None else np.asarray(W, np.float64)[idx]
+        if Wp is not None:  # the classifier's metrics are scale-invariant: W times a power of two (exact)
+            Wp = Wp * power_of_two_scale(float(np.max(np.abs(Wp))) if Wp.size else 0.0)
         out = {k: float(v) for k, v in _from_stats(s, Wp, global_mean == "classes").items()}
         rec = dict.fromkeys(Collapse._fields)
         rec["classes_from"] = "num_classes"
-        rec["note"] = DEGENERATE if out.pop("degenerate") else ""
+        rec["note"] = notes(out)
         rec.update(out, num_classes=int(present.sum()), num_samples=int(np.sum(self.count)))
         if decisions is not None:
             rec.update(decisions.result(with_classifier=W is not None))
@@ -267,14 +269,15 @@ class Timeline:
         return len(self.records)
 
     def table(self) -> dict:
-        """Column → numpy array over the checkpoints: "step" and every field of `Collapse` (float64, NaN where
-        a checkpoint had no value)."""
+        """Column → numpy array over the checkpoints: "step", every numeric field of `Collapse` (float64, NaN
+        where a checkpoint had no value) and "note" (strings: why a checkpoint's metrics are NaN, "" if none)."""
         out = {"step": np.asarray(self.steps)}
         for key in Collapse._fields:
             if key in ("classes_from", "note"):
                 continue
             out[key] = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.records],
                                 dtype=np.float64)
+        out["note"] = np.array([r.note for r in self.records], dtype=object)
         return out
 
 

@@ -138,13 +138,16 @@ def run(step, x, budget: int, seed: int, progress=None) -> Curvature:
     m = max(1, min(int(budget), n))
     v0 = np.random.default_rng(seed).standard_normal(n)
     v0 /= np.linalg.norm(v0)
-    V = jnp.zeros((m + 1, n), dtype).at[0].set(jnp.asarray(v0, dtype))
-    alphas = betas = jnp.zeros(m, dtype)
-    j, scale = jnp.zeros((), jnp.int32), jnp.zeros((), dtype)
+    # Host arrays in, device arrays between chunks, host arrays out: no eager device operation (each would
+    # compile a small program of its own per shape).
+    V = np.zeros((m + 1, n), dtype)
+    V[0] = v0
+    alphas, betas = np.zeros(m, dtype), np.zeros(m, dtype)
+    j, scale, count = np.zeros((), np.int32), np.zeros((), dtype), np.asarray(CHUNK, np.int32)
     while True:
-        V, alphas, betas, j, live, scale = step(V, alphas, betas, j, jnp.asarray(CHUNK, jnp.int32), scale)
+        V, alphas, betas, j, live, scale = step(V, alphas, betas, j, count, scale)
         k, live = int(j), bool(live)
-        verdict, lo, hi, err, noise = judge(np.asarray(alphas[:k], np.float64), np.asarray(betas[:k], np.float64),
+        verdict, lo, hi, err, noise = judge(np.asarray(alphas, np.float64)[:k], np.asarray(betas, np.float64)[:k],
                                             live, dtype)
         if progress is not None:
             progress(f"{k} Hessian-vector products: θ₁ = {lo:.3e} ± {err:.1e}")
@@ -167,12 +170,11 @@ def layout_test(layout, hyper, x, *, budget: int = CURVATURE_BUDGET, seed: int =
     (`Curvature`, compile seconds). One program per (layout, min(budget, size of x)), cached."""
     x = np.asarray(x)
     m = max(1, min(int(budget), x.size))
-    args = (hyper, jnp.asarray(x), jnp.zeros((m + 1, x.size), x.dtype), jnp.zeros(m, x.dtype),
-            jnp.zeros(m, x.dtype), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), x.dtype))
+    args = (hyper, x, np.zeros((m + 1, x.size), x.dtype), np.zeros(m, x.dtype), np.zeros(m, x.dtype),
+            np.zeros((), np.int32), np.zeros((), np.int32), np.zeros((), x.dtype))
     fn = lambda h, x, *s: _layout_steps(layout, h, x, *s)  # noqa: E731
     exe, seconds = compiled(_PROGRAMS, (layout, m), fn, args, "ufm_curvature")
-    xj = jnp.asarray(x)
-    return run(lambda *s: exe(hyper, xj, *s), x, budget, seed, progress), seconds
+    return run(lambda *s: exe(hyper, x, *s), x, budget, seed, progress), seconds
 
 
 def function_test(fun, x, *, budget: int = PROBE_BUDGET, seed: int = 0) -> Curvature:

@@ -117,9 +117,16 @@ def nc1_from(sigma_w, M):
     return jnp.sum(jnp.where(keep, within * K / jnp.where(keep, sv2, 1.0), 0.0)) / K
 
 
-def stats_of(H, y, K: int) -> Stats:
-    """The statistics of the columns of H (d, N) with labels y (N,) in one pass (pure JAX: jit/vmap it)."""
-    return _chunk_stats(H.T, y, jnp.ones(H.shape[1], jnp.float64), K)
+def stats_of(H, y, K: int, scale=1.0) -> Stats:
+    """The statistics of the columns of H (d, N) times `scale` with labels y (N,) in one pass (pure JAX)."""
+    return _chunk_stats(H.T, y, jnp.ones(H.shape[1], jnp.float64), K, scale)
+
+
+def pow2_scale(A):
+    """`power_of_two_scale(max |A|)` inside a program: 2^−e with max|A|·2^−e in [1, 2), 1 for 0 or non-finite."""
+    top = jnp.max(jnp.abs(A))
+    ok = jnp.isfinite(top) & (top > 0)
+    return jnp.where(ok, jnp.ldexp(jnp.ones((), A.dtype), 1 - jnp.frexp(jnp.where(ok, top, 1.0))[1]), 1.0)
 
 
 def _cv(x):
@@ -134,7 +141,9 @@ def from_stats(s: Stats, W, classes_mean: bool) -> dict:
 
     Without between-class spread (the class means coincide, up to 1e-12 of their size, or are not finite) the
     quantities of the centred means are undefined: they are NaN, and "degenerate" is 1 (never a value that reads
-    as collapsed: nc1 = 0 with Σ_B = 0 would)."""
+    as collapsed: nc1 = 0 with Σ_B = 0 would); with W = 0 the classifier's are, and "zero_classifier" is 1
+    (`notes` turns the flags into words). Every quantity is invariant under positive scalings of the features
+    and of W: pass statistics of scaled features and a scaled W where squares could overflow or underflow."""
     K = s.count.shape[0]
     N = jnp.sum(s.count)
     mu_g = jnp.mean(s.mean, axis=0) if classes_mean else s.count @ s.mean / N
@@ -164,13 +173,25 @@ def from_stats(s: Stats, W, classes_mean: bool) -> dict:
         "degenerate": degenerate.astype(jnp.float64),
     }
     if W is not None:
-        out.update(nc2_w=etf_gap(W @ W.T), equinorm_w=_cv(jnp.linalg.norm(W, axis=1)),
-                   nc3=undefined(etf_gap(W @ M.T)), nc3_duality=undefined(duality_gap(W, M)))
+        # W = 0 (an untrained zero-initialised classifier): its geometry is undefined, not "collapsed" (the
+        # spread of its row norms would read 0, a perfectly equinorm classifier).
+        zero_w = ~(jnp.max(jnp.abs(W)) > 0)
+        no_w = lambda v: jnp.where(zero_w, jnp.nan, v)  # noqa: E731
+        out.update(nc2_w=no_w(etf_gap(W @ W.T)), equinorm_w=no_w(_cv(jnp.linalg.norm(W, axis=1))),
+                   nc3=no_w(undefined(etf_gap(W @ M.T))), nc3_duality=no_w(undefined(duality_gap(W, M))),
+                   zero_classifier=zero_w.astype(jnp.float64))
     return out
 
 
 DEGENERATE = ("no between-class spread: the class means coincide, so nc1, cdnv, nc2_means, nc3, nc3_duality and "
               "the spreads of the means' norms and angles are undefined (NaN)")
+ZERO_CLASSIFIER = "W = 0: the classifier's geometry (nc2_w, equinorm_w, nc3, nc3_duality) is undefined (NaN)"
+
+
+def notes(out: dict) -> str:
+    """Why some of `from_stats`'s quantities are NaN (its flags popped from `out`), or ""."""
+    flags = ((out.pop("degenerate", 0.0), DEGENERATE), (out.pop("zero_classifier", 0.0), ZERO_CLASSIFIER))
+    return "; ".join(text for flag, text in flags if flag)
 
 
 def power_of_two_scale(max_abs: float) -> float:
@@ -203,4 +224,4 @@ def decisions_result(c: dict, with_classifier: bool = True) -> dict:
 
 
 __all__ = ["Stats", "Decisions", "stats_of", "from_stats", "decision_counts", "decisions_result", "nc1_from",
-           "etf_gap", "duality_gap", "DEGENERATE", "power_of_two_scale"]
+           "etf_gap", "duality_gap", "DEGENERATE", "ZERO_CLASSIFIER", "notes", "power_of_two_scale", "pow2_scale"]

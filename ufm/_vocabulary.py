@@ -79,7 +79,10 @@ def _deprecated(alias: str, stacklevel: int) -> None:
 
 class Metrics(dict):
     """A dict of NC quantities under the keys of `VOCABULARY`. A 0.2 name (`ALIASES`) still reads, with a
-    DeprecationWarning that names its key."""
+    DeprecationWarning that names its key. `note`: why some quantities are NaN (no between-class spread, W = 0),
+    "" if none."""
+
+    note: str = ""
 
     def _alias(self, key, stacklevel: int):
         _deprecated(key, stacklevel + 1)

@@ -30,8 +30,8 @@ from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
 from ._collapse import Accumulator, Collapse, DecisionPass, LabelError, Stats, Timeline, collapse
 from ._features import LAYOUTS, _as_labels, _present
 from ._stats import (
-    Decisions, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from, power_of_two_scale,
-    stats_of,
+    Decisions, decision_counts, decisions_result, duality_gap, etf_gap, from_stats, nc1_from, notes, pow2_scale,
+    power_of_two_scale, stats_of,
 )
 
 __all__ = [
@@ -274,8 +274,10 @@ def _all(W, H, b, labels, groups):
     K, N = W.shape[0], H.shape[1]
     W, H, b = _f64(W), _f64(H), _f64(b)
     y = _label_array(labels, K, N)
-    s = stats_of(H, y, K)
-    out = dict(from_stats(s, W, False))
+    # The vocabulary's scale-invariant quantities from features and W times powers of two (exact): their squares
+    # neither overflow (entries of 1e200) nor underflow (1e-200).
+    s = stats_of(H, y, K, pow2_scale(H))
+    out = dict(from_stats(s, W * pow2_scale(W), False))
     zero = jnp.zeros((), jnp.float64)
     dec = decision_counts(Decisions(*(zero,) * 6), H.T, y, jnp.ones(N, jnp.float64), s.mean, jnp.ones(K, bool), W, b)
     out.update(dec._asdict())  # counts: `all` divides on the host
@@ -297,7 +299,10 @@ def _finish(out: dict, host) -> Metrics:
     """The program's output as `Metrics` in `KEYS` order: the decision counts turned into fractions on the host."""
     rec = {k: np.asarray(v) for k, v in out.items()}
     rec.update(decisions_result({k: rec.pop(k) for k in Decisions._fields}))
-    return Metrics((k, host(rec[k])) for k in KEYS)
+    m = Metrics((k, host(rec[k])) for k in KEYS)
+    if rec["degenerate"].ndim == 0:
+        m.note = notes(rec)
+    return m
 
 
 @float64()

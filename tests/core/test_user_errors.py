@@ -110,6 +110,33 @@ def test_scale_invariant_metrics_are_computed_scale_invariantly(scale):
         # Scaling by a power of two is exact, 1e±200 is not one: rounding of the inputs only.
         assert getattr(big, key) == pytest.approx(getattr(base, key), rel=1e-12, abs=1e-15), key
     assert 0 < big.nc1 < np.inf
+    # the classifier scaled instead (its squares overflow or underflow just the same), in collapse and in all
+    W_big = ufm.metrics.collapse(X, y, W * scale, b)
+    for key in ("nc2_w", "equinorm_w", "nc3", "nc3_duality"):
+        assert getattr(W_big, key) == pytest.approx(getattr(base, key), rel=1e-12), key
+    H, m0 = X.T, ufm.metrics.all(W, X.T, b, y)
+    for m in (ufm.metrics.all(W * scale, H, b, y), ufm.metrics.all(W, H * scale, b, y)):
+        for key in ("nc1", "cdnv", "nc2_means", "nc2_w", "equinorm_w", "nc3", "nc3_duality"):
+            assert m[key] == pytest.approx(m0[key], rel=1e-12), key
+
+
+def test_a_zero_classifier_is_undefined_with_a_reason_in_collapse_all_and_timeline():
+    """W = 0 (a zero-initialised classifier at step 0) has no geometry: NaN with a note, never equinorm_w = 0
+    (which read "perfectly equinorm"); the Timeline keeps each checkpoint's note beside its NaNs."""
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(4), 10)
+    X = rng.standard_normal((40, 6)) + 3 * np.eye(4, 6)[y]
+    tl = ufm.metrics.Timeline()
+    zero = tl.add(0, X, y, np.zeros((4, 6)))
+    for key in ("nc2_w", "equinorm_w", "nc3", "nc3_duality"):
+        assert np.isnan(getattr(zero, key)), key
+    assert "W = 0" in zero.note and np.isfinite(zero.nc1)
+    tl.add(1, X, y, np.eye(4, 6))
+    table = tl.table()
+    assert np.isnan(table["nc3"][0]) and np.isfinite(table["nc3"][1])
+    assert "W = 0" in table["note"][0] and table["note"][1] == ""
+    m = ufm.metrics.all(np.zeros((4, 6)), X.T, np.zeros(4), y)
+    assert np.isnan(m["nc3"]) and np.isnan(m["equinorm_w"]) and "W = 0" in m.note
 
 
 def test_theory_refuses_by_a_ufm_error():

@@ -64,3 +64,27 @@ def test_census_refuses_bad_input_and_the_cli_prints_table_and_json(capsys):
     assert np.isfinite(rec["f_star"])
     assert main(["census", "--starts", "0"]) == 2
     assert "--starts" in capsys.readouterr().err
+    assert main(["census", "--budget", "0"]) == 2
+    assert "--budget" in capsys.readouterr().err
+
+
+def test_a_census_repeats_exactly_and_says_undecided_when_its_budget_is_spent():
+    """Same problem, starts, seed and budget: the same points, kinds, θ₁ and Hessian-vector products. With a
+    budget too small to decide, a point above f* is "undecided" — never a local minimum or a saddle by default."""
+    import jax.numpy as jnp
+
+    def double_well(z, k):  # as above: a spurious local minimum at margin −1
+        m = z[k] - jnp.max(jnp.where(jnp.arange(z.shape[0]) == k, -jnp.inf, z))
+        return (m * m - 1.0) ** 2 / 4 + 0.15 * (1.0 - m) / 2
+
+    p = ufm.Problem(K=2, n=1, d=2, loss=double_well, lam_w=1e-3, lam_h=1e-3, bias=False)
+    a, b = (theory.census(p, starts=16, seed=0) for _ in range(2))
+    assert [(q.kind, q.lambda_min, q.curvature) for q in a.points] == [(q.kind, q.lambda_min, q.curvature)
+                                                                        for q in b.points]
+    assert a.hvps == b.hvps == sum(q.curvature.hvps for q in a.points if q.curvature is not None) > 0
+    tight = theory.census(p, starts=16, seed=0, budget=2)
+    assert tight.undecided and not tight.spurious
+    assert all(q.curvature.verdict == "undecided" and q.curvature.hvps <= 2 for q in tight.undecided)
+    assert "undecided" in tight.table() and tight.to_dict()["undecided"] == len(tight.undecided)
+    with pytest.raises(ufm.ParameterError, match="budget"):
+        theory.census(p, budget=0)
