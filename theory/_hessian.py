@@ -134,9 +134,11 @@ def spectrum_full(problem: Problem, W, H, b, rtol: float = 1e-8, max_dense: int 
 
 @float64()
 def extreme_eigenvalues(problem: Problem, W, H, b, k: int = 1, which: str = "SA", tol: float = 1e-12) -> np.ndarray:
-    """k extreme eigenvalues of ∇²f by Lanczos on Hessian-vector products (no dense matrix).
+    """k extreme eigenvalues of ∇²f to `tol` by scipy's ARPACK on Hessian-vector products (no dense matrix).
 
-    which: "SA" (smallest algebraic) or "LA" (largest). Works at any size.
+    which: "SA" (smallest algebraic) or "LA" (largest). Works at any size, but its cost is not bounded (a
+    spectrum of a few huge clusters can keep ARPACK restarting for many minutes): to decide whether a point
+    has negative curvature use `ufm.curvature` (budgeted, seeded, with an "undecided" verdict).
     """
     if which not in ("SA", "LA"):
         raise ValueError(f"extreme_eigenvalues: which must be 'SA' or 'LA'; got {which!r}")

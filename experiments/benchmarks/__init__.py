@@ -1,6 +1,7 @@
 """`ufm bench`: speed and memory, as ratios, in one run (each section is a module with `run(quick)` and
 `table(result)`): 1 the public PyTorch UFM loop, 2 batched scans, 3 hardware efficiency, 4 memory,
-5 start-up, 6 NC metrics of network-sized features, 7 a whole scan at K = 10, 8 `ufm verify` from a cold cache.
+5 start-up, 6 NC metrics of network-sized features, 7 a whole scan at K = 10, 8 `ufm verify` from a cold cache,
+9 `theory.census` at K = 100 and K = 4.
 Torch is the optional `bench` extra; without it section 1 times the ufm side only."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import jax
 
 import ufm
 
-from . import batched_scan, hardware, memory, nc_metrics, scan_throughput, startup, verify_battery, versus_torch
+from . import batched_scan, census_scale, hardware, memory, nc_metrics, scan_throughput, startup, verify_battery, versus_torch
 
 SECTIONS = {"torch": versus_torch, "batched": batched_scan, "hardware": hardware, "memory": memory,
-            "startup": startup, "metrics": nc_metrics, "scan": scan_throughput, "verify": verify_battery}
+            "startup": startup, "metrics": nc_metrics, "scan": scan_throughput, "verify": verify_battery,
+            "census": census_scale}
 _RUN = {"batched": batched_scan.bench}
 
 # Targets the report is judged against (issue: `ufm bench`).
@@ -24,7 +26,9 @@ TARGETS = {"torch": "≥ 100× faster than the PyTorch loop to the 1e-6 gap", "b
            "hardware": "gradient step ≥ 50% of the matmul peak", "startup": "compile ≤ 5 s per shape",
            "metrics": "K=10 d=512 N=50k in memory ≤ 1.5 s (1st call), ≤ 0.5 GB, relabel: 0 compiles",
            "scan": "900-configuration K = 10 scan ≥ 20× its configs/s before this round (7.9/s)",
-           "verify_quick": "ufm verify --quick ≤ 15 s from a cold cache", "verify_full": "ufm verify ≤ 60 s from a cold cache"}
+           "verify_quick": "ufm verify --quick ≤ 15 s from a cold cache", "verify_full": "ufm verify ≤ 60 s from a cold cache",
+           "census_k100": "census K = 100 FL, 8 starts ≤ 120 s, two runs identical, origin found",
+           "census_k4": "census K = 4 FL, 24 starts ≤ 6 s (cold)"}
 
 
 def machine() -> dict:
@@ -100,6 +104,12 @@ def verdicts(report: dict) -> dict:
         rate = s["scan"]["configs_per_second"]
         base = s["scan"]["previous"]["2026-12-02, before"]
         out["scan"] = {"target": TARGETS["scan"], "measured": rate / base, "met": rate >= 20 * base}
+    if "census" in s:
+        for key, row, limit in zip(("census_k100", "census_k4"), s["census"]["rows"], (120.0, 6.0)):
+            met = row["seconds_first"] <= limit and row["identical"] and row["undecided"] == 0
+            if key == "census_k100":
+                met = met and row["origin_local_minimum"]
+            out[key] = {"target": TARGETS[key], "measured": row["seconds_first"], "met": met}
     if "verify" in s:
         for row in s["verify"]["rows"]:
             key, limit = ("verify_quick", 15.0) if row["quick"] else ("verify_full", 60.0)

@@ -92,6 +92,17 @@ def test_verdicts_flag_missed_targets():
     assert np.isclose(v["batched"]["measured"], 1.3)
 
 
+def test_census_verdicts_need_time_repeatability_and_the_origin():
+    row = dict(seconds_first=12.0, identical=True, undecided=0, origin_local_minimum=True)
+    rep = {"sections": {"census": {"rows": [row, dict(row, seconds_first=5.0)]}}}
+    v = bench.verdicts(rep)
+    assert v["census_k100"]["met"] is True and v["census_k4"]["met"] is True
+    for change in (dict(identical=False), dict(undecided=1), dict(origin_local_minimum=False),
+                   dict(seconds_first=121.0)):
+        rep["sections"]["census"]["rows"][0] = dict(row, **change)
+        assert bench.verdicts(rep)["census_k100"]["met"] is False, change
+
+
 def test_nc_metrics_section_measures_both_modes_without_recompiling():
     from ufm.experiments.benchmarks import nc_metrics
 

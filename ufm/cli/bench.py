@@ -7,7 +7,7 @@ import sys
 from ._common import UsageError, check_output, write_atomic
 
 HELP = ("speed and memory as ratios: PyTorch loop, batched scans, GFLOP/s, memory, start-up, NC metrics, a K = 10 "
-        "scan, ufm verify from a cold cache")
+        "scan, ufm verify from a cold cache, the census at K = 100")
 EXAMPLE = """example:
   ufm bench --quick
   ufm bench --only torch startup --json bench.json
@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="the small sizes only")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", action="extend", metavar="SECTION", default=None,
-                   help="torch | batched | hardware | memory | startup | metrics | scan | verify (default: all)")
+                   help="torch | batched | hardware | memory | startup | metrics | scan | verify | census "
+                        "(default: all)")
     p.set_defaults(run=run)
 
 
