@@ -182,6 +182,9 @@ def census(problem: Problem, starts: int = 24, seed: int = 0, scales=(0.01, 0.1,
         raise TypeError(f"census(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     if problem.means:
         raise ParameterError("problem", "the class-mean form", "a full problem (means=False)", "census")
+    if problem.depth > 1:
+        raise ParameterError("depth", problem.depth, "1 (the census of a deep problem is not built yet: its "
+                             "structured starts and symmetry classes differ)", "census")
     if not (isinstance(starts, int) and not isinstance(starts, bool) and 2 <= starts <= 10_000):
         raise ParameterError("starts", starts, "an integer in [2, 10000]", "census")
     if not (isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= 100_000):

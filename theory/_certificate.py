@@ -72,6 +72,14 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
     rank_tol·max(σ_max, 1) are truncated (the truncation is accounted for exactly in `imbalance`); the gap
     bound is the smallest over the truncation ranks r ≤ that rank (each is valid), the ratio is at that rank."""
+    if problem.depth > 1:  # the nuclear-norm relaxation bounds the one-layer problem only
+        Ws = tuple(jnp.asarray(np.asarray(w, np.float64)) for w in W)
+        b = np.zeros(problem.K) if not problem.bias else np.asarray(b, np.float64)
+        f, stationarity, _ = (float(v) for v in _value_and_stationarity(
+            Layout.of(problem), problem.hyper, (Ws, jnp.asarray(np.asarray(H, np.float64)), jnp.asarray(b))))
+        return Certificate(None, stationarity, 0.0, stationarity, None,
+                           f"depth {problem.depth}: no certificate (the convex relaxation is one-layer); "
+                           "stationarity only")
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
     if not problem.bias:
         b = np.zeros(problem.K)

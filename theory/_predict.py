@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from ufm import Problem, UFMError, float64
+from ufm import ParameterError, Problem, UFMError, float64
 
-from . import _contrastive, _imbalance, _mse, _userloss
+from . import _contrastive, _deep, _imbalance, _mse, _userloss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +55,21 @@ def _norms(W, H, n):
 
 
 def _unknown(problem: Problem, why: str) -> Prediction:
-    return Prediction(objective=None, b=None, case=f"{problem.loss}:{why}", source="none")
+    return Prediction(objective=None, b=None, case=f"{getattr(problem.loss, 'name', problem.loss)}:{why}",
+                      source="none")
+
+
+def _predict_deep(problem: Problem) -> Prediction:
+    """Depth L > 1: the deep linear, bias-free, balanced MSE closed form (`theory.deep_linear_mse`); else none."""
+    L = problem.depth
+    try:
+        dl = _deep.deep_linear_mse(problem)
+    except ParameterError as e:
+        return _unknown(problem, f"deep-L{L}-{problem.activation}:no-closed-form ({e.allowed})")
+    case = f"mse:deep-L{L}-linear:" + ("collapsed-to-zero" if dl.collapsed else f"rank-{dl.rank}")
+    return Prediction(objective=dl.objective, b=np.zeros(problem.K), case=case,
+                      source="derived (Schatten-2/(L+1) quasi-norm of W_L⋯W_1H, theory.deep_linear_mse); "
+                             "geometry: Dang et al. 2023, arXiv 2301.00437 (bias-free MSE)")
 
 
 def _predict_mse(problem: Problem) -> Prediction:
@@ -155,6 +169,8 @@ def predict(problem: Problem) -> Prediction:
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"predict(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    if problem.depth > 1:
+        return _predict_deep(problem)
     if problem.fixed_w:
         return _unknown(problem, "fixed-etf:no-closed-form (convex in H: use the certificate)")
     if not problem.balanced:
@@ -176,6 +192,8 @@ def minimizer(problem: Problem, P: np.ndarray | None = None):
     pred = predict(problem)
     if pred.objective is None:
         raise NoClosedForm(f"minimizer: no closed form for this problem ({pred.case})")
+    if problem.depth > 1:
+        return _deep.deep_linear_mse_minimizer(problem)
     if not problem.balanced:
         return _imbalance.imbalanced_mse_minimizer(problem)
     if problem.loss == "mse":

@@ -23,14 +23,17 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
     reduced, b, metrics, seconds, compile_seconds, prediction (objective, b, a, case, kappa, extension, source),
     certificate (ratio, gap_bound, ...) and errors (objective: |f − f*|/|f*|, b: max |b − b*|; None where theory
     has no prediction). `metrics`: the solution's `ufm.metrics.all`, when the caller computed it already (a scan
-    does, batched); else it is computed here.
+    does, batched); else it is computed here (depth L > 1: of W_L and the features H_L it classifies).
 
     A diverged solve (its objective or gradient was not finite, or blew up) gets no prediction, certificate or
     errors (None, with the reason in `certificate.note` and `prediction.case`): nothing downstream runs on the
     non-finite values of the loss. Its metrics are those of the last finite iterate it returns.
     """
     p = sol.problem
-    m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=p.labels) if metrics is None else metrics
+    if metrics is None:  # deep: the vocabulary of the last layer's features H_L and classifier W_L
+        W, H = (sol.W, sol.H) if p.depth == 1 else (sol.W[-1], ufm.features(sol.params, p.activation)[-1])
+        metrics = ufm.metrics.all(W, H, sol.b, labels=p.labels)
+    m = metrics
     b = np.asarray(sol.b, np.float64)
     if sol.status == ufm.Status.DIVERGED:
         why = f"not computed: the solve diverged ({ufm.Status.DIVERGED.message})"

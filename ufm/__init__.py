@@ -27,7 +27,7 @@ _EXPORTS = {
     "Problem": "._problem", "simplex_etf": "._problem", "etf_basis": "._problem", "class_labels": "._problem",
     "one_hot": "._problem", "class_counts": "._problem",
     "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
-    "logits": "._objective",
+    "logits": "._objective", "features": "._objective",
     "solve": "._solve", "solve_batch": "._solve", "minimize": "._solve",
     "Solution": "._solution", "Minimum": "._solution", "initial_point": "._start",
     "clear_caches": "._executables", "compilations": "._executables",
@@ -70,7 +70,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._features import available_bytes  # noqa: F401
     from ._files import write_atomic  # noqa: F401
     from ._json import dumps, jsonable  # noqa: F401
-    from ._objective import Layout, Objective, Params, logits, objective  # noqa: F401
+    from ._objective import Layout, Objective, Params, features, logits, objective  # noqa: F401
     from ._problem import Problem, class_counts, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
     from ._executables import clear_caches, compilations  # noqa: F401

@@ -213,7 +213,7 @@ def curvature_test(layout: Layout, hyper: Hyper, x, status):
 @float64()
 def curvature(problem, W, H, b=None, *, budget: int = CURVATURE_BUDGET, seed: int = 0, progress=None) -> Curvature:
     """The second-order test (see the module) of `problem`'s objective f at (W, H, b) in its free variables
-    (W unless frozen, H, b with a bias): at most `budget` Hessian-vector products from a start vector drawn with
+    (W unless frozen — the tuple of layers for depth > 1 —, H, b with a bias): at most `budget` Hessian-vector products from a start vector drawn with
     `seed`; `progress(line)`, if given, hears from it every CHUNK products. Computes in the problem's dtype.
 
     >>> c = ufm.curvature(problem, sol.W, sol.H, sol.b)   # c.verdict: "negative", "nonnegative" or "undecided"
@@ -225,12 +225,22 @@ def curvature(problem, W, H, b=None, *, budget: int = CURVATURE_BUDGET, seed: in
         raise ParameterError("seed", seed, "an integer ≥ 0", "curvature")
     layout, hyper = program_form(problem)
     b = np.zeros(problem.K) if b is None else b
-    W, H, b = (np.asarray(a, dtype=problem.dtype) for a in (W, H, b))
+    deep = problem.depth > 1
+    try:
+        Ws = [np.asarray(w, dtype=problem.dtype) for w in W] if deep else [np.asarray(W, dtype=problem.dtype)]
+    except (TypeError, ValueError):
+        raise ParameterError("W", type(W).__name__, f"a sequence of {problem.depth} arrays (one per layer)",
+                             "curvature") from None
+    H, b = np.asarray(H, dtype=problem.dtype), np.asarray(b, dtype=problem.dtype)
     rows = problem.K if problem.means else problem.N
-    for name, a, shape in (("W", W, (problem.K, problem.d)), ("H", H, (problem.d, rows)), ("b", b, (problem.K,))):
+    names = [f"W_{i + 1}" for i in range(problem.depth)] if deep else ["W"]
+    if len(Ws) != problem.depth:
+        raise ParameterError("W", f"{len(Ws)} layers", f"{problem.depth}", "curvature")
+    shapes = list(zip(names, Ws, layout.w_shapes)) + [("H", H, (problem.d, rows)), ("b", b, (problem.K,))]
+    for name, a, shape in shapes:
         if a.shape != shape:
             raise ParameterError(name, f"shape {a.shape}", f"shape {shape} for this problem", "curvature")
-    x = np.asarray(layout.pack((W, H, b)))
+    x = np.asarray(layout.pack((tuple(Ws) if deep else Ws[0], H, b)))
     return layout_test(layout, hyper, x, budget=budget, seed=seed, progress=progress)[0]
 
 

@@ -23,7 +23,7 @@ def estimate_bytes(problem: Problem, reduce: str = "never") -> int:
     item = 8 if problem.dtype == "float64" else 4
     reduced = _reduce.choose(problem, reduce, None, "estimate_bytes")
     if reduced is not None:
-        return estimate_bytes(reduced) + (problem.K * problem.d + 5 * problem.d * problem.N + problem.K) * item
+        return estimate_bytes(reduced) + (Layout.of(problem).w_size + 5 * problem.d * problem.N + problem.K) * item
     return int(Layout.of(problem).size * item * (2 * 20 + 16) + 3 * problem.K * problem.N * item)
 
 

@@ -16,7 +16,8 @@ from ._problem import Hyper, Problem, class_labels, one_hot, simplex_etf
 
 
 class Params(NamedTuple):
-    """A point of the UFM: W (K, d), H (d, N) class-major, b (K,)."""
+    """A point of the UFM: W (K, d), H (d, N) class-major, b (K,). With depth L > 1, W is the tuple
+    (W_1 (d_1, d), …, W_L (K, d_{L−1})) of the layers (`Problem`)."""
 
     W: jax.Array
     H: jax.Array
@@ -44,6 +45,9 @@ class Layout:
     dtype: str
     etf_norm: float
     means: bool = False
+    depth: int = 1
+    activation: str = "linear"
+    widths: tuple = ()
 
     @classmethod
     def of(cls, problem: Problem) -> "Layout":
@@ -57,9 +61,24 @@ class Layout:
         return self.n * self.K if isinstance(self.n, int) else sum(self.n)
 
     @property
+    def deep(self) -> bool:
+        return self.depth > 1
+
+    @property
+    def w_shapes(self) -> tuple:
+        """The shapes of the weight matrices: ((K, d),) for one layer, ((d_l, d_{l−1}) for l = 1 … L) deep."""
+        dims = (self.d,) + tuple(self.widths) + (self.K,)
+        return tuple((dims[i + 1], dims[i]) for i in range(self.depth))
+
+    @property
+    def w_size(self) -> int:
+        """How many free numbers the weights hold (0 for a frozen W)."""
+        return 0 if self.fixed_w else sum(a * b for a, b in self.w_shapes)
+
+    @property
     def size(self) -> int:
         """Length of the free vector x."""
-        return (0 if self.fixed_w else self.K * self.d) + self.d * self.N + (self.K if self.bias else 0)
+        return self.w_size + self.d * self.N + (self.K if self.bias else 0)
 
     def Y(self):
         """One-hot labels (K, N), class-major (the identity in the class-mean form)."""
@@ -77,6 +96,12 @@ class Layout:
         i = 0
         if self.fixed_w:
             W = self.W_fixed(xp)
+        elif self.deep:
+            W = []
+            for shape in self.w_shapes:
+                W.append(x[i : i + shape[0] * shape[1]].reshape(shape))
+                i += shape[0] * shape[1]
+            W = tuple(W)
         else:
             W, i = x[: K * d].reshape(K, d), K * d
         H = x[i : i + d * N].reshape(d, N)
@@ -86,12 +111,16 @@ class Layout:
     def free(self, params) -> tuple:
         """Full Params → the tuple of free arrays (W unless frozen, H, b if bias): the solvers' iterate."""
         W, H, b = params
-        return tuple(([] if self.fixed_w else [W]) + [H] + ([b] if self.bias else []))
+        Ws = [] if self.fixed_w else list(W) if self.deep else [W]
+        return tuple(Ws + [H] + ([b] if self.bias else []))
 
     def full(self, free) -> Params:
         """The tuple of free arrays → full Params (the frozen W and b ≡ 0 filled in)."""
         it = iter(free)
-        W = self.W_fixed() if self.fixed_w else next(it)
+        if self.deep:
+            W = tuple(next(it) for _ in range(self.depth))
+        else:
+            W = self.W_fixed() if self.fixed_w else next(it)
         H = next(it)
         b = next(it) if self.bias else jnp.zeros(self.K, H.dtype)
         return Params(W, H, b)
@@ -99,14 +128,34 @@ class Layout:
     def pack(self, params) -> jax.Array:
         """Full Params → free vector x (drops the frozen W and, without bias, b). numpy in, numpy out."""
         W, H, b = params
-        xp = np if all(isinstance(a, np.ndarray) for a in params) else jnp
-        parts = ([] if self.fixed_w else [xp.ravel(W)]) + [xp.ravel(H)] + ([xp.ravel(b)] if self.bias else [])
+        Ws = list(W) if self.deep else [W]
+        xp = np if all(isinstance(a, np.ndarray) for a in Ws + [H, b]) else jnp
+        parts = ([] if self.fixed_w else [xp.ravel(w) for w in Ws]) + [xp.ravel(H)] + \
+            ([xp.ravel(b)] if self.bias else [])
         return xp.concatenate(parts).astype(self.dtype)
 
 
-def logits(params) -> jax.Array:
-    """Z = W H + b 1_N^T, shape (K, N)."""
+ACTIVATIONS = {"linear": lambda a: a, "relu": jax.nn.relu}
+
+
+def features(params, activation: str = "linear") -> list:
+    """The features each layer sees: [H_1 = H, H_2 = σ(W_1 H_1), …, H_L = σ(W_{L−1} H_{L−1})] (one entry, H,
+    for one layer). H_L is what the last layer W_L classifies."""
     W, H, b = params
+    if not isinstance(W, (tuple, list)):
+        return [H]
+    sigma = ACTIVATIONS[activation]
+    out = [H]
+    for w in W[:-1]:
+        out.append(sigma(w @ out[-1]))
+    return out
+
+
+def logits(params, activation: str = "linear") -> jax.Array:
+    """Z = W H + b 1_N^T, shape (K, N); with depth L > 1 (W the tuple of layers) Z = W_L σ(… σ(W_1 H)) + b 1ᵀ."""
+    W, H, b = params
+    if isinstance(W, (tuple, list)):
+        return W[-1] @ features(params, activation)[-1] + b[:, None]
     return W @ H + b[:, None]
 
 
@@ -120,14 +169,20 @@ def data_term(layout: Layout, hyper: Hyper, Z) -> jax.Array:
 
 
 def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
-    """f(W, H, b) of `Problem` (Zhou et al. 2022, arXiv 2210.02192, eq. 7), with b ≡ 0 when the layout has no
-    bias; in the class-mean form λ_H/2 ‖H‖² is Σ_k n_k λ_H/2 ‖h_k‖² (each h_k stands for n_k features)."""
+    """f(W, H, b) of `Problem` (Zhou et al. 2022, arXiv 2210.02192, eq. 7; deep: W the tuple of layers), with
+    b ≡ 0 when the layout has no bias; in the class-mean form λ_H/2 ‖H‖² is Σ_k n_k λ_H/2 ‖h_k‖² (each h_k stands
+    for n_k features)."""
     W, H, b = params
     if not layout.bias:
         b = jnp.zeros_like(b)
     HH = jnp.sum(hyper.counts * jnp.sum(H * H, axis=0)) if layout.means else jnp.sum(H * H)
-    reg = 0.5 * (hyper.lam_w * jnp.sum(W * W) + hyper.lam_h * HH + hyper.lam_b * jnp.sum(b * b))
-    return data_term(layout, hyper, logits((W, H, b))) + reg
+    if layout.deep:  # Σ_l λ_{W_l}/2 ‖W_l‖²: lam_w is the vector of the layers' λ's (or one number)
+        lam = jnp.broadcast_to(hyper.lam_w, (layout.depth,))
+        WW = sum(lam[i] * jnp.sum(w * w) for i, w in enumerate(W))
+    else:
+        WW = hyper.lam_w * jnp.sum(W * W)
+    reg = 0.5 * (WW + hyper.lam_h * HH + hyper.lam_b * jnp.sum(b * b))
+    return data_term(layout, hyper, logits((W, H, b), layout.activation)) + reg
 
 
 def value_x(layout: Layout, hyper: Hyper, x) -> jax.Array:

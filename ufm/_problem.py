@@ -14,16 +14,22 @@ from .losses import LOSSES as _RECORDS
 LOSSES = tuple(_RECORDS)  # the built-in loss names, from their records in `ufm.losses.LOSSES`
 DTYPES = ("float64", "float32")
 FIXED_W = (None, "etf")
+ACTIVATIONS = ("linear", "relu")
+MAX_DEPTH = 64
 
 # Fields that are traced numbers (may differ inside one batched solve) vs. fields that fix the shape and
 # the code path (must agree inside one batched solve).
 HYPER_FIELDS = ("lam_w", "lam_h", "lam_b", "delta", "gamma", "alpha", "M")
-STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm", "means")
+STATIC_FIELDS = ("K", "n", "d", "loss", "bias", "fixed_w", "dtype", "etf_norm", "means", "depth", "activation",
+                 "widths")
 # Allowed magnitudes of the positive numbers of a problem (see Problem.__post_init__).
 RANGES = {"lam_w": (1e-12, 1e12), "lam_h": (1e-12, 1e12), "lam_b": (1e-12, 1e12), "gamma": (0.0, 100.0),
           "alpha": (1e-6, 1e6), "M": (1e-6, 1e6), "etf_norm": (1e-6, 1e6)}
 # Fields a scan can put on a grid: the numbers of a problem and its bias switch.
-GRID_FIELDS = ("K", "n", "d") + HYPER_FIELDS + ("etf_norm", "bias")
+GRID_FIELDS = ("K", "n", "d") + HYPER_FIELDS + ("etf_norm", "bias", "depth", "activation")
+# Fields `to_dict` writes only when they differ from these one-layer defaults (a one-layer problem's dict, and the
+# scan identities hashed from it, are those of earlier versions).
+OPTIONAL = {"means": False, "depth": 1, "activation": "linear", "widths": ()}
 
 
 class Hyper(NamedTuple):
@@ -60,7 +66,16 @@ class Problem:
 
         f(W, H, b) = 1/N Σ_{k,i} L(W h_{k,i} + b, k) + λ_W/2 ‖W‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
 
-    with W (K,d), H (d,N) class-major (N = Σ_k n_k), b (K,).
+    with W (K,d), H (d,N) class-major (N = Σ_k n_k), b (K,) — or, with depth L > 1, the deep UFM
+
+        f(W_1, …, W_L, H, b) = 1/N Σ_{k,i} L(W_L σ(W_{L−1} σ(… σ(W_1 h_{k,i}))) + b, k)
+                               + Σ_l λ_{W_l}/2 ‖W_l‖² + λ_H/2 ‖H‖² + λ_b/2 ‖b‖²
+
+    with W_l (d_l, d_{l−1}), d_0 = d, d_L = K, hidden widths (d_1, …, d_{L−1}) = `widths`, σ the activation
+    after every layer but the last (identity: the deep linear UFM; ReLU). The free features H = H_1 do not pass
+    through σ, and the data term keeps the 1/N. The deep UFM of Súkeník, Mondelli, Lampert 2023 (arXiv
+    2305.13165) and Súkeník, Lampert, Mondelli 2024 (arXiv 2405.14468) is this one with MSE, no bias and 1/(2N)
+    on ‖·‖² (ufm's MSE is ½‖z − y‖², so the same); Dang et al. 2023 (arXiv 2301.00437) is the deep linear case.
 
     Attributes:
       K: number of classes, ≥ 2.
@@ -71,7 +86,8 @@ class Problem:
       loss: "ce", "ls" (label smoothing, `delta`), "fl" (focal, `gamma`) or "mse" (`alpha`, `M`); or a loss you
         write: a JAX function fn(z (K,), k) → scalar, or `ufm.losses.Custom(fn, convex=...)` (a plain function is
         wrapped in Custom; "package.module:function" imports one).
-      lam_w: weight decay on W, > 0.
+      lam_w: weight decay on W, > 0; with depth L > 1 one number for every layer or a sequence of L
+        (λ_{W_1}, …, λ_{W_L}) (equal values are stored as one number).
       lam_h: weight decay on H, > 0.
       lam_b: weight decay on b, ≥ 0 (ignored when `bias=False`).
       delta: label-smoothing δ ∈ [0, 1) (loss "ls").
@@ -86,6 +102,9 @@ class Problem:
         per class and f is the objective above at the features repeated n_k times (class k's columns all equal
         h_k): f = Σ_k (n_k/N) L(W h_k + b, k) + λ_W/2 ‖W‖² + Σ_k n_k λ_H/2 ‖h_k‖² + λ_b/2 ‖b‖². `ufm.solve`
         solves this form in place of the full one where that is exact (`ufm.reduction`).
+      depth: L ≥ 1, the number of weight matrices (1: the UFM above).
+      activation: σ between layers, "linear" or "relu" (only meaningful for depth > 1; stored as "linear" at 1).
+      widths: the hidden widths (d_1, …, d_{L−1}), integers ≥ 1 (default: d for each); () at depth 1.
     """
 
     K: int = 10
@@ -104,6 +123,9 @@ class Problem:
     etf_norm: float = 1.0
     dtype: Literal["float64", "float32"] = "float64"
     means: bool = False
+    depth: int = 1
+    activation: Literal["linear", "relu"] = "linear"
+    widths: tuple | None = None
 
     HYPER_FIELDS: ClassVar[tuple] = HYPER_FIELDS
     STATIC_FIELDS: ClassVar[tuple] = STATIC_FIELDS
@@ -115,16 +137,17 @@ class Problem:
             if not _is_int(v) or v < lo:
                 _fail(name, f"an integer ≥ {lo}", v)
         object.__setattr__(self, "n", _counts(self.n, self.K))
+        self._check_depth()
         if not isinstance(self.loss, str) or ":" in self.loss:
             object.__setattr__(self, "loss", _custom(self.loss, self.K))
         elif self.loss not in LOSSES:
             _fail("loss", "one of " + ", ".join(LOSSES) + ", a function fn(z, k) or 'package.module:function'",
                   self.loss)
         for name in HYPER_FIELDS + ("etf_norm",):
-            if not _is_real(getattr(self, name)):
+            if name != "lam_w" and not _is_real(getattr(self, name)):
                 _fail(name, "a finite real number", getattr(self, name))
         for name in ("lam_w", "lam_h"):
-            if getattr(self, name) <= 0:
+            if any(v <= 0 for v in np.ravel(getattr(self, name))):
                 _fail(name, "> 0", getattr(self, name))
         if self.lam_b < 0:
             _fail("lam_b", "≥ 0", self.lam_b)
@@ -139,7 +162,7 @@ class Problem:
         # the minimum is not representable (a λ of 1e-300 made λ_Z = 0; an M of 1e200 overflowed in M²).
         for name, (lo, hi) in RANGES.items():
             v = getattr(self, name)
-            if v != 0 and not lo <= v <= hi:
+            if any(u != 0 and not lo <= u <= hi for u in np.ravel(v)):
                 zero = " or 0" if name == "lam_b" else ""
                 _fail(name, f"in [{lo:g}, {hi:g}]{zero} (beyond, float64 cannot represent the minimum)", v)
         if not isinstance(self.bias, (bool, np.bool_)):
@@ -152,13 +175,50 @@ class Problem:
             _fail("dtype", "'float64' or 'float32'", self.dtype)
         # Coerce numbers to plain Python types so equal problems hash equally.
         for name in HYPER_FIELDS + ("etf_norm",):
-            object.__setattr__(self, name, float(getattr(self, name)))
+            if name != "lam_w" or not isinstance(self.lam_w, tuple):
+                object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("K", "d"):
             object.__setattr__(self, name, int(getattr(self, name)))
         object.__setattr__(self, "bias", bool(self.bias))
         if not isinstance(self.means, (bool, np.bool_)):
             _fail("means", "True or False", self.means)
         object.__setattr__(self, "means", bool(self.means))
+
+    def _check_depth(self) -> None:
+        """depth, activation, widths and a per-layer lam_w, validated and stored in one spelling."""
+        if not _is_int(self.depth) or not 1 <= self.depth <= MAX_DEPTH:
+            _fail("depth", f"an integer in [1, {MAX_DEPTH}]", self.depth)
+        L = int(self.depth)
+        object.__setattr__(self, "depth", L)
+        if self.activation not in ACTIVATIONS:
+            _fail("activation", "'linear' or 'relu'", self.activation)
+        if L == 1:
+            object.__setattr__(self, "activation", "linear")  # no layer for σ to act after
+        widths = (self.d,) * (L - 1) if self.widths is None else self.widths
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) != L - 1 or \
+                not all(_is_int(w) and w >= 1 for w in widths):
+            _fail("widths", f"a sequence of depth − 1 = {L - 1} integers ≥ 1 (the hidden widths)", self.widths)
+        object.__setattr__(self, "widths", tuple(int(w) for w in widths))
+        lam = self.lam_w
+        if not _is_real(lam):
+            if isinstance(lam, (str, bytes)) or not hasattr(lam, "__len__") or len(lam) != L or \
+                    not all(_is_real(v) for v in lam):
+                _fail("lam_w", f"a finite real number, or a sequence of depth = {L} of them (one per layer)", lam)
+            lam = tuple(float(v) for v in lam)
+            object.__setattr__(self, "lam_w", lam[0] if len(set(lam)) == 1 else lam)
+        if L > 1:
+            if self.fixed_w is not None:
+                _fail("fixed_w", "None when depth > 1 (a frozen classifier is a one-layer model)", self.fixed_w)
+
+    @property
+    def lam_ws(self) -> tuple:
+        """(λ_{W_1}, …, λ_{W_L}): the weight decay of each layer."""
+        return self.lam_w if isinstance(self.lam_w, tuple) else (self.lam_w,) * self.depth
+
+    @property
+    def dims(self) -> tuple:
+        """(d_0 = d, d_1, …, d_{L−1}, d_L = K): the widths the layers map between."""
+        return (self.d,) + self.widths + (self.K,)
 
     @property
     def counts(self) -> tuple:
@@ -182,7 +242,9 @@ class Problem:
 
     @property
     def lam_z(self) -> float:
-        """λ_Z = sqrt(λ_W λ_H), the weight of the nuclear norm in the convex relaxation."""
+        """λ_Z = sqrt(λ_W λ_H), the weight of the nuclear norm in the convex relaxation (one layer)."""
+        if self.depth > 1:
+            raise ParameterError("depth", self.depth, "1 for λ_Z = √(λ_W λ_H) (a one-layer quantity)", "Problem.lam_z")
         return math.sqrt(self.lam_w * self.lam_h)
 
     @property
@@ -203,22 +265,30 @@ class Problem:
 
     @property
     def hyper(self) -> Hyper:
-        return Hyper(*(getattr(self, f) for f in HYPER_FIELDS), counts=np.asarray(self.counts, np.float64))
+        """The traced numbers; with depth > 1, lam_w is the vector (λ_{W_1}, …, λ_{W_L})."""
+        values = [np.asarray(self.lam_ws, np.float64) if f == "lam_w" and self.depth > 1 else getattr(self, f)
+                  for f in HYPER_FIELDS]
+        return Hyper(*values, counts=np.asarray(self.counts, np.float64))
 
     def replace(self, **changes) -> "Problem":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """The fields as a dict (n as a list when imbalanced). `means` appears only when set, so a full
-        problem's dict, and the scan identities hashed from it, are those of earlier versions."""
+        """The fields as a dict (n, a per-layer lam_w and widths as lists). `means`, `depth`, `activation` and
+        `widths` appear only when they differ from a one-layer full problem's (`OPTIONAL`), so such a problem's
+        dict, and the scan identities hashed from it, are those of earlier versions."""
         out = dataclasses.asdict(self)
         if not isinstance(self.loss, str):
             out["loss"] = self.loss.name  # "module:qualname": Problem(**d) imports it back
         if isinstance(out["n"], tuple):
             out["n"] = list(out["n"])
-        if not self.means:
-            del out["means"]
+        for name in ("lam_w", "widths"):
+            if isinstance(out[name], tuple):
+                out[name] = list(out[name])
+        for name, default in OPTIONAL.items():
+            if getattr(self, name) == default:
+                del out[name]
         return out
 
 

@@ -67,7 +67,7 @@ def solve_program(cfg: Settings, hyper: Hyper, x0, tol) -> Out:
     gnorm = T.norm(r.g)
     lifted = gnorm
     if cfg.layout.means:  # ∇_{h_{k,i}} f = ∇_{h_k} f_r / n_k for the n_k copies: Σ_k ‖∇_{h_k} f_r‖²/n_k in all
-        h = 0 if cfg.layout.fixed_w else 1
+        h = 0 if cfg.layout.fixed_w else cfg.layout.depth  # the index of H among the free arrays
         gsq = sum(jnp.vdot(a, a) for j, a in enumerate(r.g) if j != h)
         lifted = jnp.sqrt(gsq + jnp.sum(jnp.sum(r.g[h] * r.g[h], axis=0) / hyper.counts))
     return Out(r.x, r.f, gnorm, relative_gradient(r.f, r.g, r.f0), r.steps, r.status, r.record, r.f0, lifted)

@@ -26,6 +26,12 @@ and in d ≥ K share one compiled program.
 Where it does not apply: a given start point (its features need not be class means); losses not convex in the
 logits (focal loss with γ > 0): there a local minimum of f_r need not be one of f, so "auto" solves the full
 problem and "always" gives the global-minimum value only.
+
+Deep UFM (`Problem.depth` > 1). For fixed weights the samples' subproblems are still separate and equal within a
+class, φ_k(h) = L(W_L σ(… σ(W_1 h)) + b, y_k)/N + λ_H/2 ‖h‖², so min f = min f_r again. With σ the identity
+(deep linear) W_L ⋯ W_1 h is linear in h and φ_k is strictly convex for a loss convex in the logits: the
+reduction is exact as above. With ReLU it is not convex, and only the value carries over (as for focal loss).
+The dimension d is kept for deep problems (only the class means are reduced).
 """
 
 from __future__ import annotations
@@ -43,8 +49,8 @@ REDUCES = ("auto", "always", "never")
 
 def reduced_problem(problem: Problem) -> Problem:
     """The class-mean problem: the same problem in its class-mean form (`Problem.means`), d → min(d, K) (d kept
-    when W is frozen)."""
-    d = problem.d if problem.fixed_w else min(problem.d, problem.K)
+    when W is frozen, and for depth > 1: only the class means are reduced there)."""
+    d = problem.d if problem.fixed_w or problem.depth > 1 else min(problem.d, problem.K)
     return dataclasses.replace(problem, means=True, d=d)
 
 
@@ -55,6 +61,9 @@ def why_not(problem: Problem, init=None) -> str | None:
     if init is not None:
         return "a start point was given"
     loss = record(problem.loss)
+    if problem.depth > 1 and problem.activation != "linear":
+        return (f"{problem.activation} layers: a sample's subproblem in its feature is not convex, so only the "
+                "minimum value carries over to the class-mean form")
     if not loss.convex_at(problem):
         if isinstance(loss, Custom):
             return (f"the user loss {loss.name} is not declared convex in the logits "
@@ -105,6 +114,8 @@ def choose(problem: Problem, reduce: str, init, owner: str) -> Problem | None:
 def lift(problem: Problem, W, H, b):
     """A reduced point (W (..., K, d'), H (..., d', K), b) → the full point (W (..., K, d), H (..., d, N), b):
     zero-padded to d dimensions, class k's mean repeated n_k times (class-major)."""
+    if problem.depth > 1:  # d is kept: the class means only
+        return tuple(np.asarray(w) for w in W), np.repeat(np.asarray(H), problem.counts, axis=-1), np.asarray(b)
     W, H, b = np.asarray(W), np.asarray(H), np.asarray(b)
     pad = problem.d - W.shape[-1]
     if pad:

@@ -21,7 +21,8 @@ from .solvers import Status, gradient_scale
 class Solution:
     """Result of `solve` (scalars) or `solve_batch` (every array field gains a leading batch axis).
 
-    W (K,d), H (d,N), b (K,): the final iterate (for a diverged solve, the last finite one).
+    W (K,d), H (d,N), b (K,): the final iterate (for a diverged solve, the last finite one); with depth L > 1,
+    W is the tuple of layers (W_1, …, W_L).
     objective: f at it. grad_norm: ‖∇f‖₂ over the free variables.
     rel_grad_norm: grad_norm / min(|f|, |f(x0)|), the quantity `tol` bounds.
     steps: iterations taken. status: a `ufm.Status` (a str: "converged", "max_steps", "diverged", "stalled",
@@ -80,7 +81,8 @@ class Solution:
         n = len(self)
         hist = self.history[i]
         return Solution(
-            problem=self.problem[i], method=self.method, W=self.W[i], H=self.H[i], b=self.b[i],
+            problem=self.problem[i], method=self.method,
+            W=tuple(w[i] for w in self.W) if isinstance(self.W, tuple) else self.W[i], H=self.H[i], b=self.b[i],
             objective=float(self.objective[i]), grad_norm=float(self.grad_norm[i]),
             rel_grad_norm=float(self.rel_grad_norm[i]), steps=int(self.steps[i]), status=Status(self.status[i]),
             history=hist[~np.isnan(hist[:, 0])], seconds=self.seconds / n, compile_seconds=self.compile_seconds / n,

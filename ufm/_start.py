@@ -20,8 +20,9 @@ from ._problem import Problem
 def initial_point(problem: Problem, seed: int = 0, init=None, init_scale: float = 0.1) -> np.ndarray:
     """The free vector x0 a solve starts from.
 
-    init=None: W, H with i.i.d. N(0, init_scale²) entries from numpy's default_rng(seed) (W first), b = 0.
-    init=(W, H, b): that point (the frozen W and, without bias, b are ignored).
+    init=None: W, H with i.i.d. N(0, init_scale²) entries from numpy's default_rng(seed) (W first; with depth
+    L > 1 the layers W_1 … W_L in order), b = 0.
+    init=(W, H, b): that point (the frozen W and, without bias, b are ignored; deep: W the tuple of layers).
     """
     layout = Layout.of(problem)
     K, d, N = layout.K, layout.d, layout.N
@@ -30,19 +31,27 @@ def initial_point(problem: Problem, seed: int = 0, init=None, init_scale: float 
             raise ParameterError("init_scale", init_scale, "a finite number ≥ 0", "initial_point")
         check_int("seed", seed, 0, "initial_point")
         rng = np.random.default_rng(seed)
-        W = init_scale * rng.standard_normal((K, d))
+        Ws = [init_scale * rng.standard_normal(shape) for shape in layout.w_shapes]
+        W = tuple(Ws) if layout.deep else Ws[0]
         H = init_scale * rng.standard_normal((d, N))
         b = np.zeros(K)
     else:
         try:
-            W, H, b = (np.asarray(a, dtype=np.float64) for a in init)
+            W, H, b = init
+            Ws = [np.asarray(w, dtype=np.float64) for w in W] if layout.deep else [np.asarray(W, dtype=np.float64)]
+            H, b = np.asarray(H, dtype=np.float64), np.asarray(b, dtype=np.float64)
         except (TypeError, ValueError) as e:
-            raise ParameterError("init", type(init).__name__, "a (W, H, b) triple of arrays", "initial_point") from e
-        for name, a, shape in (("W", W, (K, d)), ("H", H, (d, N)), ("b", b, (K,))):
+            what = "a (W, H, b) triple of arrays" + (f", W a sequence of {layout.depth}" if layout.deep else "")
+            raise ParameterError("init", type(init).__name__, what, "initial_point") from e
+        if len(Ws) != len(layout.w_shapes):
+            raise ParameterError("init W", f"{len(Ws)} layers", f"{layout.depth}", "initial_point")
+        names = [f"W_{i + 1}" for i in range(len(Ws))] if layout.deep else ["W"]
+        for name, a, shape in list(zip(names, Ws, layout.w_shapes)) + [("H", H, (d, N)), ("b", b, (K,))]:
             if a.shape != shape:
                 raise ParameterError(f"init {name}", a.shape, f"of shape {shape}", "initial_point")
             if not np.all(np.isfinite(a)):
                 raise ParameterError(f"init {name}", "non-finite entries", "finite", "initial_point")
+        W = tuple(Ws) if layout.deep else Ws[0]
     return np.asarray(layout.pack(Params(W, H, b)))
 
 
@@ -57,7 +66,10 @@ def host_full(layout: Layout, free, batched: bool) -> tuple:
     free = [np.asarray(a) for a in free]
     lead = free[0].shape[:1] if batched else ()
     it = iter(free)
-    W = next(it) if not layout.fixed_w else np.broadcast_to(layout.W_fixed(np), lead + (layout.K, layout.d)).copy()
+    if layout.deep:
+        W = tuple(next(it) for _ in range(layout.depth))
+    else:
+        W = next(it) if not layout.fixed_w else np.broadcast_to(layout.W_fixed(np), lead + (layout.K, layout.d)).copy()
     H = next(it)
     b = next(it) if layout.bias else np.zeros(lead + (layout.K,), layout.dtype)
     return W, H, b

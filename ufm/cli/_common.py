@@ -18,6 +18,7 @@ FLAGS = {
     "lam_b": "--lam-b", "delta": "--delta", "gamma": "--gamma", "alpha": "--alpha", "M": "--M",
     "bias": "--no-bias", "fixed_w": "--fixed-etf", "etf_norm": "--etf-norm", "dtype": "--dtype",
     "n_max": "--n", "ratio": "--imbalance", "profile": "--profile", "minority": "--minority",
+    "depth": "--depth", "activation": "--activation", "widths": "--widths",
 }
 
 
@@ -64,6 +65,20 @@ def counts(text):
 counts.__name__ = "counts"
 
 
+def numbers(text):
+    """argparse type of --lam-w: one finite number, or comma-separated ones (one per layer of a deep problem)."""
+    try:
+        values = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+numbers.__name__ = "numbers"
+
+
 def add_problem_flags(p: argparse.ArgumentParser) -> None:
     """The flags that define a `Problem` (shared by the subcommands that take one)."""
     d = Problem()
@@ -80,7 +95,8 @@ def add_problem_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--minority", type=number(int), default=None,
                    help="with --imbalance and the step profile: number of minority classes (default ⌊K/2⌋)")
     g.add_argument("--d", type=number(int), default=d.d, help="feature dimension, ≥ 1 (default %(default)s)")
-    g.add_argument("--lam-w", type=number(float), default=d.lam_w, help="λ_W > 0 (default %(default)s)")
+    g.add_argument("--lam-w", type=numbers, default=d.lam_w,
+                   help="λ_W > 0; with --depth L, one number or L comma-separated ones (default %(default)s)")
     g.add_argument("--lam-h", type=number(float), default=d.lam_h, help="λ_H > 0 (default %(default)s)")
     g.add_argument("--lam-b", type=number(float), default=d.lam_b, help="λ_b ≥ 0 (default %(default)s)")
     g.add_argument("--delta", type=number(float), default=d.delta, help="LS δ in [0,1) (default %(default)s)")
@@ -91,6 +107,11 @@ def add_problem_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fixed-etf", action="store_true", help="freeze W to a simplex ETF (needs d ≥ K−1)")
     g.add_argument("--etf-norm", type=number(float), default=d.etf_norm, help="row norm of the frozen ETF")
     g.add_argument("--dtype", default=d.dtype, help="float64 | float32 (default %(default)s)")
+    g.add_argument("--depth", type=number(int), default=d.depth,
+                   help="weight matrices L ≥ 1 between the free features and the logits: the deep UFM (default 1)")
+    g.add_argument("--activation", default=d.activation, help="σ between the layers: linear | relu (default linear)")
+    g.add_argument("--widths", type=counts, default=None,
+                   help="hidden widths d_1,…,d_{L−1} (default: --d for each)")
 
 
 def problem_from_args(args) -> Problem:
@@ -111,6 +132,8 @@ def problem_from_args(args) -> Problem:
         K=args.K, n=n, d=args.d, loss=args.loss, lam_w=args.lam_w, lam_h=args.lam_h, lam_b=args.lam_b,
         delta=args.delta, gamma=args.gamma, alpha=args.alpha, M=args.M, bias=not args.no_bias,
         fixed_w="etf" if args.fixed_etf else None, etf_norm=args.etf_norm, dtype=args.dtype,
+        depth=args.depth, activation=args.activation,
+        widths=(args.widths,) if isinstance(args.widths, int) else args.widths,
     )
     try:
         return Problem(**fields)

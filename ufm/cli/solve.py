@@ -59,8 +59,11 @@ def table(rec: dict) -> str:
     p = rec["problem"]
     loss = p["loss"] + {"ls": f"(δ={p['delta']:g})", "fl": f"(γ={p['gamma']:g})",
                         "mse": f"(α={p['alpha']:g}, M={p['M']:g})"}.get(p["loss"], "")
+    lam_w = ",".join(f"{v:g}" for v in p["lam_w"]) if isinstance(p["lam_w"], list) else f"{p['lam_w']:g}"
+    deep = "" if p.get("depth", 1) == 1 else (f"  depth {p['depth']} ({p.get('activation', 'linear')}, widths "
+                                              f"{','.join(map(str, p['widths']))})")
     head = (
-        f"UFM {loss}  K={p['K']} n={p['n']} d={p['d']}  λ_W={p['lam_w']:g} λ_H={p['lam_h']:g} "
+        f"UFM {loss}  K={p['K']} n={p['n']} d={p['d']}{deep}  λ_W={lam_w} λ_H={p['lam_h']:g} "
         f"λ_b={p['lam_b']:g}{'' if p['bias'] else ' (no bias)'}{'  W=ETF' if p['fixed_w'] else ''}  {p['dtype']}"
     )
     b = [v for v in rec["b"] if v is not None]

@@ -1,0 +1,98 @@
+"""The deep linear UFM with balanced bias-free MSE: the closed form (`theory.deep_linear_mse`) against float64
+solves, its minimiser, its collapse threshold, and depth 1 against the one-layer theory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ufm
+from ufm import theory
+
+
+def _best(p, seeds=(0,)):
+    """The lowest of Newton solves from N(0, 1) starts (for L ≥ 2 the origin is a local minimum too, and small
+    starts can stop at lower-rank points)."""
+    sols = [ufm.solve(p, method="newton", seed=s, init_scale=1.0, max_steps=3000) for s in seeds]
+    return min(sols, key=lambda s: s.objective)
+
+
+@pytest.mark.parametrize("K", [2, 3, 4, 6])
+@pytest.mark.parametrize("L", [2, 3, 4])
+def test_closed_form_agrees_with_solves(K, L):
+    """≤ 1e-10 relative on n ∈ {1, 3}, equal and per-layer λ's (measured: ≤ 1.1e-15)."""
+    for n in (1, 3):
+        for lam in (1e-3, (1e-3, 3e-3, 2e-3, 5e-4)[:L]):
+            p = ufm.Problem(K=K, n=n, d=K + 1, loss="mse", bias=False, depth=L, lam_w=lam, lam_h=2e-3)
+            cf = theory.deep_linear_mse(p)
+            sol = _best(p)
+            assert sol.status == "converged" and not cf.collapsed
+            assert abs(sol.objective - cf.objective) <= 1e-10 * cf.objective, (n, lam)
+            assert theory.predict(p).objective == cf.objective
+
+
+@pytest.mark.parametrize("kw", [dict(d=6), dict(d=2), dict(d=3, M=2.0), dict(d=5, lam_w=0.3, lam_h=0.4)],
+                         ids=["d>K", "d<K", "M=2", "collapsed"])
+def test_depth_one_is_the_one_layer_closed_form(kw):
+    """At L = 1 the quasi-norm is the nuclear norm and the result is Zhou et al. 2022 (arXiv 2203.01238, Thm 3.1/
+    B.1) as `predict` has it, in every regime (1e-13: two routes to the same scalar)."""
+    p = ufm.Problem(**{"K": 4, "n": 3, "loss": "mse", "bias": False, "lam_w": 2e-3, "lam_h": 3e-3, **kw})
+    assert theory.deep_linear_mse(p).objective == pytest.approx(theory.predict(p).objective, rel=1e-13)
+    lam = theory.deep_linear_mse_threshold(p)
+    assert lam == pytest.approx(p.M / np.sqrt(p.N * p.K), rel=1e-14)  # λ_Wλ_H = M²/(NK) at λ_W = λ_H
+
+
+@pytest.mark.parametrize("L", [2, 3])
+def test_the_minimiser_is_critical_and_an_orthogonal_frame_at_every_layer(L):
+    p = ufm.Problem(K=3, n=2, d=5, loss="mse", bias=False, depth=L, widths=(4,) * (L - 1),
+                    lam_w=(2e-3, 1e-3, 3e-3)[:L], lam_h=1e-3)
+    W, H, b = theory.minimizer(p)
+    obj = ufm.objective(p)
+    with ufm.float64():
+        f = float(obj.f((W, H, b)))
+        g = np.asarray(obj.grad_x(np.asarray(obj.pack((W, H, b)))))
+    assert f == pytest.approx(theory.deep_linear_mse(p).objective, rel=1e-13)
+    assert np.linalg.norm(g) <= 1e-12
+    for A in ufm.features((W, H, b), "linear"):
+        means = A.reshape(A.shape[0], p.K, p.n).mean(axis=2)
+        G = means.T @ means
+        assert np.allclose(G, G[0, 0] * np.eye(p.K), atol=1e-14)  # orthogonal, equal norms
+
+
+@pytest.mark.parametrize("L", [2, 3])
+def test_the_collapse_threshold_splits_the_solves(L):
+    """Below λ* (all λ's equal) the nonzero point is the global minimum; above, the origin is (f* = M²/2 ·
+    K·n/N = 1/2); for L ≥ 2 the origin is a local minimum on both sides (ufm.curvature finds no negative
+    curvature there), so "global" is decided by the value."""
+    base = ufm.Problem(K=3, n=2, d=4, loss="mse", bias=False, depth=L)
+    lam = theory.deep_linear_mse_threshold(base)
+    below = base.replace(lam_w=0.95 * lam, lam_h=0.95 * lam)
+    above = base.replace(lam_w=1.05 * lam, lam_h=1.05 * lam)
+    cb, ca = theory.deep_linear_mse(below), theory.deep_linear_mse(above)
+    assert not cb.collapsed and cb.objective < 0.5 and cb.beta < cb.beta_star
+    assert ca.collapsed and ca.objective == pytest.approx(0.5, rel=1e-15) and ca.beta > ca.beta_star
+    # Just above λ* the nonzero aligned points still exist, now non-global local minima (one value per rank j,
+    # `critical_values`): N(0, 1) starts end at one of them, small starts at the origin.
+    assert len(ca.critical_values) == 4 and min(ca.critical_values[1:]) > 0.5 == ca.critical_values[0]
+    assert cb.critical_values[-1] == cb.objective
+    big = _best(above)
+    assert min(abs(big.objective - v) for v in ca.critical_values[1:]) <= 1e-10 * ca.objective
+    assert ufm.solve(above, method="newton", init_scale=1e-2).objective == pytest.approx(0.5, rel=1e-10)
+    assert abs(_best(below).objective - cb.objective) <= 1e-10 * cb.objective
+    for p in (below, above):
+        origin = ufm.curvature(p, tuple(np.zeros(s) for s in ufm.Layout.of(p).w_shapes), np.zeros((4, 6)))
+        assert origin.verdict == "nonnegative"
+
+
+def test_what_has_no_closed_form_says_why():
+    relu = ufm.Problem(K=3, n=2, d=4, loss="mse", bias=False, depth=2, activation="relu")
+    assert theory.predict(relu).objective is None and "relu" in theory.predict(relu).case
+    with pytest.raises(theory.NoClosedForm):
+        theory.minimizer(relu)
+    for p in (relu, relu.replace(activation="linear", loss="ce"), relu.replace(activation="linear", bias=True)):
+        with pytest.raises(ufm.ParameterError, match="deep_linear_mse"):
+            theory.deep_linear_mse(p)
+    with pytest.raises(ufm.ParameterError, match="depth"):
+        theory.census(relu)
+    cert = theory.certificate(relu, *theory.deep_linear_mse_minimizer(relu.replace(activation="linear")))
+    assert cert.ratio is None and "depth 2" in cert.note

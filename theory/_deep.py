@@ -1,0 +1,161 @@
+"""The deep linear UFM with balanced MSE, bias-free: its global minimum in closed form.
+
+f(W_1, …, W_L, H) = 1/(2N) ‖W_L ⋯ W_1 H − M·Y‖²_F + Σ_l λ_l/2 ‖W_l‖²_F + λ_H/2 ‖H‖²_F    (`ufm.Problem`, depth L,
+activation "linear", loss "mse" with α = 1, bias=False; Y the one-hot labels, n per class, N = nK.)
+
+Derivation (checked against float64 solves in tests/theory/test_deep.py and by `ufm verify`):
+
+1. Penalties → a quasi-norm. For a product Z = A_{L+1} ⋯ A_1 of L + 1 factors with weights c = (λ_H, λ_1, …, λ_L),
+   min Σ_j c_j/2 ‖A_j‖² over the factorisations of Z is C Σ_i σ_i(Z)^q, q = 2/(L+1), C = (L+1)/2 · (Π_j c_j)^{1/(L+1)}
+   (AM–GM on each singular value, attained by balanced factors: A_j has the singular values
+   a_j = (Π c)^{1/(2(L+1))} σ^{1/(L+1)} / √c_j on Z's singular directions), provided every inner width is at
+   least the rank of Z.
+2. Alignment. ‖Z − MY‖² + C Σ σ_i(Z)^q is smallest with Z sharing Y's singular vectors (von Neumann's trace
+   inequality). Y Yᵀ = n I_K: all K singular values of MY equal M√n, so the problem splits into r = min(d,
+   d_1, …, d_{L−1}, K) copies (the rank Z can have) of the 1-D problem
+       g(s) = (s − M√n)²/(2N) + C s^q,  s ≥ 0,
+   plus K − r directions at s = 0. With s = M√n t, g = M²n/(2N) · [(t − 1)² + β t^q], β = 2NC(M√n)^q/(M²n).
+3. The 1-D problem. For q < 1 (L ≥ 2) φ(t) = (t − 1)² + β t^q is not convex: t = 0 is always a local minimum
+   (so is the origin of f), and a second one exists at the larger root of φ'(t) = 2(t − 1) + βq t^{q−1} = 0
+   when φ' dips below 0 at t_m = (1 − q)/(2 − q). The nonzero point wins iff φ(t*) < φ(0) = 1; the two tie at
+   t* = (L − 1)/L, i.e. at β* = (L + 1)/L · ((L − 1)/L)^{(L−1)/(L+1)}. Hence the global minimum collapses to
+   zero exactly when β > β*, i.e. (M = 1, all λ's equal λ) when K^{L+1} L^{2L} n λ^{L+1} > (L − 1)^{L−1}; at L =
+   1 this is λ_Wλ_H > 1/(NK), the one-layer threshold of Zhou et al. 2022 (arXiv 2203.01238, Thm 3.1).
+
+The deep linear MSE geometry of Dang, Tran, Osher, Tran-The, Ho, Nguyen, "Neural Collapse in Deep Linear
+Networks: From Balanced to Imbalanced Data", ICML 2023 (arXiv 2301.00437), bias-free case: at the global
+minimum the class means of every layer's features form an orthogonal frame (Z* = s* times r columns of I_K).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ufm import ParameterError, Problem
+
+DEEP_LINEAR_MSE = "deep linear MSE (α = 1, bias-free, balanced)"
+
+
+class DeepLinearMSE(NamedTuple):
+    """The closed form (see the module): objective f*, s (each nonzero singular value of Z* = W_L ⋯ W_1 H), rank
+    r of Z* (0 when collapsed), q = 2/(L+1), C, beta β and the collapse threshold beta_star β*, collapsed
+    (β > β*: the global minimum is the origin), tie (β = β* to 1e-12: the origin and the nonzero point are
+    both global), the factor scales a = (a_H, a_1, …, a_L) of the balanced minimiser, and critical_values: f at
+    the aligned points Z = s Σ_{k<j} e_k 1_kᵀ/√n with s the nonzero 1-D local minimum, j = 0 … r (each direction
+    adds g(s) − g(0)); () when the 1-D problem has no nonzero critical point. Below the threshold the rank-r one
+    is the global minimum; above it they are all non-global, and the origin (j = 0) is global."""
+
+    objective: float
+    s: float
+    rank: int
+    q: float
+    C: float
+    beta: float
+    beta_star: float
+    collapsed: bool
+    tie: bool
+    a: tuple
+    critical_values: tuple = ()
+
+
+def _check(problem: Problem, owner: str) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"{owner}(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+    why = [] if problem.loss == "mse" else [f"loss 'mse' (got {problem.loss!r})"]
+    if problem.loss == "mse" and problem.alpha != 1.0:
+        why.append(f"α = 1 (got {problem.alpha:g})")
+    if problem.bias:
+        why.append("bias=False")
+    if not problem.balanced:
+        why.append("balanced classes")
+    if problem.depth > 1 and problem.activation != "linear":
+        why.append("activation 'linear'")
+    if problem.means:
+        why.append("a full problem (means=False)")
+    if why:
+        raise ParameterError("problem", problem.to_dict(), "a " + DEEP_LINEAR_MSE + " problem: " + ", ".join(why),
+                             owner)
+
+
+def beta_star(L: int) -> float:
+    """β* = (L + 1)/L · ((L − 1)/L)^{(L−1)/(L+1)}: the 1-D problem's collapse threshold (2 at L = 1)."""
+    return (L + 1) / L * ((L - 1) / L) ** ((L - 1) / (L + 1))
+
+
+def _one_d(beta: float, q: float) -> tuple:
+    """(t*, φ(t*)) of φ(t) = (t − 1)² + β t^q on t > 0: the larger critical point, or (0, 1) when there is none."""
+    from scipy.optimize import brentq
+
+    def dphi(t):
+        return 2.0 * (t - 1.0) + beta * q * t ** (q - 1.0)
+
+    t_m = (1.0 - q) / (2.0 - q)
+    lo = max(t_m, 1e-300)
+    if q < 1 and dphi(lo) >= 0:
+        return 0.0, 1.0
+    if q >= 1 and dphi(1e-300) >= 0:  # one layer: φ convex, minimum at 0
+        return 0.0, 1.0
+    t = brentq(dphi, lo, 1.0, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return t, (t - 1.0) ** 2 + beta * t**q
+
+
+def deep_linear_mse_threshold(problem: Problem) -> float:
+    """λ* with every λ (λ_H, λ_{W_1}, …, λ_{W_L}) equal to λ*: above it the global minimum of the deep linear MSE
+    problem is the origin (β > β*; the module's step 3). At L = 1: λ* = 1/√(NK), the one-layer threshold of Zhou et
+    al. 2022 (arXiv 2203.01238, Thm 3.1) at M = 1."""
+    _check(problem, "deep_linear_mse_threshold")
+    L, n, N, M = problem.depth, problem.n, problem.N, problem.M
+    q = 2.0 / (L + 1)
+    return beta_star(L) * M * M * n / ((L + 1) * N * (M * math.sqrt(n)) ** q)
+
+
+def deep_linear_mse(problem: Problem) -> DeepLinearMSE:
+    """The global minimum of a deep linear, bias-free, balanced MSE problem (α = 1, any M, any depth L ≥ 1, equal
+    or per-layer λ's, any widths) in closed form; see the module for the derivation."""
+    _check(problem, "deep_linear_mse")
+    L, K, n, N, M = problem.depth, problem.K, problem.n, problem.N, problem.M
+    c = (problem.lam_h,) + problem.lam_ws
+    q = 2.0 / (L + 1)
+    C = (L + 1) / 2.0 * math.exp(sum(math.log(v) for v in c) / (L + 1))
+    y = M * math.sqrt(n)
+    beta = 2.0 * N * C * y**q / (M * M * n)
+    r_max = min((problem.d,) + problem.widths + (K,))
+    t, phi = _one_d(beta, q)
+    unit = M * M * n / (2.0 * N)  # g(0) per direction: n M²/(2N) = M²/(2K)
+    bs = beta_star(L)
+    tie = abs(beta - bs) <= 1e-12 * bs and L > 1
+    collapsed = t == 0.0 or phi > 1.0
+    values = () if t == 0.0 else tuple(j * unit * phi + (K - j) * unit for j in range(r_max + 1))
+    if collapsed:
+        return DeepLinearMSE(K * unit, 0.0, 0, q, C, beta, bs, True, tie, (0.0,) * (L + 1), values)
+    s = y * t
+    root = math.exp(sum(math.log(v) for v in c) / (2 * (L + 1)))
+    a = tuple(root * s ** (1.0 / (L + 1)) / math.sqrt(v) for v in c)
+    return DeepLinearMSE(values[-1], s, r_max, q, C, beta, bs, False, tie, a, values)
+
+
+def deep_linear_mse_minimizer(problem: Problem) -> tuple:
+    """A global minimiser (W (the tuple W_1 … W_L), H, b = 0) of a deep linear MSE problem (`deep_linear_mse`):
+    balanced factors on the first r classes' directions, H = a_H Σ_{k<r} e_k 1_kᵀ/√n, W_l = a_l Σ_{k<r} e_k e_kᵀ
+    (the identity on the first r coordinates, padded), W_L = a_L Σ_{k<r} e_k e_kᵀ (K × d_{L−1}); W_L ⋯ W_1 H = s
+    Σ_{k<r} e_k 1_kᵀ/√n. Its class means form an orthogonal frame at every layer. Depth 1: (W, H, b) as arrays."""
+    sol = deep_linear_mse(problem)
+    K, n, r = problem.K, problem.n, sol.rank
+    dims = problem.dims
+    H = np.zeros((problem.d, problem.N))
+    for k in range(r):
+        H[k, k * n:(k + 1) * n] = sol.a[0] / math.sqrt(n)
+    Ws = []
+    for layer in range(problem.depth):
+        W = np.zeros((dims[layer + 1], dims[layer]))
+        W[np.arange(r), np.arange(r)] = sol.a[layer + 1]
+        Ws.append(W)
+    W = tuple(Ws) if problem.depth > 1 else Ws[0]
+    return W, H, np.zeros(K)
+
+
+__all__ = ["DeepLinearMSE", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold", "beta_star",
+           "DEEP_LINEAR_MSE"]
