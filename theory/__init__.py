@@ -36,7 +36,7 @@ from ._hessian import (
     predicted_spectra, rotation_zero_modes, spectrum, zero_modes, spectrum_full, spectrum_h, spectrum_w,
 )
 
-__all__ = ["DeepLinearMSE", "beta_star", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold", 
+__all__ = ["DeepLinearMSE", "beta_star", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold",
     "Prediction", "predict", "minimizer", "origin_bias", "NoClosedForm",
     "MSECase", "mse_cases", "mse_x", "mse_bias_threshold", "ce_ls_s", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",

@@ -104,6 +104,16 @@ CLAIMS: tuple[ClaimSpec, ...] = (
          ((DERIVED, "ufm.theory.merge_threshold"), ("2101.12699", "minority collapse"),
           ("2309.09725", "the two-cluster threshold")), 1e-8),
         ("imb_seli", "CE λ→0, no bias: WWᵀ → SELI, away from the ETF", (("2208.05512", "SELI geometry"),), 0.15)),
+    *_f("deep",
+        ("deep_lin", "deep linear UFM, balanced bias-free MSE, depth L: f* = r·g(s*) + (K − r)·g(0), the 1-D "
+                     "problem of the Schatten-2/(L+1) quasi-norm (rel)",
+         ((DERIVED, "AM–GM on the L + 1 factors and von Neumann's inequality (theory.deep_linear_mse)"),
+          ("2301.00437", "(Dang et al. 2023) bias-free MSE: orthogonal-frame global minima")), 1e-10),
+        ("deep_thr", "deep linear MSE: collapse to the origin iff β > β* = (L+1)/L·((L−1)/L)^((L−1)/(L+1)) "
+                     "(0.95× and 1.05× λ*, rel)",
+         ((DERIVED, "the 1-D problem's tie t* = (L − 1)/L"), (_MSE, "Thm 3.1 at L = 1")), 1e-10),
+        ("deep_l1", "deep linear MSE at L = 1 = the one-layer closed form (rel)",
+         ((DERIVED, "the quasi-norm is the nuclear norm at L = 1"), (_MSE, "Thm 3.1, Thm B.1")), 1e-12)),
     *_f("census",
         ("census", "census: every end point is the global minimum or a strict saddle",
          ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2–3.3"), (_LOSSES, "Thm 2, Cor. 1–2")), 0.0)),

@@ -46,6 +46,15 @@ PAPERS = {
     "2309.09725": Paper("Wanli Hong, Shuyang Ling",
                         "Neural Collapse for Unconstrained Feature Model under Cross-entropy Loss with Imbalanced "
                         "Data", "arXiv preprint", 2023, "2309.09725"),
+    # The deep UFM.
+    "2202.08087": Paper("Tom Tirer, Joan Bruna", "Extended Unconstrained Features Model for Exploring Deep Neural "
+                        "Collapse", "ICML", 2022, "2202.08087"),
+    "2305.13165": Paper("Peter Súkeník, Marco Mondelli, Christoph H. Lampert", "Deep Neural Collapse Is Provably "
+                        "Optimal for the Deep Unconstrained Features Model", "NeurIPS", 2023, "2305.13165"),
+    "2405.14468": Paper("Peter Súkeník, Christoph H. Lampert, Marco Mondelli", "Neural Collapse versus Low-rank "
+                        "Bias: Is Deep Neural Collapse Really Optimal?", "NeurIPS", 2024, "2405.14468"),
+    "2410.23169": Paper("Connall Garrod, Jonathan P. Keating", "The Persistence of Neural Collapse Despite Low-Rank "
+                        "Bias", "NeurIPS", 2025, "2410.23169"),
 }
 
 

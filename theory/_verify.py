@@ -17,7 +17,7 @@ import numpy as np
 import ufm
 from ufm import Problem, float64
 
-from . import _census, _contrastive, _errata, _escape, _hessian, _imbalance, _landscape, _mse, _saddles
+from . import _census, _contrastive, _deep, _errata, _escape, _hessian, _imbalance, _landscape, _mse, _saddles
 from ._certificate import certificate
 from ._claimset import CLAIMS, ClaimSpec
 from ._papers import PAPERS, references
@@ -246,7 +246,9 @@ def _d_below(p: Problem, sol):
 def _label(p: Problem) -> str:
     extra = {"ls": f" δ={p.delta:.3g}", "fl": f" γ={p.gamma:g}", "mse": f" M={p.M:g}" if p.M != 1 else ""}[p.loss] \
         if p.loss != "ce" else ""
-    return (f"{p.loss}{extra} K={p.K} n={p.n} d={p.d} λW={p.lam_w:.3g} λH={p.lam_h:.3g}"
+    lam_w = ",".join(f"{v:.3g}" for v in p.lam_w) if isinstance(p.lam_w, tuple) else f"{p.lam_w:.3g}"
+    deep = "" if p.depth == 1 else f" L={p.depth} {p.activation} widths={','.join(map(str, p.widths))}"
+    return (f"{p.loss}{extra} K={p.K} n={p.n} d={p.d}{deep} λW={lam_w} λH={p.lam_h:.3g}"
             f"{f' λb={p.lam_b:.3g}' if p.bias else ' nobias'}")
 
 
@@ -708,6 +710,40 @@ def _check_census(ctx: _Battery) -> None:
                   kinds=[pt.kind for pt in c.points], gaps=[pt.gap for pt in c.points], f_star_source=c.f_star_source)
 
 
+def _check_deep(ctx: _Battery) -> None:
+    """The deep linear UFM with balanced bias-free MSE (claims deep_lin, deep_thr, deep_l1): the closed form
+    `deep_linear_mse` against Newton solves from N(0, 1) starts (quick: K = 3, L = 2, per-layer λ's; full: K ∈ {2,
+    4}, L ∈ {2, 3, 4}, n ∈ {1, 3}); at 0.95× and 1.05× the collapse threshold λ* the global minimum is the nonzero
+    point and the origin (f* = M²/2), a small start reaching the origin above λ*; at L = 1 the closed form is the
+    one-layer one (`predict`, no solve)."""
+    lin_c, thr_c, l1_c = (ctx.C[k] for k in ("deep_lin", "deep_thr", "deep_l1"))
+    grid = [(3, 2, 2, (1e-3, 3e-3))] if ctx.quick else \
+        [(K, L, n, lam) for K in (2, 4) for L in (2, 3, 4) for n in (1, 3)
+         for lam in (2e-3, (1e-3, 3e-3, 2e-3, 5e-4)[:L])]
+    for K, L, n, lam in grid:
+        p = Problem(K=K, n=n, d=K + 1, loss="mse", bias=False, depth=L, lam_w=lam, lam_h=2e-3)
+        cf = _deep.deep_linear_mse(p)
+        sol = ufm.solve(p, method="newton", init_scale=1.0, max_steps=STEPS)
+        lin_c.add(_label(p), abs(sol.objective - cf.objective) / cf.objective, objective=sol.objective,
+                  closed_form=cf.objective, status=sol.status, rank=cf.rank)
+    for L in ((2,) if ctx.quick else (2, 3)):
+        base = Problem(K=3, n=2, d=4, loss="mse", bias=False, depth=L)
+        lam = _deep.deep_linear_mse_threshold(base)
+        for r in (0.95, 1.05):
+            p = base.replace(lam_w=r * lam, lam_h=r * lam)
+            cf = _deep.deep_linear_mse(p)
+            start = 1.0 if r < 1 else 1e-2  # above λ*, N(0, 1) starts stop at a non-global aligned point
+            sol = ufm.solve(p, method="newton", init_scale=start, max_steps=STEPS)
+            wrong_side = cf.collapsed != (r > 1)
+            thr_c.add(f"{_label(p)} ({r}·λ*)", abs(sol.objective - cf.objective) / cf.objective +
+                      (math.inf if wrong_side else 0.0), objective=sol.objective, closed_form=cf.objective,
+                      collapsed=cf.collapsed, beta=cf.beta, beta_star=cf.beta_star)
+    for kw in ({"d": 6}, {"d": 2}, {"d": 3, "M": 2.0}, {"d": 5, "lam_w": 0.3, "lam_h": 0.4}):
+        p = Problem(**{"K": 4, "n": 3, "loss": "mse", "bias": False, "lam_w": 2e-3, "lam_h": 3e-3, **kw})
+        f1, f0 = _deep.deep_linear_mse(p).objective, predict(p).objective
+        l1_c.add(_label(p), abs(f1 - f0) / f0, quasi_norm_route=f1, one_layer=f0)
+
+
 FAMILIES: tuple[Family, ...] = (
     Family("solutions", "checking minima, minimizers, biases, NC metrics and certificates", _check_solutions),
     Family("scale", "checking the 1-D scale, ξ(ρ) and the lower bounds φ", _check_scale),
@@ -719,5 +755,6 @@ FAMILIES: tuple[Family, ...] = (
     Family("imbalance", "checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds",
            _check_imbalance),
     Family("census", "census of critical points (benign landscapes: edges, thresholds, imbalance)", _check_census),
+    Family("deep", "the deep linear UFM: closed form, collapse threshold, depth 1", _check_deep),
 )
 assert {f.name for f in FAMILIES} == {c.family for c in CLAIMS}, "every claim family has one check"
