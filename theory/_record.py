@@ -22,7 +22,7 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
     Keys: problem, method, objective, grad_norm, rel_grad_norm, steps, converged, status, min_curvature, path,
     reduced, b, metrics, seconds, compile_seconds, prediction (objective, b, a, case, kappa, extension, source),
     certificate (ratio, gap_bound, ...) and errors (objective: |f − f*|/|f*|, b: max |b − b*|; None where theory
-    has no prediction). `metrics`: the solution's `ufm.metrics.all`, when the caller computed it already (a scan
+    has no prediction); with depth L > 1 also layers (`ufm.metrics.layers`: each layer's collapse). `metrics`: the solution's `ufm.metrics.all`, when the caller computed it already (a scan
     does, batched); else it is computed here (depth L > 1: of W_L and the features H_L it classifies).
 
     A diverged solve (its objective or gradient was not finite, or blew up) gets no prediction, certificate or
@@ -45,8 +45,11 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
         })
     pred = predict(p)
     cert = certificate(p, sol.W, sol.H, sol.b)
+    deep = {} if p.depth == 1 else {"layers": ufm.metrics.layers(sol.W, sol.H, sol.b, p.labels,
+                                                                 activation=p.activation)}
     return ufm.jsonable({
         **_outcome(sol, m, b),
+        **deep,
         "prediction": {
             "objective": pred.objective, "b": None if pred.b is None else [float(v) for v in pred.b],
             "a": pred.a, "case": pred.case, "kappa": pred.kappa, "extension": pred.extension, "source": pred.source,

@@ -45,7 +45,14 @@ class Claim:
         return cls(spec.name, spec.source, spec.tol, key=spec.key)
 
     def add(self, label: str, error: float, **numbers) -> None:
-        self.cases.append({"case": label, "error": float(error), **{k: _plain(v) for k, v in numbers.items()}})
+        """One case: its label, its error and the numbers behind it; a label made by `_label` also records the
+        problem it solved (`Problem.to_dict()`: K, n or counts, d, depth, loss and parameters, λ's, bias), so
+        that `ufm verify --json` lets a reader re-run any row."""
+        problem = getattr(label, "problem", None)
+        case = {"case": str(label), "error": float(error)}
+        if problem is not None:
+            case["problem"] = problem.to_dict()
+        self.cases.append({**case, **{k: _plain(v) for k, v in numbers.items()}})
 
     @property
     def worst(self) -> float:
@@ -243,7 +250,20 @@ def _d_below(p: Problem, sol):
     return err, numbers
 
 
-def _label(p: Problem) -> str:
+class _Case(str):
+    """A case label that remembers its problem (`Claim.add` records it)."""
+
+    problem: Problem
+
+
+def _label(p: Problem, before: str = "", after: str = "") -> _Case:
+    """The label of a case about `p` (before + a one-line description + after), carrying `p`."""
+    case = _Case(before + _describe(p) + after)
+    case.problem = p
+    return case
+
+
+def _describe(p: Problem) -> str:
     extra = {"ls": f" δ={p.delta:.3g}", "fl": f" γ={p.gamma:g}", "mse": f" M={p.M:g}" if p.M != 1 else ""}[p.loss] \
         if p.loss != "ce" else ""
     lam_w = ",".join(f"{v:.3g}" for v in p.lam_w) if isinstance(p.lam_w, tuple) else f"{p.lam_w:.3g}"
@@ -489,7 +509,7 @@ def _check_saddles(ctx: _Battery) -> None:
         # Padded CE/LS/FL points need extra lower-dimensional solves: the full battery builds them.
         ranks = () if quick and p.loss != "mse" else ((1,) if edge else None)
         for s in _saddles.saddles(p, padded_ranks=ranks):
-            lab = f"{s.name} @ {_label(p)}"
+            lab = _label(p, before=f"{s.name} @ ")
             x = np.asarray(obj.pack(s.point))
             dx = np.asarray(obj.pack(s.direction))
             sgrad_c.add(lab, float(np.linalg.norm(obj.grad_x(x))))
@@ -565,7 +585,7 @@ def _check_imbalance(ctx: _Battery) -> None:
                   float(np.abs(sol.W @ sol.W.T - th.gram_w).max()) / scale if unique else 0.0,
                   float(np.abs(means.T @ means - th.gram_h).max()) / scale if unique else 0.0,
                   float(np.abs(sol.b - th.b).max()) if p.bias else 0.0)
-        lab = f"{_label(p)} counts={list(p.counts)}"
+        lab = _label(p, after=f" counts={list(p.counts)}")
         imb_c.add(lab, err, objective=sol.objective, predicted=th.objective, collapsed=list(th.collapsed),
                   status=sol.status)
     for loss in (("ce",) if quick else ("ce", "ls", "mse")):
@@ -574,7 +594,7 @@ def _check_imbalance(ctx: _Battery) -> None:
         r, full = ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed), ufm.solve(p, method=METHOD, max_steps=STEPS, seed=seed, reduce="never")
         cert = certificate(p, r.W, r.H, r.b)
         err = max(abs(r.objective - full.objective) / abs(full.objective), abs(cert.ratio - 1) * 1e-4)
-        red_c.add(f"{_label(p)} counts={list(p.counts)}", err, reduced=r.objective, full=full.objective,
+        red_c.add(_label(p, after=f" counts={list(p.counts)}"), err, reduced=r.objective, full=full.objective,
                   ratio=cert.ratio, path=r.path)
     counts = (100, 100, 10, 10)
     # Vanishing regularisation: bias-free CE approaches SELI, not the ETF (slowly: ~1/log(1/λ)). Full battery.
@@ -682,7 +702,7 @@ def _check_rescaled(ctx: _Battery) -> None:
         errs = {"nc1": m["nc1"], "self_duality": float(np.linalg.norm(H - dual) / np.linalg.norm(H)),
                 "nc3": m["nc3"], "nc4": m["nc4"], "misclassified": 1 - m["accuracy"], "gram": gram}
         errs["certificate"] = abs(certificate(p, sol.W, sol.H, sol.b).ratio - 1)
-        c.add(f"{_label(p)} α={p.alpha:g}", max(errs.values()), nc2_w=m["nc2_w"], status=sol.status, **errs)
+        c.add(_label(p, after=f" α={p.alpha:g}"), max(errs.values()), nc2_w=m["nc2_w"], status=sol.status, **errs)
 
 
 def _check_census(ctx: _Battery) -> None:
@@ -706,7 +726,7 @@ def _check_census(ctx: _Battery) -> None:
         p = Problem(**{"lam_w": 1e-2, "lam_h": 1e-2, **kw})
         c = _census.census(p, starts=12, seed=seed)
         bad = [pt for pt in c.points if pt.kind not in ("global minimum", "strict saddle")]
-        cen_c.add(f"{_label(p)}{'' if p.balanced else f' counts={list(p.counts)}'}", math.inf if bad else 0.0,
+        cen_c.add(_label(p, after='' if p.balanced else f' counts={list(p.counts)}'), math.inf if bad else 0.0,
                   kinds=[pt.kind for pt in c.points], gaps=[pt.gap for pt in c.points], f_star_source=c.f_star_source)
 
 
@@ -735,7 +755,7 @@ def _check_deep(ctx: _Battery) -> None:
             start = 1.0 if r < 1 else 1e-2  # above λ*, N(0, 1) starts stop at a non-global aligned point
             sol = ufm.solve(p, method="newton", init_scale=start, max_steps=STEPS)
             wrong_side = cf.collapsed != (r > 1)
-            thr_c.add(f"{_label(p)} ({r}·λ*)", abs(sol.objective - cf.objective) / cf.objective +
+            thr_c.add(_label(p, after=f" ({r}·λ*)"), abs(sol.objective - cf.objective) / cf.objective +
                       (math.inf if wrong_side else 0.0), objective=sol.objective, closed_form=cf.objective,
                       collapsed=cf.collapsed, beta=cf.beta, beta_star=cf.beta_star)
     for kw in ({"d": 6}, {"d": 2}, {"d": 3, "M": 2.0}, {"d": 5, "lam_w": 0.3, "lam_h": 0.4}):

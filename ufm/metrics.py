@@ -39,7 +39,7 @@ __all__ = [
     "VOCABULARY", "KEYS", "ALIASES", "Quantity", "quantity", "Metrics",
     "class_means", "sigma_w", "sigma_b", "nc1", "nc2_w", "nc2_means", "nc3", "nc3_duality", "nc4",
     "numerical_rank", "class_groups", "cosine_margins", "accuracy", "ncc_accuracy", "w_norm_mean",
-    "h_mean_norm_mean", "self_duality", "duality_scale", "all", "from_stats", "power_of_two_scale",
+    "h_mean_norm_mean", "self_duality", "duality_scale", "all", "layers", "RANK_TOL", "from_stats", "power_of_two_scale",
     "nc2", "nc2_guo", "nc3_guo", "ncc_agreement",
 ]
 
@@ -335,6 +335,64 @@ def all(W, H, b, labels=None, *, layout: str = "d,N") -> Metrics:  # noqa: A001 
     if W.ndim == 3:
         return _finish(_all_batched(W, H, b, lab, groups), np.asarray)
     return _finish(_all_jit(W, H, b, lab, groups), float)
+
+
+RANK_TOL = 1e-9  # a singular value below RANK_TOL × the largest counts as zero in `layers`
+
+
+def _rank(sv) -> int:
+    sv = np.asarray(sv)
+    return int(np.sum(sv > RANK_TOL * sv[0])) if sv.size and sv[0] > 0 else 0
+
+
+@float64()
+def layers(W, H, b=None, labels=None, *, activation: str = "linear") -> list:
+    """Collapse layer by layer in a deep UFM (`ufm.Problem(depth=L)`): W the tuple (W_1, …, W_L) (or one W (K, d)
+    for one layer), H (d, N) the free features, labels as in `all` (None: class-major balanced). Layer l sees
+    H_l (`ufm.features`: H_1 = H, H_{l+1} = σ(W_l H_l)) and W_l reads it. One dict per layer, l = 1 … L:
+
+        nc1              (1/K) tr(Σ_W Σ_B^†) of H_l (the vocabulary's nc1: NaN without between-class spread)
+        nc2_means        the centred class means' distance to a simplex ETF (the vocabulary's nc2_means)
+        orthogonal_gap   ‖G/‖G‖_F − I/√K‖_F for the Gram G of the uncentred class means: 0 for an orthogonal
+                         frame (the DNC geometry of ReLU layers and of bias-free MSE, Súkeník et al. 2023, arXiv
+                         2305.13165; Dang et al. 2023, arXiv 2301.00437)
+        rank             numerical rank of the class means (singular values > RANK_TOL × the largest)
+        singular_values  of the K uncentred class means, descending
+        w_rank, w_singular_values   the same for W_l
+        balance          for l < L: ‖A/‖A‖_F − B/‖B‖_F‖_F with A = W_{l+1}ᵀW_{l+1}, B = W_l W_lᵀ (0 where
+                         consecutive layers are balanced, as at every critical point of the deep linear UFM up
+                         to λ_{l+1}/λ_l); None for the last layer
+
+    The low-rank solutions of Súkeník et al. 2024 (arXiv 2405.14468) show here as a rank below K in the middle
+    layers."""
+    from ._objective import features as _features
+
+    Ws = list(W) if isinstance(W, (tuple, list)) else [W]
+    Ws = [np.asarray(w, np.float64) for w in Ws]
+    H = np.asarray(H, np.float64)
+    b = np.zeros(Ws[-1].shape[0]) if b is None else np.asarray(b, np.float64)
+    K, N = Ws[-1].shape[0], H.shape[1]
+    feats = _features((tuple(Ws) if len(Ws) > 1 else Ws[0], H, b), activation)
+    y = np.asarray(_label_array(labels, K, N))
+    out = []
+    for l, (A, w) in enumerate(zip(feats, Ws)):
+        s = stats_of(jnp.asarray(A), jnp.asarray(y), K)
+        st = {k: float(v) for k, v in from_stats(s, None, False).items()}
+        means = np.asarray(s.mean)  # (K, d_l): the uncentred class means
+        G = means @ means.T
+        gn = np.linalg.norm(G)
+        ortho = float(np.linalg.norm(G / gn - np.eye(K) / np.sqrt(K))) if gn > 0 else float("nan")
+        sv = np.linalg.svd(means, compute_uv=False)
+        wsv = np.linalg.svd(w, compute_uv=False)
+        balance = None
+        if l + 1 < len(Ws):
+            P, Q = Ws[l + 1].T @ Ws[l + 1], w @ w.T
+            pn, qn = np.linalg.norm(P), np.linalg.norm(Q)
+            balance = float(np.linalg.norm(P / pn - Q / qn)) if pn > 0 and qn > 0 else float("nan")
+        out.append({"layer": l + 1, "nc1": st["nc1"], "nc2_means": st["nc2_means"], "orthogonal_gap": ortho,
+                    "rank": _rank(sv), "singular_values": sv.tolist(), "w_rank": _rank(wsv),
+                    "w_singular_values": wsv.tolist(), "balance": balance})
+    return out
 
 
 nc2 = _renamed("nc2", nc2_w)

@@ -93,3 +93,25 @@ def test_deep_command_line(capsys):
     assert "--widths" in capsys.readouterr().err
     assert main(["solve", "--depth", "2", "--activation", "sigmoid"]) == 2
     assert "--activation" in capsys.readouterr().err
+
+
+def test_per_layer_metrics_see_frames_ranks_and_balance():
+    """`metrics.layers` at a deep linear global minimiser (orthogonal frame, full rank, balanced at every layer),
+    at a point whose middle layer drops a rank, and at depth 1 (the vocabulary's nc1 and nc2_means)."""
+    from ufm import theory
+
+    p = ufm.Problem(K=3, n=2, d=5, loss="mse", bias=False, depth=3, lam_w=2e-3, lam_h=1e-3)
+    W, H, b = theory.minimizer(p)
+    rows = ufm.metrics.layers(W, H, b)
+    assert [r["layer"] for r in rows] == [1, 2, 3] and rows[-1]["balance"] is None
+    for r in rows:
+        assert r["rank"] == 3 and r["orthogonal_gap"] <= 1e-14 and r["nc1"] <= 1e-14 and r["balance"] in (None, 0.0)
+    W2 = (W[0], np.diag([1.0, 1.0, 0.0, 0.0, 0.0])[:, :5] @ W[1], W[2])  # the middle layer keeps 2 directions
+    low = ufm.metrics.layers(W2, H, b)
+    assert [r["rank"] for r in low] == [3, 3, 2] and [r["w_rank"] for r in low] == [3, 2, 3]
+    assert low[2]["orthogonal_gap"] > 0.1 and low[0]["balance"] > 0.1
+    rng = np.random.default_rng(0)
+    W1, H1, b1 = rng.standard_normal((3, 4)), rng.standard_normal((4, 6)), rng.standard_normal(3)
+    one, m = ufm.metrics.layers(W1, H1, b1), ufm.metrics.all(W1, H1, b1)
+    assert len(one) == 1 and one[0]["nc1"] == pytest.approx(m["nc1"], rel=1e-12)
+    assert one[0]["nc2_means"] == pytest.approx(m["nc2_means"], rel=1e-12)

@@ -87,6 +87,9 @@ def table(rec: dict) -> str:
         ("b mean ± spread", f"{sum(b) / len(b):.6g} ± {max(b) - min(b):.2e}" if b else "n/a"),
     ]
     rows += [(k, _f(v, ".6g")) for k, v in rec["metrics"].items()]
+    for r in rec.get("layers", []):  # deep: each layer's features and weights (ufm.metrics.layers)
+        rows.append((f"layer {r['layer']}", f"class means rank {r['rank']}, nc1 {_f(r['nc1'], '.3g')}, orthogonal-frame "
+                                            f"gap {_f(r['orthogonal_gap'], '.3g')}; W_{r['layer']} rank {r['w_rank']}"))
     pred, cert = rec["prediction"], rec["certificate"]
     if pred["objective"] is not None and rec["objective"] is not None and pred["objective"] != 0:
         gap = (rec["objective"] - pred["objective"]) / abs(pred["objective"])
