@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+import ufm
+
 from ufm import theory
 from ufm.cli import main
 
@@ -38,6 +40,12 @@ def test_quick_battery_passes_and_writes_json(tmp_path, capsys):
         assert word in names
     for c in report["claims"]:
         assert c["cases"] and all("error" in case for case in c["cases"])
+    # Every case about one problem names it completely: Problem(**case["problem"]) re-runs the row.
+    by_key = {c["key"]: c for c in report["claims"]}
+    for key in ("obj", "smin", "deep_lin", "deep_thr", "census"):
+        for case in by_key[key]["cases"]:
+            p = ufm.Problem(**case["problem"])
+            assert p.K >= 2 and (key not in ("deep_lin", "deep_thr") or p.depth >= 2), case["case"]
 
 
 def test_verify_bad_arguments(capsys):
