@@ -83,3 +83,24 @@ def test_escape_refuses_a_minimiser_and_bad_arguments():
     for kw, name in ((dict(radius=0.0), "radius"), (dict(drop=2.0), "drop")):
         with pytest.raises(ufm.ParameterError, match=name):
             theory.escape(p, o.point, **kw)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_mse_d_below_k_has_no_full_rank_saddles_with_wrong_directions(d):
+    """Zhou et al. 2022 (arXiv 2203.01238), Thm 3.2, d < K, bias-free balanced MSE: the non-global critical points
+    are the rank-deficient ones (`mse_subset`, `padded`). A full-rank (rank d) critical point with "wrong" singular
+    directions does not exist, because YYᵀ = nI: every unit vector of ℝ^K is a left singular vector of Y with the
+    same singular value √n. So the rank-d point aligned with ANY d-dimensional subspace U of ℝ^K —
+    W = a_W U, H = a_H (YᵀU/√n)ᵀ at the 1-D optimum — is critical and globally optimal (checked here for random U)."""
+    p = ufm.Problem(K=4, n=3, d=d, loss="mse", bias=False, lam_w=2e-3, lam_h=3e-3)
+    cf = theory.deep_linear_mse(p)  # depth 1: the one-layer closed form, with its factor scales
+    obj = ufm.objective(p)
+    rng = np.random.default_rng(d)
+    for _ in range(3):
+        U, _ = np.linalg.qr(rng.standard_normal((p.K, d)))
+        V = p.Y.T @ U / np.sqrt(p.n)  # (N, d), orthonormal columns
+        W, H = cf.a[1] * U, cf.a[0] * V.T
+        x = np.asarray(obj.pack((W, H, np.zeros(p.K))))
+        with ufm.float64():
+            g, f = np.asarray(obj.grad_x(x)), float(obj.f_x(x))
+        assert np.linalg.norm(g) <= 1e-13 and f == pytest.approx(theory.predict(p).objective, rel=1e-13)
