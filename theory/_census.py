@@ -35,6 +35,7 @@ import ufm
 from ufm import ParameterError, Problem, float64
 
 from ._certificate import certificate
+from ._deep import deep_census
 from ._predict import predict
 from ._userloss import is_convex
 
@@ -176,15 +177,17 @@ def census(problem: Problem, starts: int = 24, seed: int = 0, scales=(0.01, 0.1,
     entries, b = 0); one batched Newton-CG solve runs them all. `budget`: Hessian-vector products the
     second-order test (`ufm.curvature`, seeded with `seed`) may spend per end point — the census's cost is
     bounded by starts × (solve + budget products) and repeats exactly. `progress(message)`, if given, receives
-    a line as each phase starts and as each end point is classified."""
+    a line as each phase starts and as each end point is classified.
+
+    A deep problem (depth > 1; bias-free balanced MSE) goes to `deep_census` (its `DeepCensus`: the lowest point
+    reached against the best deep-neural-collapse value, `budget` unused)."""
     say = progress or (lambda msg: None)
     if not isinstance(problem, Problem):
         raise TypeError(f"census(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     if problem.means:
         raise ParameterError("problem", "the class-mean form", "a full problem (means=False)", "census")
-    if problem.depth > 1:
-        raise ParameterError("depth", problem.depth, "1 (the census of a deep problem is not built yet: its "
-                             "structured starts and symmetry classes differ)", "census")
+    if problem.depth > 1:  # deep: solves from DNC and random starts against the DNC value (`deep_census`)
+        return deep_census(problem, starts=starts, seed=seed, progress=progress)
     if not (isinstance(starts, int) and not isinstance(starts, bool) and 2 <= starts <= 10_000):
         raise ParameterError("starts", starts, "an integer in [2, 10000]", "census")
     if not (isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= 100_000):

@@ -35,6 +35,7 @@ class ClaimSpec(NamedTuple):
 
 
 _MSE, _GEO, _LOSSES, _LS = "2203.01238", "2105.02375", "2210.02192", "2402.03979"
+_DNC23, _DNC24 = "2305.13165", "2405.14468"
 _NUCLEAR = ((DERIVED, "the nuclear-norm relaxation"), (_GEO, "Lemma A.3"))
 _SADDLE = ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2–3.3"), (_LOSSES, "Thm 2"))
 
@@ -113,7 +114,17 @@ CLAIMS: tuple[ClaimSpec, ...] = (
                      "(0.95× and 1.05× λ*, rel)",
          ((DERIVED, "the 1-D problem's tie t* = (L − 1)/L"), (_MSE, "Thm 3.1 at L = 1")), 1e-10),
         ("deep_l1", "deep linear MSE at L = 1 = the one-layer closed form (rel)",
-         ((DERIVED, "the quasi-norm is the nuclear norm at L = 1"), (_MSE, "Thm 3.1, Thm B.1")), 1e-12)),
+         ((DERIVED, "the quasi-norm is the nuclear norm at L = 1"), (_MSE, "Thm 3.1, Thm B.1")), 1e-12),
+        ("dnc_val", "ReLU MSE DUFM: the DNC point (orthogonal frames, balanced) has f = theory.dnc's value (rel) and "
+                    "orthogonal-frame class means at every layer",
+         ((DERIVED, "ReLU is the identity on the nonnegative frame: the deep linear rank-K value"),
+          (_DNC23, "the DNC geometry")), 1e-12),
+        ("dnc_opt", "ReLU MSE DUFM, K = 2 or L = 2: no start of the census ends below the DNC value (rel margin)",
+         ((_DNC23, "binary classification: DNC is the global optimum"),
+          (_DNC24, "DNC optimal with two layers or two classes")), 1e-9),
+        ("dnc_low", "ReLU MSE DUFM beyond two layers and two classes (K = 4, L = 4, λ = 2e-3): the census reaches "
+                    "a point below the DNC value (its objective proves f* < f_DNC)",
+         ((_DNC24, "DNC is not optimal beyond two layers or two classes (low-rank bias)"),), 0.0)),
     *_f("census",
         ("census", "census: every end point is the global minimum or a strict saddle",
          ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2–3.3"), (_LOSSES, "Thm 2, Cor. 1–2")), 0.0)),

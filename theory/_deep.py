@@ -157,5 +157,152 @@ def deep_linear_mse_minimizer(problem: Problem) -> tuple:
     return W, H, np.zeros(K)
 
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Deep neural collapse (DNC) in the ReLU (or linear) deep UFM with MSE, and the census that tests its optimality.
+
+
+class DNC(NamedTuple):
+    """The best deep-neural-collapse point of a bias-free balanced MSE deep UFM (`dnc`): objective, s (the
+    singular value of every class's logit block, 0 when the best DNC point is the origin), the factor scales a =
+    (a_H, a_1, …, a_L), and the point (W as the tuple of layers, H, b = 0)."""
+
+    objective: float
+    s: float
+    a: tuple
+    W: tuple
+    H: np.ndarray
+    b: np.ndarray
+
+
+def _check_dnc(problem: Problem, owner: str) -> None:
+    if problem.depth < 2:
+        raise ParameterError("depth", problem.depth, "≥ 2 (deep neural collapse is about the layers of a deep UFM)",
+                             owner)
+    if min(problem.dims[:-1]) < problem.K:
+        raise ParameterError("widths", (problem.d,) + problem.widths, f"d and every width ≥ K = {problem.K} (an "
+                             "orthogonal frame of K class means needs K dimensions)", owner)
+    _check(problem.replace(activation="linear"), owner)
+
+
+def dnc(problem: Problem) -> DNC:
+    """The best point with deep neural collapse in a bias-free balanced MSE deep UFM (ReLU or linear, d and every
+    width ≥ K): features collapsed to their class means, the class means of every layer an orthogonal frame of
+    nonnegative vectors (so ReLU acts as the identity on them) and the layers balanced — the DNC geometry of
+    Súkeník, Mondelli, Lampert 2023 (arXiv 2305.13165) for the MSE DUFM. On that family f is the deep linear
+    objective at a rank-K point aligned with Y, so its best value is the deep linear 1-D problem with all K
+    directions used (`DeepLinearMSE.critical_values[K]`), or the origin's M²/2 where that is lower or the 1-D
+    problem has no nonzero critical point."""
+    _check_dnc(problem, "dnc")
+    lin = deep_linear_mse(problem.replace(activation="linear"))
+    K, n, L = problem.K, problem.n, problem.depth
+    origin = problem.M ** 2 / 2.0
+    if not lin.critical_values or lin.critical_values[K] >= origin:
+        W = tuple(np.zeros(s) for s in _shapes(problem))
+        return DNC(origin, 0.0, (0.0,) * (L + 1), W, np.zeros((problem.d, problem.N)), np.zeros(K))
+    t, _ = _one_d(lin.beta, lin.q)
+    s = problem.M * math.sqrt(n) * t
+    c = (problem.lam_h,) + problem.lam_ws
+    root = math.exp(sum(math.log(v) for v in c) / (2 * (L + 1)))
+    a = tuple(root * s ** (1.0 / (L + 1)) / math.sqrt(v) for v in c)
+    H = np.zeros((problem.d, problem.N))
+    for k in range(K):
+        H[k, k * n:(k + 1) * n] = a[0] / math.sqrt(n)
+    Ws = []
+    for layer, shape in enumerate(_shapes(problem)):
+        W = np.zeros(shape)
+        W[np.arange(K), np.arange(K)] = a[layer + 1]
+        Ws.append(W)
+    return DNC(lin.critical_values[K], s, a, tuple(Ws), H, np.zeros(K))
+
+
+def _shapes(problem: Problem) -> list:
+    dims = problem.dims
+    return [(dims[i + 1], dims[i]) for i in range(problem.depth)]
+
+
+class DeepRun(NamedTuple):
+    """One start of a deep census: its label, the end point's objective, solver status and the rank of each
+    layer's class means (`ufm.metrics.layers`)."""
+
+    label: str
+    objective: float
+    status: str
+    ranks: tuple
+
+
+class DeepCensus(NamedTuple):
+    """What solves of a deep MSE problem reach, against deep neural collapse (`deep_census`).
+
+    f_dnc: the best DNC value (`dnc`); lowest: the lowest objective reached (an upper bound on the global minimum
+    whatever the solver's status: every point's objective is one); margin: (lowest − f_dnc)/f_dnc; below_dnc:
+    margin < −1e-9 (then DNC is not globally optimal: proved by the point `best`); first_below: how many starts it
+    took to find a point below f_dnc (None if none did); runs: every start's end."""
+
+    problem: Problem
+    seed: int
+    f_dnc: float
+    lowest: float
+    margin: float
+    below_dnc: bool
+    first_below: int | None
+    runs: tuple
+    best: tuple
+
+    def table(self) -> str:
+        lines = [f"{'start':<16} {'objective':>20}  {'status':<10} class-mean ranks"]
+        for r in self.runs:
+            lines.append(f"{r.label:<16} {r.objective:>20.15g}  {r.status:<10} {','.join(map(str, r.ranks))}")
+        verdict = (f"below DNC by {-self.margin:.3e} (relative), found after {self.first_below} start(s): deep "
+                   "neural collapse is not the global minimum" if self.below_dnc else
+                   f"nothing below DNC (margin {self.margin:.1e}): DNC is the lowest point found")
+        return "\n".join(lines + ["", f"f_DNC = {self.f_dnc:.15g}; lowest = {self.lowest:.15g}: {verdict}"])
+
+    def to_dict(self) -> dict:
+        return {"problem": self.problem.to_dict(), "seed": self.seed, "f_dnc": self.f_dnc, "lowest": self.lowest,
+                "margin": self.margin, "below_dnc": self.below_dnc, "first_below": self.first_below,
+                "runs": [r._asdict() for r in self.runs]}
+
+
+def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str = "lbfgs", max_steps: int = 5000,
+                progress=None) -> DeepCensus:
+    """Solves of a bias-free balanced MSE deep UFM (ReLU or linear) from the DNC point (exactly and perturbed by
+    1e-3) and from random N(0, s²) starts (s cycling through 0.3, 1, 3; `seed`), compared with the best DNC value
+    (`dnc`). A ReLU objective is not smooth, so a solve may end "stalled" or "max_steps"; its objective is still
+    an upper bound on the global minimum, and a point below f_DNC proves that deep neural collapse is not optimal
+    (Súkeník, Lampert, Mondelli 2024, arXiv 2405.14468) whatever the status."""
+    import ufm
+
+    _check_dnc(problem, "deep_census")
+    if not (isinstance(starts, int) and not isinstance(starts, bool) and 1 <= starts <= 10_000):
+        raise ParameterError("starts", starts, "an integer in [1, 10000]", "deep_census")
+    say = progress or (lambda msg: None)
+    d = dnc(problem)
+    rng = np.random.default_rng(seed)
+    inits = [("dnc", (d.W, d.H, d.b))]
+    if starts > 1:
+        inits.append(("dnc+1e-3", (tuple(w + 1e-3 * rng.standard_normal(w.shape) for w in d.W),
+                                   d.H + 1e-3 * rng.standard_normal(d.H.shape), d.b)))
+    scales = (0.3, 1.0, 3.0)
+    for i in range(starts - len(inits)):
+        sc = scales[i % len(scales)]
+        inits.append((f"random ×{sc:g}", (tuple(sc * rng.standard_normal(s) for s in _shapes(problem)),
+                                          sc * rng.standard_normal((problem.d, problem.N)), np.zeros(problem.K))))
+    runs, best, first = [], None, None
+    for i, (label, init) in enumerate(inits, 1):
+        sol = ufm.solve(problem, method=method, init=init, max_steps=max_steps, reduce="never")
+        ranks = tuple(r["rank"] for r in ufm.metrics.layers(sol.W, sol.H, sol.b, activation=problem.activation))
+        runs.append(DeepRun(label, float(sol.objective), str(sol.status), ranks))
+        say(f"start {i}/{len(inits)} ({label}): f = {sol.objective:.12g} ({sol.status}); f_DNC = {d.objective:.12g}")
+        if best is None or sol.objective < best.objective:
+            best = sol
+        if first is None and sol.objective < d.objective * (1 - 1e-9):
+            first = i
+    margin = (best.objective - d.objective) / abs(d.objective)
+    return DeepCensus(problem, seed, d.objective, float(best.objective), float(margin), margin < -1e-9, first,
+                      tuple(runs), (best.W, best.H, best.b))
+
+
 __all__ = ["DeepLinearMSE", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold", "beta_star",
-           "DEEP_LINEAR_MSE"]
+           "DEEP_LINEAR_MSE", "DNC", "dnc", "DeepRun", "DeepCensus", "deep_census"]

@@ -762,6 +762,32 @@ def _check_deep(ctx: _Battery) -> None:
         p = Problem(**{"K": 4, "n": 3, "loss": "mse", "bias": False, "lam_w": 2e-3, "lam_h": 3e-3, **kw})
         f1, f0 = _deep.deep_linear_mse(p).objective, predict(p).objective
         l1_c.add(_label(p), abs(f1 - f0) / f0, quasi_norm_route=f1, one_layer=f0)
+    _check_dnc(ctx)
+
+
+def _check_dnc(ctx: _Battery) -> None:
+    """Deep neural collapse in the ReLU MSE DUFM (claims dnc_val, dnc_opt, dnc_low): the DNC point's value and
+    frames; censuses (`deep_census`, 8 starts, seed 0) that find nothing below DNC at K = 2 and at L = 2 (full
+    battery) and a point below it at K = 4, L = 4, λ = 2e-3 (quick and full)."""
+    val_c, opt_c, low_c = (ctx.C[k] for k in ("dnc_val", "dnc_opt", "dnc_low"))
+    relu = {"n": 1, "loss": "mse", "bias": False, "activation": "relu"}
+    for K, L in (((3, 3),) if ctx.quick else ((2, 3), (3, 3), (4, 2), (4, 4))):
+        p = Problem(K=K, d=K, depth=L, lam_w=3e-3, lam_h=3e-3, **relu)
+        d = _deep.dnc(p)
+        f = float(ufm.objective(p).f((d.W, d.H, d.b)))
+        frames = max(r["orthogonal_gap"] for r in ufm.metrics.layers(d.W, d.H, d.b, activation="relu"))
+        val_c.add(_label(p), abs(f - d.objective) / d.objective + frames, objective=f, dnc=d.objective,
+                  orthogonal_gap=frames)
+    if not ctx.quick:
+        for K, L in ((2, 3), (2, 4), (3, 2), (4, 2)):
+            p = Problem(K=K, d=K, depth=L, lam_w=3e-3, lam_h=3e-3, **relu)
+            c = _deep.deep_census(p, starts=8, seed=ctx.seed)
+            opt_c.add(_label(p), max(-c.margin, 0.0), lowest=c.lowest, dnc=c.f_dnc, margin=c.margin,
+                      starts=len(c.runs))
+    p = Problem(K=4, d=4, depth=4, lam_w=2e-3, lam_h=2e-3, **relu)
+    c = _deep.deep_census(p, starts=8, seed=0)
+    low_c.add(_label(p), 0.0 if c.below_dnc else math.inf, lowest=c.lowest, dnc=c.f_dnc, margin=c.margin,
+              first_below=c.first_below, starts=len(c.runs))
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -775,6 +801,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("imbalance", "checking the imbalanced UFM: MSE closed form, exact reduction, minority-collapse thresholds",
            _check_imbalance),
     Family("census", "census of critical points (benign landscapes: edges, thresholds, imbalance)", _check_census),
-    Family("deep", "the deep linear UFM: closed form, collapse threshold, depth 1", _check_deep),
+    Family("deep", "the deep UFM: the deep linear closed form and threshold, deep neural collapse under ReLU",
+           _check_deep),
 )
 assert {f.name for f in FAMILIES} == {c.family for c in CLAIMS}, "every claim family has one check"

@@ -135,7 +135,12 @@ class Layout:
         return xp.concatenate(parts).astype(self.dtype)
 
 
-ACTIVATIONS = {"linear": lambda a: a, "relu": jax.nn.relu}
+def _relu(a):
+    """max(a, 0): numpy in, numpy out (host work compiles nothing), else JAX's relu (derivative 0 at 0)."""
+    return np.maximum(a, 0.0) if isinstance(a, np.ndarray) else jax.nn.relu(a)
+
+
+ACTIVATIONS = {"linear": lambda a: a, "relu": _relu}
 
 
 def features(params, activation: str = "linear") -> list:

@@ -17,6 +17,8 @@ with the predicted one instead.
 
 from __future__ import annotations
 
+import functools
+
 import warnings
 
 import jax
@@ -345,6 +347,13 @@ def _rank(sv) -> int:
     return int(np.sum(sv > RANK_TOL * sv[0])) if sv.size and sv[0] > 0 else 0
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _layer_stats(A, y, K: int):
+    """(the vocabulary's statistics-only quantities, the class means) of features A (d, N): one program per shape."""
+    s = stats_of(A, y, K)
+    return from_stats(s, None, False), s.mean
+
+
 @float64()
 def layers(W, H, b=None, labels=None, *, activation: str = "linear") -> list:
     """Collapse layer by layer in a deep UFM (`ufm.Problem(depth=L)`): W the tuple (W_1, …, W_L) (or one W (K, d)
@@ -376,9 +385,9 @@ def layers(W, H, b=None, labels=None, *, activation: str = "linear") -> list:
     y = np.asarray(_label_array(labels, K, N))
     out = []
     for l, (A, w) in enumerate(zip(feats, Ws)):
-        s = stats_of(jnp.asarray(A), jnp.asarray(y), K)
-        st = {k: float(v) for k, v in from_stats(s, None, False).items()}
-        means = np.asarray(s.mean)  # (K, d_l): the uncentred class means
+        st, means = _layer_stats(A, y, K)
+        st = {k: float(v) for k, v in st.items()}
+        means = np.asarray(means)  # (K, d_l): the uncentred class means
         G = means @ means.T
         gn = np.linalg.norm(G)
         ortho = float(np.linalg.norm(G / gn - np.eye(K) / np.sqrt(K))) if gn > 0 else float("nan")

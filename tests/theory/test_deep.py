@@ -92,7 +92,45 @@ def test_what_has_no_closed_form_says_why():
     for p in (relu, relu.replace(activation="linear", loss="ce"), relu.replace(activation="linear", bias=True)):
         with pytest.raises(ufm.ParameterError, match="deep_linear_mse"):
             theory.deep_linear_mse(p)
-    with pytest.raises(ufm.ParameterError, match="depth"):
-        theory.census(relu)
+    with pytest.raises(ufm.ParameterError, match="loss 'mse'"):
+        theory.census(relu.replace(loss="ce"))
     cert = theory.certificate(relu, *theory.deep_linear_mse_minimizer(relu.replace(activation="linear")))
     assert cert.ratio is None and "depth 2" in cert.note
+
+
+@pytest.mark.parametrize("K, L", [(3, 2), (4, 3)])
+def test_the_dnc_point_has_the_dnc_value_and_orthogonal_frames(K, L):
+    """`theory.dnc`: in the ReLU MSE DUFM the DNC point (nonnegative orthogonal frames, balanced layers) has the
+    deep linear rank-K aligned value, its class means are orthogonal frames at every layer and it is critical."""
+    p = ufm.Problem(K=K, n=2, d=K + 1, loss="mse", bias=False, depth=L, activation="relu", lam_w=3e-3, lam_h=3e-3)
+    d = theory.dnc(p)
+    lin = theory.deep_linear_mse(p.replace(activation="linear"))
+    assert d.objective == lin.critical_values[K] < 0.5
+    obj = ufm.objective(p)
+    with ufm.float64():
+        f = float(obj.f((d.W, d.H, d.b)))
+        g = np.asarray(obj.grad_x(np.asarray(obj.pack((d.W, d.H, d.b)))))
+    assert f == pytest.approx(d.objective, rel=1e-13) and np.linalg.norm(g) <= 1e-12
+    for r in ufm.metrics.layers(d.W, d.H, d.b, activation="relu"):
+        assert r["orthogonal_gap"] <= 1e-14 and r["rank"] == K and r["nc1"] <= 1e-14
+    with pytest.raises(ufm.ParameterError, match="widths"):
+        theory.dnc(p.replace(d=K - 1))
+    with pytest.raises(ufm.ParameterError, match="depth"):
+        theory.dnc(p.replace(depth=1))
+
+
+def test_the_census_finds_a_point_below_dnc_beyond_two_layers_and_classes_and_none_at_k_2():
+    """Súkeník, Lampert, Mondelli 2024 (arXiv 2405.14468): beyond two layers and two classes DNC is not optimal;
+    with two classes it is (Súkeník, Mondelli, Lampert 2023, arXiv 2305.13165). 8 starts, seed 0 (measured: the
+    8th start, N(0, 9), reaches 1.5e-2 below f_DNC at K = 4, L = 4); the census repeats exactly."""
+    relu = dict(n=1, loss="mse", bias=False, activation="relu")
+    low = theory.census(ufm.Problem(K=4, d=4, depth=4, lam_w=2e-3, lam_h=2e-3, **relu), starts=8)
+    assert isinstance(low, theory.DeepCensus) and low.below_dnc and low.margin < -1e-3
+    assert low.first_below is not None and low.lowest < low.f_dnc and "not the global minimum" in low.table()
+    p = low.problem
+    with ufm.float64():
+        assert float(ufm.objective(p).f(low.best)) == pytest.approx(low.lowest, rel=1e-13)  # the proof is a point
+    two = theory.deep_census(ufm.Problem(K=2, d=2, depth=3, lam_w=3e-3, lam_h=3e-3, **relu), starts=8)
+    assert not two.below_dnc and two.margin >= -1e-9 and two.to_dict()["first_below"] is None
+    again = theory.deep_census(ufm.Problem(K=2, d=2, depth=3, lam_w=3e-3, lam_h=3e-3, **relu), starts=8)
+    assert again.runs == two.runs
