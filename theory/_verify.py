@@ -733,12 +733,12 @@ def _check_census(ctx: _Battery) -> None:
 def _check_deep(ctx: _Battery) -> None:
     """The deep linear UFM with balanced bias-free MSE (claims deep_lin, deep_thr, deep_l1): the closed form
     `deep_linear_mse` against Newton solves from N(0, 1) starts (quick: K = 3, L = 2, per-layer λ's; full: K ∈ {2,
-    4}, L ∈ {2, 3, 4}, n ∈ {1, 3}); at 0.95× and 1.05× the collapse threshold λ* the global minimum is the nonzero
+    3, 4, 6}, L ∈ {2, 3, 4}, n ∈ {1, 3}, equal and per-layer λ's); at 0.95× and 1.05× the collapse threshold λ* the global minimum is the nonzero
     point and the origin (f* = M²/2), a small start reaching the origin above λ*; at L = 1 the closed form is the
     one-layer one (`predict`, no solve)."""
     lin_c, thr_c, l1_c = (ctx.C[k] for k in ("deep_lin", "deep_thr", "deep_l1"))
     grid = [(3, 2, 2, (1e-3, 3e-3))] if ctx.quick else \
-        [(K, L, n, lam) for K in (2, 4) for L in (2, 3, 4) for n in (1, 3)
+        [(K, L, n, lam) for K in (2, 3, 4, 6) for L in (2, 3, 4) for n in (1, 3)
          for lam in (2e-3, (1e-3, 3e-3, 2e-3, 5e-4)[:L])]
     for K, L, n, lam in grid:
         p = Problem(K=K, n=n, d=K + 1, loss="mse", bias=False, depth=L, lam_w=lam, lam_h=2e-3)

@@ -15,7 +15,7 @@ import ufm
 from ufm import Problem
 
 GRID_KEYS = Problem.GRID_FIELDS
-INT_KEYS = ("K", "n", "d")
+INT_KEYS = ("K", "n", "d", "depth")
 IMBALANCE_KEYS = ("imbalance", "profile", "minority")  # counts from n (the largest class) by ufm.class_counts
 GROUP_KEYS = ("name", "loss", "fixed_w", "dtype", "seeds", "method", "tol", "max_steps") + GRID_KEYS + IMBALANCE_KEYS
 SOLVER_KEYS = ("method", "tol", "max_steps", "chunk", "memory_gb")
@@ -171,9 +171,12 @@ def _group(raw: dict, index: int, solver: dict) -> Group:
             elif key == "bias":
                 if not all(isinstance(v, bool) for v in vals):
                     _fail(f"{where}.{key}", f"needs true/false; got {list(vals)}")
+            elif key == "activation":
+                if not all(isinstance(v, str) for v in vals):
+                    _fail(f"{where}.{key}", f"needs names such as \"linear\" or \"relu\"; got {list(vals)}")
             elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
                 _fail(f"{where}.{key}", f"needs finite numbers; got {list(vals)}")
-            grids[key] = tuple(float(v) if key not in INT_KEYS + ("bias",) else v for v in vals)
+            grids[key] = tuple(float(v) if key not in INT_KEYS + ("bias", "activation") else v for v in vals)
     seeds = raw.get("seeds", 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         _fail(f"{where}.seeds", f"needs an integer ≥ 1; got {seeds!r}")

@@ -84,6 +84,8 @@ def test_grid_expansion():
         ('[solver]\nchunk = 0\n[[group]]\nloss = "ce"', "solver.chunk"),
         ('[[group]]\nloss = "ce"\nK = 100\nn = 5000\nd = 4096', "memory_gb"),
         ("[[grp]]", "grp"),
+        ('[[group]]\nloss = "mse"\ndepth = [1, 2.5]', "depth"),
+        ('[[group]]\nloss = "mse"\ndepth = 2\nactivation = [1]', "activation"),
         ("not toml [", "TOML"),
     ],
 )
@@ -284,3 +286,23 @@ def test_batch_split_across_two_local_devices(tmp_path):
     scan.run(scan.parse(SPEC), single, progress=False)
     a, b = scan.load(single), scan.load(str(tmp_path / "dev.db"))
     np.testing.assert_allclose(np.sort(a["objective"]), np.sort(b["objective"]), rtol=1e-12)
+
+
+def test_a_deep_scan_has_depth_and_activation_axes(tmp_path):
+    """depth and activation are grid axes; deep rows carry the last layer's metrics and, for deep linear MSE,
+    the closed form (theory.deep_linear_mse) as the prediction; one-layer rows keep their 0.3 columns (depth
+    empty)."""
+    spec = scan.parse('[solver]\nmethod = "newton"\n[[group]]\nname = "deep"\nloss = "mse"\nbias = false\n'
+                      'K = 3\nn = 2\nd = 4\ndepth = [1, 2, 3]\nactivation = ["linear", "relu"]\n'
+                      'lam_w = 2e-3\nlam_h = 1e-3\n')
+    store = str(tmp_path / "deep.db")
+    summary = scan.run(spec, store, progress=False)
+    # depth 1 with "relu" is the one-layer problem again (no layer for σ): one job, not two
+    assert summary["done"] == 5 and summary["failed"] == 0
+    rows = json.loads(scan.export(store, "json"))
+    linear = [r for r in rows if r.get("activation") in (None, "linear")]
+    assert len(linear) == 3
+    for r in linear:
+        assert r["err_objective"] < 1e-10, r
+    relu = [r for r in rows if r.get("activation") == "relu"]
+    assert {r["depth"] for r in relu} == {2, 3} and all(r["pred_objective"] is None for r in relu)

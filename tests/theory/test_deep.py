@@ -17,8 +17,11 @@ def _best(p, seeds=(0,)):
     return min(sols, key=lambda s: s.objective)
 
 
-@pytest.mark.parametrize("K", [2, 3, 4, 6])
-@pytest.mark.parametrize("L", [2, 3, 4])
+_GRID = [(K, L) for K in (2, 3, 4, 6) for L in (2, 3, 4)]
+_DEFAULT = {(2, 2), (3, 4), (4, 3), (6, 2)}  # the default suite's share; the whole grid with -m slow, and in ufm verify
+
+
+@pytest.mark.parametrize("K, L", [kl if kl in _DEFAULT else pytest.param(*kl, marks=pytest.mark.slow) for kl in _GRID])
 def test_closed_form_agrees_with_solves(K, L):
     """≤ 1e-10 relative on n ∈ {1, 3}, equal and per-layer λ's (measured: ≤ 1.1e-15)."""
     for n in (1, 3):
