@@ -1,7 +1,7 @@
 """`ufm bench`: speed and memory, as ratios, in one run (each section is a module with `run(quick)` and
 `table(result)`): 1 the public PyTorch UFM loop, 2 batched scans, 3 hardware efficiency, 4 memory,
 5 start-up, 6 NC metrics of network-sized features, 7 a whole scan at K = 10, 8 `ufm verify` from a cold cache,
-9 `theory.census` at K = 100 and K = 4.
+9 `theory.census` at K = 100 and K = 4, 10 deep UFM solves beside a PyTorch loop.
 Torch is the optional `bench` extra; without it section 1 times the ufm side only."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import jax
 
 import ufm
 
-from . import batched_scan, census_scale, hardware, memory, nc_metrics, scan_throughput, startup, verify_battery, versus_torch
+from . import batched_scan, census_scale, deep_solves, hardware, memory, nc_metrics, scan_throughput, startup, verify_battery, versus_torch
 
 SECTIONS = {"torch": versus_torch, "batched": batched_scan, "hardware": hardware, "memory": memory,
             "startup": startup, "metrics": nc_metrics, "scan": scan_throughput, "verify": verify_battery,
-            "census": census_scale}
+            "census": census_scale, "deep": deep_solves}
 _RUN = {"batched": batched_scan.bench}
 
 # Targets the report is judged against (issue: `ufm bench`).

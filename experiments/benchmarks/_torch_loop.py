@@ -61,6 +61,75 @@ def run(problem, f_star: float, target: float = 1e-6, seconds: float = 60.0, max
                           z["b"], str(z["device"]))
 
 
+def run_deep(problem, init, f_star: float, target: float = 1e-6, seconds: float = 60.0, lr: float = 1e-2,
+             max_steps: int = 10**7) -> LoopResult:
+    """A plain PyTorch training loop on a deep UFM (`ufm.Problem(depth=L)`: W_1 … W_L, H, b free, σ between
+    layers, the weight decay of every layer in the objective, float32, full batch, Adam with `lr`) from the same
+    start point `init` = (W tuple, H, b) as the ufm solve it is compared with, until (f − f*)/|f*| ≤ target or
+    the time budget runs out (in a child process). LoopResult.W is the last layer's W."""
+    if not available():
+        raise ImportError("the PyTorch loop needs torch: pip install -e '.[bench]'")
+    W, H, b = init
+    spec = {"K": problem.K, "n": problem.n, "loss": problem.loss, "lam_ws": list(problem.lam_ws),
+            "lam_h": problem.lam_h, "lam_b": problem.lam_b, "bias": problem.bias, "activation": problem.activation,
+            "f_star": f_star, "target": target, "seconds": seconds, "lr": lr, "max_steps": max_steps}
+    with tempfile.TemporaryDirectory() as tmp:
+        start, out = Path(tmp) / "start.npz", Path(tmp) / "out.npz"
+        np.savez(start, H=H, b=b, **{f"W{i}": w for i, w in enumerate(W)})
+        proc = subprocess.run([sys.executable, "-m", __name__, "--deep", json.dumps(spec), str(start), str(out)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"PyTorch loop failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}")
+        z = np.load(out)
+        return LoopResult(bool(z["reached"]), int(z["steps"]), float(z["seconds"]), float(z["gap"]), z["W"], z["H"],
+                          z["b"], str(z["device"]))
+
+
+def _run_deep_here(a: dict, start: str):
+    import torch
+
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    z = np.load(start)
+    L = len(a["lam_ws"])
+    Ws = [torch.tensor(z[f"W{i}"], dtype=torch.float32, device=dev).requires_grad_() for i in range(L)]
+    H = torch.tensor(z["H"], dtype=torch.float32, device=dev).requires_grad_()
+    b = torch.tensor(z["b"], dtype=torch.float32, device=dev).requires_grad_(a["bias"])
+    K, n = a["K"], a["n"]
+    N = H.shape[1]
+    labels = torch.arange(K, device=dev).repeat_interleave(n)
+    Y = torch.nn.functional.one_hot(labels, K).T.float()
+    sigma = torch.relu if a["activation"] == "relu" else (lambda t: t)
+    params = Ws + [H] + ([b] if a["bias"] else [])
+    opt = torch.optim.Adam(params, lr=a["lr"])
+
+    def objective():
+        A = H
+        for w in Ws[:-1]:
+            A = sigma(w @ A)
+        Z = Ws[-1] @ A + (b[:, None] if a["bias"] else 0.0)
+        data = 0.5 * ((Z - Y) ** 2).sum() / N if a["loss"] == "mse" else torch.nn.functional.cross_entropy(Z.T, labels)
+        reg = sum(0.5 * lam * (w * w).sum() for lam, w in zip(a["lam_ws"], Ws)) + 0.5 * a["lam_h"] * (H * H).sum()
+        return data + reg + (0.5 * a["lam_b"] * (b * b).sum() if a["bias"] else 0.0)
+
+    f_star, scale = a["f_star"], abs(a["f_star"])
+    steps, reached, gap = 0, False, float("inf")
+    t0 = time.perf_counter()
+    while steps < a["max_steps"]:
+        opt.zero_grad(set_to_none=True)
+        f = objective()
+        gap = (f.item() - f_star) / scale
+        if gap <= a["target"]:
+            reached = True
+            break
+        if not np.isfinite(gap) or time.perf_counter() - t0 > a["seconds"]:
+            break
+        f.backward()
+        opt.step()
+        steps += 1
+    to_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
+    return LoopResult(reached, steps, time.perf_counter() - t0, gap, to_np(Ws[-1]), to_np(H), to_np(b), str(dev))
+
+
 def step_gflops(K: int, n: int, d: int) -> float:
     """GFLOP/s (6KdN per step) of one CE forward + backward as the loop computes it (float32, child process)."""
     if not available():
@@ -141,6 +210,11 @@ def _run_here(problem, f_star, target, seconds, max_steps, seed, lr, momentum) -
 
 
 def _main(argv) -> int:
+    if argv[0] == "--deep":
+        r = _run_deep_here(json.loads(argv[1]), argv[2])
+        np.savez(argv[3], reached=r.reached, steps=r.steps, seconds=r.seconds, gap=r.gap, W=r.W, H=r.H, b=r.b,
+                 device=r.device)
+        return 0
     if argv[0] == "--step":
         print(_step_here(*(int(v) for v in argv[1:4])))
         return 0

@@ -19,8 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="the small sizes only")
     p.add_argument("--json", metavar="PATH", default=None, help="write every number to PATH")
     p.add_argument("--only", nargs="+", action="extend", metavar="SECTION", default=None,
-                   help="torch | batched | hardware | memory | startup | metrics | scan | verify | census "
-                        "(default: all)")
+                   help="torch | batched | hardware | memory | startup | metrics | scan | verify | census | "
+                        "deep (default: all)")
     p.set_defaults(run=run)
 
 
