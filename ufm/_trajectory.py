@@ -16,7 +16,7 @@ from ._compat import keyword_only_since_0_3
 from ._config import float64
 from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
-from ._objective import Layout, Params, value
+from ._objective import Layout, Params, features, value
 from ._problem import Hyper, Problem
 from ._curvature import curvature_test
 from ._program import check_tol, program_form
@@ -28,7 +28,8 @@ from .solvers import Status, as_solver
 class Trajectory:
     """Snapshots of one run, every `every` steps from step 0 to `steps`.
 
-    step (T,), W (T,K,d), H (T,d,N), b (T,K), objective (T,), grad_norm (T,).
+    step (T,), W (T,K,d) (deep: the tuple of layers, each with the leading T axis), H (T,d,N), b (T,K),
+    objective (T,), grad_norm (T,).
     status: a `ufm.Status`: "max_steps" when all `steps` ran; "diverged" after a non-finite or blown-up step
     (`diverged_at` is the step that failed); "stalled", "converged" or "saddle" (the gradient test
     holds where the Hessian has a negative eigenvalue) when the solver stopped early. Snapshots
@@ -56,11 +57,24 @@ class Trajectory:
         return self.step.size
 
     def __getitem__(self, i: int) -> Params:
-        return Params(self.W[i], self.H[i], self.b[i])
+        W = tuple(w[i] for w in self.W) if isinstance(self.W, tuple) else self.W[i]
+        return Params(W, self.H[i], self.b[i])
 
     def metrics(self) -> dict:
-        """`ufm.metrics.all` at every snapshot: a dict of (T,) arrays."""
-        return _metrics.all(self.W, self.H, self.b, labels=self.problem.labels)
+        """`ufm.metrics.all` at every snapshot: a dict of (T,) arrays (deep: of W_L and the features H_L)."""
+        p = self.problem
+        if p.depth == 1:
+            return _metrics.all(self.W, self.H, self.b, labels=p.labels)
+        rows = []
+        for i in range(len(self)):
+            W, H, b = self[i]
+            rows.append(_metrics.all(W[-1], features((W, H, b), p.activation)[-1], b, labels=p.labels))
+        return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+    def layers(self) -> list:
+        """`ufm.metrics.layers` at every snapshot: a list (T) of lists (L) of dicts."""
+        p = self.problem
+        return [_metrics.layers(*self[i], p.labels, activation=p.activation) for i in range(len(self))]
 
 
 def _run(layout: Layout, solver, steps: int, every: int, tol, hyper: Hyper, x0):

@@ -115,3 +115,15 @@ def test_per_layer_metrics_see_frames_ranks_and_balance():
     one, m = ufm.metrics.layers(W1, H1, b1), ufm.metrics.all(W1, H1, b1)
     assert len(one) == 1 and one[0]["nc1"] == pytest.approx(m["nc1"], rel=1e-12)
     assert one[0]["nc2_means"] == pytest.approx(m["nc2_means"], rel=1e-12)
+
+
+def test_deep_trajectory_snapshots_metrics_and_layers():
+    p = ufm.Problem(K=3, n=2, d=4, loss="mse", bias=False, depth=3, activation="relu", lam_w=3e-3, lam_h=3e-3)
+    tr = ufm.trajectory(p, ufm.GD(lr=0.5), steps=40, every=20, init_scale=0.5)
+    assert len(tr) == 3 and isinstance(tr.W, tuple) and tr.W[0].shape == (3, 4, 4)
+    W, H, b = tr[2]
+    assert [w.shape for w in W] == [(4, 4), (4, 4), (3, 4)]
+    with ufm.float64():
+        assert float(ufm.objective(p).f((W, H, b))) == pytest.approx(tr.objective[2], rel=1e-12)
+    m, layers = tr.metrics(), tr.layers()
+    assert m["nc1"].shape == (3,) and len(layers) == 3 and len(layers[0]) == 3
