@@ -36,7 +36,7 @@ import numpy as np
 
 from ufm import ParameterError, Problem
 
-DEEP_LINEAR_MSE = "deep linear MSE (α = 1, bias-free, balanced)"
+DEEP_LINEAR_MSE = "bias-free balanced MSE (α = 1)"
 
 
 class DeepLinearMSE(NamedTuple):
@@ -62,22 +62,27 @@ class DeepLinearMSE(NamedTuple):
 
 
 def _check(problem: Problem, owner: str) -> None:
+    """A ParameterError naming the first field that keeps `problem` out of the deep linear MSE setting (and every
+    other one in the message)."""
     if not isinstance(problem, Problem):
         raise TypeError(f"{owner}(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
-    why = [] if problem.loss == "mse" else [f"loss 'mse' (got {problem.loss!r})"]
-    if problem.loss == "mse" and problem.alpha != 1.0:
-        why.append(f"α = 1 (got {problem.alpha:g})")
+    bad = []  # (field, value, what it must be)
+    if problem.loss != "mse":
+        bad.append(("loss", getattr(problem.loss, "name", problem.loss), "'mse'"))
+    elif problem.alpha != 1.0:
+        bad.append(("alpha", problem.alpha, "1"))
     if problem.bias:
-        why.append("bias=False")
+        bad.append(("bias", True, "False (--no-bias)"))
     if not problem.balanced:
-        why.append("balanced classes")
+        bad.append(("n", list(problem.counts), "one count for every class (balanced)"))
     if problem.depth > 1 and problem.activation != "linear":
-        why.append("activation 'linear'")
+        bad.append(("activation", problem.activation, "'linear'"))
     if problem.means:
-        why.append("a full problem (means=False)")
-    if why:
-        raise ParameterError("problem", problem.to_dict(), "a " + DEEP_LINEAR_MSE + " problem: " + ", ".join(why),
-                             owner)
+        bad.append(("means", True, "False (a full problem)"))
+    if bad:
+        field, value, allowed = bad[0]
+        others = "; also " + ", ".join(f"{f} {a}" for f, _, a in bad[1:]) if len(bad) > 1 else ""
+        raise ParameterError(field, value, f"{allowed} for the {DEEP_LINEAR_MSE} setting{others}", owner)
 
 
 def beta_star(L: int) -> float:

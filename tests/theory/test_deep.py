@@ -95,7 +95,7 @@ def test_what_has_no_closed_form_says_why():
     for p in (relu, relu.replace(activation="linear", loss="ce"), relu.replace(activation="linear", bias=True)):
         with pytest.raises(ufm.ParameterError, match="deep_linear_mse"):
             theory.deep_linear_mse(p)
-    with pytest.raises(ufm.ParameterError, match="loss 'mse'"):
+    with pytest.raises(ufm.ParameterError, match="loss must be 'mse'"):
         theory.census(relu.replace(loss="ce"))
     cert = theory.certificate(relu, *theory.deep_linear_mse_minimizer(relu.replace(activation="linear")))
     assert cert.ratio is None and "depth 2" in cert.note
