@@ -65,7 +65,7 @@ def _predict_deep(problem: Problem) -> Prediction:
     try:
         dl = _deep.deep_linear_mse(problem)
     except ParameterError as e:
-        return _unknown(problem, f"deep-L{L}-{problem.activation}:no-closed-form ({e.allowed})")
+        return _unknown(problem, f"deep-L{L}-{problem.activation}:no-closed-form ({e.param} must be {e.allowed})")
     case = f"mse:deep-L{L}-linear:" + ("collapsed-to-zero" if dl.collapsed else f"rank-{dl.rank}")
     return Prediction(objective=dl.objective, b=np.zeros(problem.K), case=case,
                       source="derived (Schatten-2/(L+1) quasi-norm of W_L⋯W_1H, theory.deep_linear_mse); "
