@@ -269,16 +269,20 @@ class Timeline:
         return len(self.records)
 
     def table(self) -> dict:
-        """Column → numpy array over the checkpoints: "step", every numeric field of `Collapse` (float64, NaN
-        where a checkpoint had no value) and "note" (strings: why a checkpoint's metrics are NaN, "" if none)."""
+        """Column → numpy array over the checkpoints: "step" and every numeric field of `Collapse` (float64, NaN
+        where a checkpoint had no value; `notes()` says why)."""
         out = {"step": np.asarray(self.steps)}
         for key in Collapse._fields:
             if key in ("classes_from", "note"):
                 continue
             out[key] = np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.records],
                                 dtype=np.float64)
-        out["note"] = np.array([r.note for r in self.records], dtype=object)
         return out
+
+    def notes(self) -> list:
+        """Each checkpoint's `Collapse.note` (why its NaN metrics are NaN; "" where none is): the words beside
+        `table()`'s numbers, which stay all numeric."""
+        return [r.note for r in self.records]
 
 
 __all__ = ["collapse", "Collapse", "Accumulator", "DecisionPass", "Stats", "LabelError", "Timeline", "CHUNK",
