@@ -46,7 +46,8 @@ class DeepLinearMSE(NamedTuple):
     both global), the factor scales a = (a_H, a_1, …, a_L) of the balanced minimiser, and critical_values: f at
     the aligned points Z = s Σ_{k<j} e_k 1_kᵀ/√n with s the nonzero 1-D local minimum, j = 0 … r (each direction
     adds g(s) − g(0)); () when the 1-D problem has no nonzero critical point. Below the threshold the rank-r one
-    is the global minimum; above it they are all non-global, and the origin (j = 0) is global."""
+    is the global minimum; above it they are all non-global, and the origin (j = 0) is global. s_branch: that
+    nonzero 1-D local minimum (0 when there is none), whether or not it is global."""
 
     objective: float
     s: float
@@ -59,6 +60,7 @@ class DeepLinearMSE(NamedTuple):
     tie: bool
     a: tuple
     critical_values: tuple = ()
+    s_branch: float = 0.0
 
 
 def _check(problem: Problem, owner: str) -> None:
@@ -135,11 +137,16 @@ def deep_linear_mse(problem: Problem) -> DeepLinearMSE:
     collapsed = t == 0.0 or phi > 1.0
     values = () if t == 0.0 else tuple(j * unit * phi + (K - j) * unit for j in range(r_max + 1))
     if collapsed:
-        return DeepLinearMSE(K * unit, 0.0, 0, q, C, beta, bs, True, tie, (0.0,) * (L + 1), values)
-    s = y * t
-    root = math.exp(sum(math.log(v) for v in c) / (2 * (L + 1)))
-    a = tuple(root * s ** (1.0 / (L + 1)) / math.sqrt(v) for v in c)
-    return DeepLinearMSE(values[-1], s, r_max, q, C, beta, bs, False, tie, a, values)
+        return DeepLinearMSE(K * unit, 0.0, 0, q, C, beta, bs, True, tie, (0.0,) * (L + 1), values, y * t)
+    return DeepLinearMSE(values[-1], y * t, r_max, q, C, beta, bs, False, tie, _factors(c, y * t), values, y * t)
+
+
+def _factors(c: tuple, s: float) -> tuple:
+    """The balanced factor scales a_j = (Π c)^{1/(2(L+1))} s^{1/(L+1)} / √c_j of a singular value s (weights c =
+    (λ_H, λ_1, …, λ_L)): Π a_j = s and every c_j a_j² equal."""
+    m = len(c)
+    root = math.exp(sum(math.log(v) for v in c) / (2 * m))
+    return tuple(root * s ** (1.0 / m) / math.sqrt(v) for v in c)
 
 
 def deep_linear_mse_minimizer(problem: Problem) -> tuple:
@@ -206,11 +213,8 @@ def dnc(problem: Problem) -> DNC:
     if not lin.critical_values or lin.critical_values[K] >= origin:
         W = tuple(np.zeros(s) for s in _shapes(problem))
         return DNC(origin, 0.0, (0.0,) * (L + 1), W, np.zeros((problem.d, problem.N)), np.zeros(K))
-    t, _ = _one_d(lin.beta, lin.q)
-    s = problem.M * math.sqrt(n) * t
-    c = (problem.lam_h,) + problem.lam_ws
-    root = math.exp(sum(math.log(v) for v in c) / (2 * (L + 1)))
-    a = tuple(root * s ** (1.0 / (L + 1)) / math.sqrt(v) for v in c)
+    s = lin.s_branch
+    a = _factors((problem.lam_h,) + problem.lam_ws, s)
     H = np.zeros((problem.d, problem.N))
     for k in range(K):
         H[k, k * n:(k + 1) * n] = a[0] / math.sqrt(n)
