@@ -14,8 +14,8 @@ from ._style import MARKERS, PALETTE, subplots
 
 NAME = "deep-linear-threshold"
 TITLE = "Deep linear UFM, MSE: the global minimum over λ and its collapse to the origin, by depth"
-REPRODUCES = ("toolkit: the closed form of ufm.theory.deep_linear_mse (derived; the setting of Dang et al. 2023, "
-              "\"Neural Collapse in Deep Linear Networks\", arXiv 2301.00437, bias-free MSE)")
+REPRODUCES = ("toolkit figure (no paper has it); the closed form of ufm.theory.deep_linear_mse, derived, in the setting "
+              "of Dang et al. 2023, \"Neural Collapse in Deep Linear Networks\", arXiv 2301.00437 (bias-free MSE)")
 CAPTION = ("Bias-free MSE deep linear UFM f = ‖W_{L}⋯W_{1}H − Y‖²/(2N) + Σ λ/2 ‖W_{l}‖² + λ/2 ‖H‖² "
            "(K = 4, n = 2, d = 5, every λ equal), for depth L = 1 … 4 against λ/λ*(L), λ*(L) each depth's "
            "collapse threshold (dotted). Lines: the closed form (the L + 1 penalties are a Schatten-2/(L+1) "
