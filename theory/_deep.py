@@ -277,8 +277,10 @@ class DeepCensus(NamedTuple):
 def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str = "lbfgs", max_steps: int = 5000,
                 progress=None) -> DeepCensus:
     """Solves of a bias-free balanced MSE deep UFM (ReLU or linear) from the DNC point (exactly and perturbed by
-    1e-3) and from random N(0, s²) starts (s cycling through 0.3, 1, 3; `seed`), compared with the best DNC value
-    (`dnc`). A ReLU objective is not smooth, so a solve may end "stalled" or "max_steps"; its objective is still
+    1e-3), from low-rank starts (for L ≥ 3: the DNC point with the middle layers W_2 … W_{L−1} keeping r < K
+    directions, r = 1 … K − 1, plus N(0, 0.3²) noise everywhere — the structure of the low-rank solutions of
+    Súkeník, Lampert, Mondelli 2024) and from random N(0, s²) starts (s cycling through 0.3, 1, 3), all drawn
+    with `seed`, compared with the best DNC value (`dnc`). A ReLU objective is not smooth, so a solve may end "stalled" or "max_steps"; its objective is still
     an upper bound on the global minimum, and a point below f_DNC proves that deep neural collapse is not optimal
     (Súkeník, Lampert, Mondelli 2024, arXiv 2405.14468) whatever the status."""
     import ufm
@@ -289,15 +291,36 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
     say = progress or (lambda msg: None)
     d = dnc(problem)
     rng = np.random.default_rng(seed)
+    K, L = problem.K, problem.depth
+    shapes = _shapes(problem)
+
+    def low_rank(r):  # the DNC point with the middle layers W_2 … W_{L−1} keeping r < K directions, plus noise
+        Ws = [w.copy() for w in d.W]
+        for w in Ws[1:L - 1]:
+            w[r:, :] = 0.0
+        return (tuple(w + 0.3 * rng.standard_normal(w.shape) for w in Ws),
+                d.H + 0.3 * rng.standard_normal(d.H.shape), d.b)
+
+    def random(sc):
+        return (tuple(sc * rng.standard_normal(s) for s in shapes), sc * rng.standard_normal((problem.d, problem.N)),
+                np.zeros(K))
+
     inits = [("dnc", (d.W, d.H, d.b))]
     if starts > 1:
         inits.append(("dnc+1e-3", (tuple(w + 1e-3 * rng.standard_normal(w.shape) for w in d.W),
                                    d.H + 1e-3 * rng.standard_normal(d.H.shape), d.b)))
+    ranks = list(range(1, K)) if L >= 3 else []
     scales = (0.3, 1.0, 3.0)
-    for i in range(starts - len(inits)):
-        sc = scales[i % len(scales)]
-        inits.append((f"random ×{sc:g}", (tuple(sc * rng.standard_normal(s) for s in _shapes(problem)),
-                                          sc * rng.standard_normal((problem.d, problem.N)), np.zeros(problem.K))))
+    n_low = n_random = 0
+    while len(inits) < starts:  # every low rank once, then a random and a low-rank start in turn
+        if ranks and (n_low < len(ranks) or n_random >= n_low - len(ranks) + 1):
+            r = ranks[n_low % len(ranks)]
+            inits.append((f"low-rank {r}", low_rank(r)))
+            n_low += 1
+        else:
+            sc = scales[n_random % len(scales)]
+            inits.append((f"random ×{sc:g}", random(sc)))
+            n_random += 1
     runs, best, first = [], None, None
     for i, (label, init) in enumerate(inits, 1):
         sol = ufm.solve(problem, method=method, init=init, max_steps=max_steps, reduce="never")

@@ -17,8 +17,8 @@ REPRODUCES = ("the claim of Súkeník, Lampert, Mondelli 2024, \"Neural Collapse
               "Collapse Really Optimal?\", arXiv 2405.14468 (DNC optimal with two layers or two classes, not beyond), "
               "and of Súkeník, Mondelli, Lampert 2023, arXiv 2305.13165 (binary: DNC optimal), tested by census")
 CAPTION = ("Bias-free MSE deep UFM with ReLU, n = 1, d and widths = K, every λ equal. For each problem a census "
-           "(`theory.deep_census`: the DNC point, it perturbed, random N(0, s²) starts with s = 0.3, 1, 3; L-BFGS, "
-           "seed 0) gives the lowest objective f_{best} reached — an upper bound on the global minimum whatever "
+           "(`theory.deep_census`, 8 starts: the DNC point, it perturbed, low-rank starts — middle layers keeping r < K "
+           "directions —, random N(0, s²) starts; L-BFGS, seed 0) gives the lowest objective f_{best} reached — an upper bound on the global minimum whatever "
            "the solver's status — and the figure shows (f_{best} − f_{DNC})/f_{DNC}, f_{DNC} the best point with deep "
            "neural collapse (`theory.dnc`). Below 0 (filled markers) DNC is proved not optimal by the point found; "
            "at 0 (open markers) nothing below DNC was found (which proves nothing). (a) Over the number of "
