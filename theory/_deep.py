@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+import ufm
 from ufm import ParameterError, Problem
 
 DEEP_LINEAR_MSE = "bias-free balanced MSE (α = 1)"
@@ -211,7 +212,7 @@ def dnc(problem: Problem) -> DNC:
     K, n, L = problem.K, problem.n, problem.depth
     origin = problem.M ** 2 / 2.0
     if not lin.critical_values or lin.critical_values[K] >= origin:
-        W = tuple(np.zeros(s) for s in _shapes(problem))
+        W = tuple(np.zeros(s) for s in ufm.Layout.of(problem).w_shapes)
         return DNC(origin, 0.0, (0.0,) * (L + 1), W, np.zeros((problem.d, problem.N)), np.zeros(K))
     s = lin.s_branch
     a = _factors((problem.lam_h,) + problem.lam_ws, s)
@@ -219,16 +220,11 @@ def dnc(problem: Problem) -> DNC:
     for k in range(K):
         H[k, k * n:(k + 1) * n] = a[0] / math.sqrt(n)
     Ws = []
-    for layer, shape in enumerate(_shapes(problem)):
+    for layer, shape in enumerate(ufm.Layout.of(problem).w_shapes):
         W = np.zeros(shape)
         W[np.arange(K), np.arange(K)] = a[layer + 1]
         Ws.append(W)
     return DNC(lin.critical_values[K], s, a, tuple(Ws), H, np.zeros(K))
-
-
-def _shapes(problem: Problem) -> list:
-    dims = problem.dims
-    return [(dims[i + 1], dims[i]) for i in range(problem.depth)]
 
 
 class DeepRun(NamedTuple):
@@ -283,8 +279,6 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
     with `seed`, compared with the best DNC value (`dnc`). A ReLU objective is not smooth, so a solve may end "stalled" or "max_steps"; its objective is still
     an upper bound on the global minimum, and a point below f_DNC proves that deep neural collapse is not optimal
     (Súkeník, Lampert, Mondelli 2024, arXiv 2405.14468) whatever the status."""
-    import ufm
-
     _check_dnc(problem, "deep_census")
     if not (isinstance(starts, int) and not isinstance(starts, bool) and 1 <= starts <= 10_000):
         raise ParameterError("starts", starts, "an integer in [1, 10000]", "deep_census")
@@ -292,7 +286,7 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
     d = dnc(problem)
     rng = np.random.default_rng(seed)
     K, L = problem.K, problem.depth
-    shapes = _shapes(problem)
+    shapes = ufm.Layout.of(problem).w_shapes
 
     def low_rank(r):  # the DNC point with the middle layers W_2 … W_{L−1} keeping r < K directions, plus noise
         Ws = [w.copy() for w in d.W]

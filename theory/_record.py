@@ -30,10 +30,8 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
     non-finite values of the loss. Its metrics are those of the last finite iterate it returns.
     """
     p = sol.problem
-    if metrics is None:  # deep: the vocabulary of the last layer's features H_L and classifier W_L
-        W, H = (sol.W, sol.H) if p.depth == 1 else (sol.W[-1], ufm.features(sol.params, p.activation)[-1])
-        metrics = ufm.metrics.all(W, H, sol.b, labels=p.labels)
-    m = metrics
+    m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=p.labels, activation=p.activation) if metrics is None \
+        else metrics
     b = np.asarray(sol.b, np.float64)
     if sol.status == ufm.Status.DIVERGED:
         why = f"not computed: the solve diverged ({ufm.Status.DIVERGED.message})"

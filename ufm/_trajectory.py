@@ -16,7 +16,7 @@ from ._compat import keyword_only_since_0_3
 from ._config import float64
 from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
-from ._objective import Layout, Params, features, value
+from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from ._curvature import curvature_test
 from ._program import check_tol, program_form
@@ -63,13 +63,7 @@ class Trajectory:
     def metrics(self) -> dict:
         """`ufm.metrics.all` at every snapshot: a dict of (T,) arrays (deep: of W_L and the features H_L)."""
         p = self.problem
-        if p.depth == 1:
-            return _metrics.all(self.W, self.H, self.b, labels=p.labels)
-        rows = []
-        for i in range(len(self)):
-            W, H, b = self[i]
-            rows.append(_metrics.all(W[-1], features((W, H, b), p.activation)[-1], b, labels=p.labels))
-        return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+        return _metrics.all(self.W, self.H, self.b, labels=p.labels, activation=p.activation)
 
     def layers(self) -> list:
         """`ufm.metrics.layers` at every snapshot: a list (T) of lists (L) of dicts."""

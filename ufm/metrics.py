@@ -308,14 +308,18 @@ def _finish(out: dict, host) -> Metrics:
 
 
 @float64()
-def all(W, H, b, labels=None, *, layout: str = "d,N") -> Metrics:  # noqa: A001 - the public name
+def all(W, H, b, labels=None, *, layout: str = "d,N", activation: str = "linear") -> Metrics:  # noqa: A001
     """Every quantity of `VOCABULARY` for a UFM solution, as a dict (`Metrics`) of Python floats in `KEYS`
     order, computed in float64 whatever the process's JAX 64-bit setting.
 
     W (K,d), H (d,N) with layout "d,N" (the UFM's H; default) or (N,d) with "N,d", b (K,); labels: one integer
     class per sample (every class present), or None for the class-major balanced layout of `ufm.Problem`.
     With a leading batch axis on W, H, b (a `solve_batch` solution), values are numpy arrays instead.
+    A deep solution (W the tuple of layers W_1 … W_L, `activation` the σ between them): the quantities of the
+    last layer W_L and the features H_L = σ(W_{L−1} … σ(W_1 H)) it classifies (`layers` measures every layer).
     """
+    if isinstance(W, (tuple, list)):
+        return _all_deep(W, H, b, labels, layout, activation)
     W, H, b = (np.asarray(a) for a in (W, H, b))
     if layout not in LAYOUTS:
         raise ValueError(f"metrics.all: layout must be 'd,N' (columns are samples) or 'N,d'; got {layout!r}")
@@ -345,6 +349,20 @@ RANK_TOL = 1e-9  # a singular value below RANK_TOL × the largest counts as zero
 def _rank(sv) -> int:
     sv = np.asarray(sv)
     return int(np.sum(sv > RANK_TOL * sv[0])) if sv.size and sv[0] > 0 else 0
+
+
+def _all_deep(W, H, b, labels, layout: str, activation: str) -> Metrics:
+    """`all` of a deep solution: W_L and H_L (member by member with a leading batch axis)."""
+    from ._objective import features as _features
+
+    Ws, H, b = [np.asarray(w, np.float64) for w in W], np.asarray(H, np.float64), np.asarray(b, np.float64)
+    if layout == "N,d":
+        H = np.swapaxes(H, -1, -2)
+    if Ws[0].ndim == 2:
+        return all(Ws[-1], _features((tuple(Ws), H, b), activation)[-1], b, labels)
+    rows = [all(Ws[-1][i], _features((tuple(w[i] for w in Ws), H[i], b[i]), activation)[-1], b[i], labels)
+            for i in range(H.shape[0])]
+    return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
 @functools.partial(jax.jit, static_argnums=2)

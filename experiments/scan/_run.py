@@ -87,13 +87,8 @@ def _metrics(batch) -> dict:
     (numerical_rank's SVDs see each class's columns gathered into K × d × m, m ≥ the largest count: ~d × N per
     member for balanced classes) fit in METRICS_BATCH_BYTES, else member by member (one program)."""
     p0 = batch.problem[0]
-    if p0.depth > 1:  # deep: the vocabulary of the last layer's features H_L and classifier W_L, member by member
-        rows = []
-        for i in range(len(batch.problem)):
-            params = (tuple(w[i] for w in batch.W), batch.H[i], batch.b[i])
-            H_L = ufm.features(params, p0.activation)[-1]
-            rows.append(ufm.metrics.all(params[0][-1], H_L, batch.b[i], labels=p0.labels))
-        return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+    if p0.depth > 1:  # deep: the last layer's W_L and features H_L (metrics.all of the tuple of layers)
+        return ufm.metrics.all(batch.W, batch.H, batch.b, labels=p0.labels, activation=p0.activation)
     B, K, d = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1]
     if batch.reduced is not None and p0.balanced:
         # A reduced solve's lift repeats each class mean n times (class-major): every metric of the lift is

@@ -127,3 +127,7 @@ def test_deep_trajectory_snapshots_metrics_and_layers():
         assert float(ufm.objective(p).f((W, H, b))) == pytest.approx(tr.objective[2], rel=1e-12)
     m, layers = tr.metrics(), tr.layers()
     assert m["nc1"].shape == (3,) and len(layers) == 3 and len(layers[0]) == 3
+    # metrics.all of the tuple of layers = the vocabulary of W_L and H_L, one member or a batch
+    last = ufm.metrics.all(W[-1], ufm.features((W, H, b), "relu")[-1], b)
+    assert ufm.metrics.all(W, H, b, activation="relu") == pytest.approx(dict(last), rel=1e-12, nan_ok=True)
+    assert m["nc1"][2] == pytest.approx(last["nc1"], rel=1e-12)
