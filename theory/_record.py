@@ -19,7 +19,7 @@ from ._predict import predict
 def solution_record(sol, metrics: dict | None = None) -> dict:
     """A JSON-ready dict of one solution (a `ufm.Solution` of `ufm.solve`, or one member of a batch).
 
-    Keys: problem, method, objective, grad_norm, rel_grad_norm, steps, converged, status, min_curvature, path,
+    Keys: problem, method, objective, grad_norm, rel_grad_norm, steps, converged, status, min_curvature, kinks, path,
     reduced, b, metrics, seconds, compile_seconds, prediction (objective, b, a, case, kappa, extension, source),
     certificate (ratio, gap_bound, ...) and errors (objective: |f − f*|/|f*|, b: max |b − b*|; None where theory
     has no prediction); with depth L > 1 also layers (`ufm.metrics.layers`: each layer's collapse). `metrics`: the solution's `ufm.metrics.all`, when the caller computed it already (a scan
@@ -73,6 +73,7 @@ def _outcome(sol, m, b) -> dict:
         "converged": bool(sol.converged),
         "status": sol.status,
         "min_curvature": sol.min_curvature,
+        "kinks": int(sol.kinks),
         "path": sol.path,
         "reduced": None if sol.reduced is None else sol.reduced.to_dict(),
         "b": [float(v) for v in b],

@@ -38,6 +38,7 @@ _EXPORTS = {
     "GD": ".solvers", "SGD": ".solvers", "Adam": ".solvers", "LBFGS": ".solvers", "Newton": ".solvers",
     "Auto": ".solvers",
     "curvature": "._curvature", "Curvature": "._curvature", "CURVATURE_BUDGET": "._curvature",
+    "kinks": "._kinks", "Kinks": "._kinks", "KINK_VERDICTS": "._kinks",
     "configure": "._config", "float64": "._config", "x64_enabled": "._config",
     "UFMError": "._errors", "ParameterError": "._errors", "Float64Unavailable": "._errors",
     "jsonable": "._json", "dumps": "._json", "write_atomic": "._files", "available_bytes": "._features",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from . import functional, losses, metrics, solvers  # noqa: F401
     from ._config import configure, float64, x64_enabled  # noqa: F401
     from ._curvature import CURVATURE_BUDGET, Curvature, curvature  # noqa: F401
+    from ._kinks import KINK_VERDICTS, Kinks, kinks  # noqa: F401
     from ._errors import Float64Unavailable, ParameterError, UFMError  # noqa: F401
     from ._features import available_bytes  # noqa: F401
     from ._files import write_atomic  # noqa: F401

@@ -224,25 +224,32 @@ def curvature(problem, W, H, b=None, *, budget: int = CURVATURE_BUDGET, seed: in
     if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
         raise ParameterError("seed", seed, "an integer ≥ 0", "curvature")
     layout, hyper = program_form(problem)
+    x = point_x(problem, W, H, b, "curvature")
+    return layout_test(layout, hyper, x, budget=budget, seed=seed, progress=progress)[0]
+
+
+def point_x(problem: Problem, W, H, b, owner: str) -> np.ndarray:
+    """The free vector x (numpy, the problem's dtype) of the point (W, H, b) of `problem` — W the tuple of layers
+    for depth > 1, b None for zeros —, each array's shape checked (a ParameterError naming it and `owner`)."""
+    layout = Layout.of(problem)
     b = np.zeros(problem.K) if b is None else b
     deep = problem.depth > 1
     try:
         Ws = [np.asarray(w, dtype=problem.dtype) for w in W] if deep else [np.asarray(W, dtype=problem.dtype)]
     except (TypeError, ValueError):
         raise ParameterError("W", type(W).__name__, f"a sequence of {problem.depth} arrays (one per layer)",
-                             "curvature") from None
+                             owner) from None
     H, b = np.asarray(H, dtype=problem.dtype), np.asarray(b, dtype=problem.dtype)
     rows = problem.K if problem.means else problem.N
     names = [f"W_{i + 1}" for i in range(problem.depth)] if deep else ["W"]
     if len(Ws) != problem.depth:
-        raise ParameterError("W", f"{len(Ws)} layers", f"{problem.depth}", "curvature")
+        raise ParameterError("W", f"{len(Ws)} layers", f"{problem.depth}", owner)
     shapes = list(zip(names, Ws, layout.w_shapes)) + [("H", H, (problem.d, rows)), ("b", b, (problem.K,))]
     for name, a, shape in shapes:
         if a.shape != shape:
-            raise ParameterError(name, f"shape {a.shape}", f"shape {shape} for this problem", "curvature")
-    x = np.asarray(layout.pack((tuple(Ws) if deep else Ws[0], H, b)))
-    return layout_test(layout, hyper, x, budget=budget, seed=seed, progress=progress)[0]
+            raise ParameterError(name, f"shape {a.shape}", f"shape {shape} for this problem", owner)
+    return np.asarray(layout.pack((tuple(Ws) if deep else Ws[0], H, b)))
 
 
 __all__ = ["Curvature", "curvature", "VERDICTS", "CURVATURE_BUDGET", "PROBE_BUDGET", "NEGATIVE", "layout_test",
-           "function_test", "lanczos_steps", "judge", "curvature_test"]
+           "function_test", "lanczos_steps", "judge", "curvature_test", "point_x"]

@@ -145,13 +145,14 @@ ACTIVATIONS = {"linear": lambda a: a, "relu": _relu}
 
 def features(params, activation: str = "linear") -> list:
     """The features each layer sees: [H_1 = H, H_2 = σ(W_1 H_1), …, H_L = σ(W_{L−1} H_{L−1})] (one entry, H,
-    for one layer). H_L is what the last layer W_L classifies."""
+    for one layer). H_L is what the last layer W_L classifies. activation: a name of ACTIVATIONS, or one
+    function per hidden layer (what `ufm.kinks` uses to evaluate the smooth pieces of a ReLU objective)."""
     W, H, b = params
     if not isinstance(W, (tuple, list)):
         return [H]
-    sigma = ACTIVATIONS[activation]
+    sigmas = [ACTIVATIONS[activation]] * (len(W) - 1) if isinstance(activation, str) else list(activation)
     out = [H]
-    for w in W[:-1]:
+    for w, sigma in zip(W[:-1], sigmas):
         out.append(sigma(w @ out[-1]))
     return out
 
@@ -173,10 +174,10 @@ def data_term(layout: Layout, hyper: Hyper, Z) -> jax.Array:
     return jnp.mean(losses)
 
 
-def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
+def value(layout: Layout, hyper: Hyper, params, activation=None) -> jax.Array:
     """f(W, H, b) of `Problem` (Zhou et al. 2022, arXiv 2210.02192, eq. 7; deep: W the tuple of layers), with
     b ≡ 0 when the layout has no bias; in the class-mean form λ_H/2 ‖H‖² is Σ_k n_k λ_H/2 ‖h_k‖² (each h_k stands
-    for n_k features)."""
+    for n_k features). activation: None (the layout's), or per-layer functions as in `features`."""
     W, H, b = params
     if not layout.bias:
         b = jnp.zeros_like(b)
@@ -187,7 +188,8 @@ def value(layout: Layout, hyper: Hyper, params) -> jax.Array:
     else:
         WW = hyper.lam_w * jnp.sum(W * W)
     reg = 0.5 * (WW + hyper.lam_h * HH + hyper.lam_b * jnp.sum(b * b))
-    return data_term(layout, hyper, logits((W, H, b), layout.activation)) + reg
+    act = layout.activation if activation is None else activation
+    return data_term(layout, hyper, logits((W, H, b), act)) + reg
 
 
 def value_x(layout: Layout, hyper: Hyper, x) -> jax.Array:

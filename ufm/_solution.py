@@ -12,6 +12,7 @@ from . import _reduce
 from ._objective import Layout, Params
 from ._problem import Problem
 from ._curvature import curvature_test
+from ._kinks import kink_test
 from ._program import Out
 from ._start import host_full
 from .solvers import Status, gradient_scale
@@ -26,7 +27,8 @@ class Solution:
     objective: f at it. grad_norm: ‖∇f‖₂ over the free variables.
     rel_grad_norm: grad_norm / min(|f|, |f(x0)|), the quantity `tol` bounds.
     steps: iterations taken. status: a `ufm.Status` (a str: "converged", "max_steps", "diverged", "stalled",
-    "saddle": the gradient test holds at a point where the Hessian has a negative eigenvalue).
+    "saddle": the gradient test holds at a point where the Hessian has a negative eigenvalue, "nonstationary":
+    it holds with JAX's relu′(0) = 0 at a deep ReLU point that a descent direction leaves through a kink).
     min_curvature: the smallest Ritz value of the Hessian found by the second-order test at a point that
     passed the gradient test (NaN where the test did not run).
     reduced: the class-mean problem that was solved in place of `problem` (`ufm.solve(reduce=...)`), or None
@@ -35,6 +37,9 @@ class Solution:
     reduced solve's (the other blocks of the full Hessian are positive definite for the losses "auto" reduces,
     except the padded dimensions when d > K, which are ⪰ 0 exactly where `ufm.theory.certificate` holds).
     path: "reduced" or "full".
+    kinks: deep ReLU problems: how many pre-activations sit at 0 at the end point (−1 for other problems). Where
+    it is > 0, "converged" means: the gradient test of the piece JAX differentiates (relu′(0) = 0), the
+    second-order test, and no descent direction found by `ufm.kinks` in the pieces it tests (not a certificate).
     history: rows (step, objective, grad_norm) every `history_every` steps and at the end (in a batch,
     padded with NaN rows after each problem's own end; `solution[i]` trims them).
     seconds: run time of the compiled solve; compile_seconds: compilation time paid by this call (0 if cached).
@@ -55,6 +60,7 @@ class Solution:
     compile_seconds: float
     min_curvature: float | np.ndarray = float("nan")
     reduced: Problem | tuple | None = None
+    kinks: int | np.ndarray = -1
 
     @property
     def path(self) -> str:
@@ -88,6 +94,7 @@ class Solution:
             history=hist[~np.isnan(hist[:, 0])], seconds=self.seconds / n, compile_seconds=self.compile_seconds / n,
             min_curvature=float(self.min_curvature[i]),
             reduced=None if self.reduced is None else self.reduced[i],
+            kinks=int(np.asarray(self.kinks).ravel()[i]) if np.ndim(self.kinks) else int(self.kinks),
         )
 
     def unstack(self) -> list["Solution"]:
@@ -118,16 +125,18 @@ def assemble(problem, solver, layout: Layout, out: Out, seconds: float, compile_
         codes = np.array(out.status, dtype=np.int32, copy=True)
         lam, probe_s = np.full(codes.shape, np.nan), 0.0
     compile_seconds += probe_s
+    codes, kinks = kink_test(layout, hyper, out.x, codes)
     hist = np.asarray(out.history)
     if not batched:
         f, gnorm, rel, lam = float(f), float(gnorm), float(rel), float(lam)
         status, hist = Status.from_code(codes), hist[~np.isnan(hist[:, 0])]
+        kinks = int(kinks)
     else:
         status = np.array([Status.from_code(c) for c in codes.ravel()], dtype=object).reshape(codes.shape)
     return Solution(
         problem=problem, method=solver, W=W, H=H, b=b, objective=f, grad_norm=gnorm, rel_grad_norm=rel,
         steps=int(out.steps) if not batched else np.asarray(out.steps), status=status, history=hist,
-        seconds=seconds, compile_seconds=compile_seconds, min_curvature=lam,
+        seconds=seconds, compile_seconds=compile_seconds, min_curvature=lam, kinks=kinks,
     )
 
 

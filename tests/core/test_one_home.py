@@ -18,7 +18,8 @@ from ufm.cli import main
 def test_status_codes_are_fixed_by_value_with_a_message_each():
     codes = {s.value: s.code for s in ufm.Status}
     # Stored in scan rows and carried by compiled programs: a code never changes meaning.
-    assert codes == {"running": 0, "converged": 1, "max_steps": 2, "diverged": 3, "stalled": 4, "saddle": 5}
+    assert codes == {"running": 0, "converged": 1, "max_steps": 2, "diverged": 3, "stalled": 4, "saddle": 5,
+                     "nonstationary": 6}
     for s in ufm.Status:
         assert ufm.Status.from_code(s.code) is s and s.message and s == s.value
     with pytest.raises(ValueError, match="no status has code 9"):

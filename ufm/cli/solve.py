@@ -76,10 +76,16 @@ def table(rec: dict) -> str:
             "saddle": f"  (the gradient vanishes but the Hessian has a negative eigenvalue "
                       f"{_f(rec['min_curvature'], '.3e')}: a saddle, not a minimiser; start elsewhere, e.g. "
                       "--init-scale > 0)",
+            "nonstationary": f"  (the gradient of the piece JAX differentiates vanishes, but f decreases along "
+                             f"a direction that turns on some of the {rec.get('kinks')} ReLU units sitting at 0 "
+                             "(ufm.kinks): not a minimiser; start elsewhere)",
             "diverged": f"  (at step {rec['steps']} the objective or its gradient was not finite, or blew up: "
                         "a loss that returns NaN or Inf, or a step too long; the last finite iterate is shown, and "
                         "no prediction or certificate is computed from it)",
         }.get(rec["status"], "")),
+        *([("relu kinks", f"{rec['kinks']} pre-activations at 0" + (
+            "; no descent direction found through them (ufm.kinks: the pieces it tests; not a certificate)"
+            if rec["status"] == "converged" else ""))] if rec.get("kinks", -1) > 0 else []),
         ("objective", _f(rec["objective"], ".15g")),
         ("grad norm", f"{_f(rec['grad_norm'], '.3e')}  (relative {_f(rec['rel_grad_norm'], '.3e')})"),
         ("steps", str(rec["steps"])),

@@ -47,6 +47,8 @@ class Status(enum.StrEnum):
     DIVERGED = "diverged", 3, "a step was non-finite or blew up; the last finite iterate is returned"
     STALLED = "stalled", 4, "the solver could make no further progress before the gradient test held"
     SADDLE = "saddle", 5, "the gradient test holds, but the Hessian has a negative eigenvalue: not a minimiser"
+    NONSTATIONARY = ("nonstationary", 6, "the gradient test holds with relu′(0) = 0, but a descent direction leaves "
+                     "the point through a ReLU kink (found by ufm.kinks): not a minimiser")
 
     @classmethod
     def from_code(cls, code: int) -> "Status":
