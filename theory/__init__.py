@@ -13,7 +13,7 @@ from ._mse import value_route as mse_value_route
 from ._predict import NoClosedForm, Prediction, minimizer, origin_bias, predict
 from ._deep import (
     DNC, DeepCensus, DeepLinearMSE, DeepRun, beta_star, deep_census, deep_linear_mse, deep_linear_mse_minimizer,
-    deep_linear_mse_threshold, dnc,
+    deep_linear_mse_threshold, dnc, LowRank, low_rank,
 )
 from ._saddles import Saddle, mse_subset, origin, padded, saddles
 from ._errata import Erratum, errata
@@ -39,7 +39,7 @@ from ._hessian import (
     predicted_spectra, rotation_zero_modes, spectrum, zero_modes, spectrum_full, spectrum_h, spectrum_w,
 )
 
-__all__ = ["DNC", "dnc", "DeepCensus", "DeepRun", "deep_census", "DeepLinearMSE", "beta_star", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold",
+__all__ = ["DNC", "dnc", "LowRank", "low_rank", "DeepCensus", "DeepRun", "deep_census", "DeepLinearMSE", "beta_star", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold",
     "Prediction", "predict", "minimizer", "origin_bias", "NoClosedForm",
     "MSECase", "mse_cases", "mse_x", "mse_bias_threshold", "ce_ls_s", "mse_value_route", "mse_minimizer",
     "ScaleMinima", "scale_objective", "scale_minima", "scale_slope", "ce_ls_scale", "probabilities",

@@ -124,7 +124,11 @@ CLAIMS: tuple[ClaimSpec, ...] = (
           (_DNC24, "DNC optimal with two layers or two classes")), 1e-9),
         ("dnc_low", "ReLU MSE DUFM beyond two layers and two classes (K = 4, L = 4, λ = 2e-3): the census reaches "
                     "a point below the DNC value (its objective proves f* < f_DNC)",
-         ((_DNC24, "DNC is not optimal beyond two layers or two classes (low-rank bias)"),), 0.0)),
+         ((_DNC24, "DNC is not optimal beyond two layers or two classes (low-rank bias)"),), 0.0),
+        ("dnc_graph", "ReLU MSE DUFM, K = m(m−1)/2: the complete-graph point of rank m (theory.low_rank) has f = "
+                      "its 1-D closed form (rel), below f_DNC exactly where C_LR < C_DNC (K = 6, 10 at L = 4)",
+         ((DERIVED, "the pattern's norms and the balanced 1-D problem (theory.low_rank)"),
+          (_DNC24, "the K = 10 construction from the complete graph on 5 vertices")), 1e-12)),
     *_f("census",
         ("census", "census: every end point is the global minimum or a strict saddle",
          ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2–3.3"), (_LOSSES, "Thm 2, Cor. 1–2")), 0.0)),

@@ -227,6 +227,93 @@ def dnc(problem: Problem) -> DNC:
     return DNC(lin.critical_values[K], s, a, tuple(Ws), H, np.zeros(K))
 
 
+class LowRank(NamedTuple):
+    """A low-rank point of a bias-free balanced MSE deep ReLU UFM with K = m(m−1)/2 classes (`low_rank`):
+    objective, s (every class's logit), m (the rank of the class means of H_1 … H_{L−1}), ratio: its penalty
+    constant over the DNC one, C_LR/C_DNC = (m^{L−1} K² / (2 K^L))^{1/(L+1)} with equal λ's (below 1 the
+    construction beats DNC at every λ where both are nonzero), the factor scales a, and the point (W as the tuple
+    of layers, H, b = 0); f_dnc: the best DNC value (`dnc`) beside it."""
+
+    objective: float
+    s: float
+    m: int
+    ratio: float
+    a: tuple
+    W: tuple
+    H: np.ndarray
+    b: np.ndarray
+    f_dnc: float
+
+
+def _triangular(K: int) -> int:
+    """m with m(m−1)/2 = K, or 0 when K is not of that form."""
+    m = int(round((1 + math.sqrt(1 + 8 * K)) / 2))
+    return m if m * (m - 1) // 2 == K else 0
+
+
+def low_rank(problem: Problem) -> LowRank:
+    """A low-rank point of a bias-free balanced MSE deep ReLU UFM whose class means in the layers before the last
+    ReLU have rank m < K, for K = m(m−1)/2 (m ≥ 4: K = 6, 10, 15, …) — the complete-graph structure Súkeník,
+    Lampert, Mondelli 2024 (arXiv 2405.14468) use for K = 10 (m = 5) to show that deep neural collapse is not
+    optimal. Class k is the edge {a, b} of the complete graph on m vertices (lexicographic order):
+
+    - H_1's class means are the incidence vectors e_a + e_b (rank m), and W_1 … W_{L−2} are the identity on the
+      first m coordinates (ReLU keeps these nonnegative vectors);
+    - the last hidden layer W_{L−1} has the row 2(e_a + e_b) − 1_m for class {a, b}: on class {i, j} its
+      pre-activation is 2 (same edge), 0 (one shared vertex: a kink) or −2 (disjoint), so ReLU returns 2·e_k;
+    - W_L is the identity on the first K coordinates.
+
+    The pattern's norms are ‖P_H‖² = 2N, ‖P_l‖² = m (l ≤ L − 2), ‖P_{L−1}‖² = Km, ‖P_L‖² = K, and its output is 2e_k.
+    Scaling each factor, f = ½(s − M)² + C_LR s^q with C_LR = (L+1)/2 · (Π_j λ_j ‖P_j‖²)^{1/(L+1)} · 2^{−q}
+    (balanced factors, as in the deep linear module's step 1), the same 1-D problem as DNC's with
+    C_DNC = (L+1)/2 · (λ_H N Π_l λ_l K)^{1/(L+1)}: C_LR < C_DNC iff m·2^{L−3} < (m − 1)^{L−2}, i.e. for K = 10 at
+    L ≥ 4 and for K = 6 at L ≥ 4 (above DNC at L = 2, 3: the construction alone does not settle those). The scales
+    here are ours (the minimum of that 1-D problem); solving from the point (`theory.census`) can only go lower.
+    Needs depth ≥ 2, d and the widths of H_2 … H_{L−1} ≥ m, the last width ≥ K."""
+    _check_dnc(problem, "low_rank")
+    K, L, n, N, M = problem.K, problem.depth, problem.n, problem.N, problem.M
+    m = _triangular(K)
+    if m < 4:
+        raise ParameterError("K", K, "m(m−1)/2 for an m ≥ 4 (6, 10, 15, 21, …): the complete-graph construction", "low_rank")
+    if problem.activation != "relu":
+        raise ParameterError("activation", problem.activation, "'relu' (the last hidden ReLU expands rank m to K)",
+                             "low_rank")
+    edges = [(a, b) for a in range(m) for b in range(a + 1, m)]
+    shapes = ufm.Layout.of(problem).w_shapes
+    PH = np.zeros((problem.d, N))
+    for k, (a, b) in enumerate(edges):
+        PH[[a, b], k * n:(k + 1) * n] = 1.0
+    Ps = []
+    for layer, shape in enumerate(shapes):
+        P = np.zeros(shape)
+        if layer < L - 2:
+            P[np.arange(m), np.arange(m)] = 1.0
+        elif layer == L - 2:
+            for k, (a, b) in enumerate(edges):
+                P[k, :m] = -1.0
+                P[k, [a, b]] = 1.0
+        else:
+            P[np.arange(K), np.arange(K)] = 1.0
+        Ps.append(P)
+    lams = (problem.lam_h,) + problem.lam_ws
+    c = tuple(lam * float(np.sum(P * P)) for lam, P in zip(lams, [PH] + Ps))
+    q = 2.0 / (L + 1)
+    C_lr = (L + 1) / 2.0 * math.exp(sum(math.log(v) for v in c) / (L + 1)) * 2.0 ** (-q)
+    C_dnc = (L + 1) / 2.0 * math.exp(sum(math.log(v) for v in (problem.lam_h * N,) + tuple(
+        lam * K for lam in problem.lam_ws)) / (L + 1))
+    t, phi = _one_d(2.0 * C_lr * M ** (q - 2.0), q)
+    f_dnc = dnc(problem).objective
+    if t == 0.0 or phi >= 1.0:  # the 1-D problem's best point is 0: the construction is the origin
+        zeros = tuple(np.zeros(sh) for sh in shapes)
+        return LowRank(M * M / 2.0, 0.0, m, C_lr / C_dnc, (0.0,) * (L + 1), zeros, np.zeros((problem.d, N)),
+                       np.zeros(K), f_dnc)
+    s = M * t
+    scales = _factors(c, s / 2.0)  # the factor of each unit pattern: Π = s/2, every c_j a_j² equal
+    H = scales[0] * PH
+    W = tuple(sc * P for sc, P in zip(scales[1:], Ps))
+    return LowRank(M * M / 2.0 * phi, s, m, C_lr / C_dnc, scales, W, H, np.zeros(K), f_dnc)
+
+
 class DeepRun(NamedTuple):
     """One start of a deep census: its label, the end point's objective, solver status and the rank of each
     layer's class means (`ufm.metrics.layers`)."""
@@ -273,7 +360,7 @@ class DeepCensus(NamedTuple):
 def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str = "lbfgs", max_steps: int = 5000,
                 progress=None) -> DeepCensus:
     """Solves of a bias-free balanced MSE deep UFM (ReLU or linear) from the DNC point (exactly and perturbed by
-    1e-3), from low-rank starts (for L ≥ 3: the DNC point with the middle layers W_2 … W_{L−1} keeping r < K
+    1e-3), from the complete-graph point of `low_rank` where K = m(m−1)/2 (m ≥ 4, ReLU), from low-rank starts (for L ≥ 3: the DNC point with the middle layers W_2 … W_{L−1} keeping r < K
     directions, r = 1 … K − 1, plus N(0, 0.3²) noise everywhere — the structure of the low-rank solutions of
     Súkeník, Lampert, Mondelli 2024) and from random N(0, s²) starts (s cycling through 0.3, 1, 3), all drawn
     with `seed`, compared with the best DNC value (`dnc`). A ReLU objective is not smooth, so a solve may end "stalled" or "max_steps"; its objective is still
@@ -288,7 +375,7 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
     K, L = problem.K, problem.depth
     shapes = ufm.Layout.of(problem).w_shapes
 
-    def low_rank(r):  # the DNC point with the middle layers W_2 … W_{L−1} keeping r < K directions, plus noise
+    def truncated(r):  # the DNC point with the middle layers W_2 … W_{L−1} keeping r < K directions, plus noise
         Ws = [w.copy() for w in d.W]
         for w in Ws[1:L - 1]:
             w[r:, :] = 0.0
@@ -303,13 +390,17 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
     if starts > 1:
         inits.append(("dnc+1e-3", (tuple(w + 1e-3 * rng.standard_normal(w.shape) for w in d.W),
                                    d.H + 1e-3 * rng.standard_normal(d.H.shape), d.b)))
+    if starts > 2 and _triangular(K) >= 4 and problem.activation == "relu":
+        g = low_rank(problem)
+        if g.s > 0:
+            inits.append((f"graph K_{g.m}", (g.W, g.H, g.b)))
     ranks = list(range(1, K)) if L >= 3 else []
     scales = (0.3, 1.0, 3.0)
     n_low = n_random = 0
     while len(inits) < starts:  # every low rank once, then a random and a low-rank start in turn
         if ranks and (n_low < len(ranks) or n_random >= n_low - len(ranks) + 1):
             r = ranks[n_low % len(ranks)]
-            inits.append((f"low-rank {r}", low_rank(r)))
+            inits.append((f"low-rank {r}", truncated(r)))
             n_low += 1
         else:
             sc = scales[n_random % len(scales)]
@@ -331,4 +422,4 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
 
 
 __all__ = ["DeepLinearMSE", "deep_linear_mse", "deep_linear_mse_minimizer", "deep_linear_mse_threshold", "beta_star",
-           "DEEP_LINEAR_MSE", "DNC", "dnc", "DeepRun", "DeepCensus", "deep_census"]
+           "DEEP_LINEAR_MSE", "DNC", "dnc", "LowRank", "low_rank", "DeepRun", "DeepCensus", "deep_census"]

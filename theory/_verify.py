@@ -766,10 +766,10 @@ def _check_deep(ctx: _Battery) -> None:
 
 
 def _check_dnc(ctx: _Battery) -> None:
-    """Deep neural collapse in the ReLU MSE DUFM (claims dnc_val, dnc_opt, dnc_low): the DNC point's value and
-    frames; censuses (`deep_census`, 8 starts, seed 0) that find nothing below DNC at K = 2 and at L = 2 (full
+    """Deep neural collapse in the ReLU MSE DUFM (claims dnc_val, dnc_opt, dnc_low, dnc_graph): the DNC point's
+    value and frames; the complete-graph low-rank point (`low_rank`) against its closed form and DNC; censuses (`deep_census`, 8 starts, seed 0) that find nothing below DNC at K = 2 and at L = 2 (full
     battery) and a point below it at K = 4, L = 4, λ = 2e-3 (quick and full)."""
-    val_c, opt_c, low_c = (ctx.C[k] for k in ("dnc_val", "dnc_opt", "dnc_low"))
+    val_c, opt_c, low_c, graph_c = (ctx.C[k] for k in ("dnc_val", "dnc_opt", "dnc_low", "dnc_graph"))
     relu = {"n": 1, "loss": "mse", "bias": False, "activation": "relu"}
     for K, L in (((3, 3),) if ctx.quick else ((2, 3), (3, 3), (4, 2), (4, 4))):
         p = Problem(K=K, d=K, depth=L, lam_w=3e-3, lam_h=3e-3, **relu)
@@ -784,6 +784,14 @@ def _check_dnc(ctx: _Battery) -> None:
             c = _deep.deep_census(p, starts=8, seed=ctx.seed)
             opt_c.add(_label(p), max(-c.margin, 0.0), lowest=c.lowest, dnc=c.f_dnc, margin=c.margin,
                       starts=len(c.runs))
+    for K, L in (((10, 4),) if ctx.quick else ((6, 2), (6, 3), (6, 4), (10, 2), (10, 3), (10, 4), (10, 5))):
+        p = Problem(K=K, d=K, depth=L, lam_w=1e-3, lam_h=1e-3, **relu)
+        lr = _deep.low_rank(p)
+        f = float(ufm.objective(p).f((lr.W, lr.H, lr.b)))
+        ranks = [r["rank"] for r in ufm.metrics.layers(lr.W, lr.H, lr.b, activation="relu")]
+        wrong = (lr.objective < lr.f_dnc) != (lr.ratio < 1) or ranks[:-1] != [lr.m] * (L - 1)
+        graph_c.add(_label(p), abs(f - lr.objective) / lr.objective + (math.inf if wrong else 0.0), objective=f,
+                    closed_form=lr.objective, dnc=lr.f_dnc, ratio=lr.ratio, ranks=ranks)
     p = Problem(K=4, d=4, depth=4, lam_w=2e-3, lam_h=2e-3, **relu)
     c = _deep.deep_census(p, starts=8, seed=0)
     low_c.add(_label(p), 0.0 if c.below_dnc else math.inf, lowest=c.lowest, dnc=c.f_dnc, margin=c.margin,

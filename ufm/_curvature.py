@@ -50,7 +50,8 @@ class Curvature(NamedTuple):
     """The verdict of the second-order test at one point (see the module): verdict ∈ VERDICTS; lambda_min θ₁ (an
     upper bound on λ_min(∇²f)), lambda_max θ_j (a lower bound on λ_max), error e₁ (how far θ₁ may sit above
     the eigenvalue it approximates), noise (the threshold below which θ₁ is negative), hvps (products used),
-    budget and seed (what the test was given)."""
+    budget and seed (what the test was given), vector (the unit Ritz vector of θ₁ where the verdict is "negative":
+    a direction of negative curvature)."""
 
     verdict: str
     lambda_min: float
@@ -60,6 +61,7 @@ class Curvature(NamedTuple):
     hvps: int
     budget: int
     seed: int
+    vector: np.ndarray | None = None  # the unit Ritz vector of θ₁ when the verdict is "negative"
 
     @property
     def negative(self) -> bool:
@@ -154,7 +156,13 @@ def run(step, x, budget: int, seed: int, progress=None) -> Curvature:
         if verdict is None and (k >= m or not live):
             verdict = "undecided"
         if verdict is not None:
-            return Curvature(verdict, lo, hi, err, noise, k, int(budget), int(seed))
+            vec = None
+            if verdict == "negative":
+                a, b = np.asarray(alphas, np.float64)[:k], np.asarray(betas, np.float64)[:k]
+                S = np.linalg.eigh(np.diag(a) + np.diag(b[:-1], 1) + np.diag(b[:-1], -1))[1]
+                vec = np.asarray(V, np.float64)[:k].T @ S[:, 0]
+                vec = (vec / np.linalg.norm(vec)).astype(dtype)
+            return Curvature(verdict, lo, hi, err, noise, k, int(budget), int(seed), vec)
 
 
 _PROGRAMS = Executables()
@@ -189,14 +197,15 @@ def curvature_test(layout: Layout, hyper: Hyper, x, status):
     """The second-order test of a solve's end points: each converged member (x: the tuple of free arrays, with a
     leading batch axis when `status` is an array) goes through the test (`layout_test`,
     PROBE_BUDGET products, seed 0); a member with negative curvature gets status SADDLE. Returns (status codes,
-    θ₁: NaN where the test did not run, compile seconds). One program per problem shape, whatever the method,
-    step budget or batch size, and it runs only for the members that converged."""
+    θ₁: NaN where the test did not run, compile seconds, {member index: the direction of negative curvature}).
+    One program per problem shape, whatever the method, step budget or batch size, and it runs only for the
+    members that converged."""
     codes = np.array(status, dtype=np.int32, copy=True)
     lam = np.full(codes.shape, np.nan)
     todo = np.flatnonzero(codes.ravel() == Status.CONVERGED.code)
-    seconds = 0.0
+    seconds, vectors = 0.0, {}
     if todo.size == 0:
-        return codes, lam, seconds
+        return codes, lam, seconds, vectors
     hyper, x = tuple(np.asarray(v) for v in hyper), tuple(np.asarray(a) for a in x)  # host slicing: no programs
     pick = (lambda a, i: a) if codes.ndim == 0 else (lambda a, i: a[i])
     for i in todo:
@@ -207,7 +216,8 @@ def curvature_test(layout: Layout, hyper: Hyper, x, status):
         lam.flat[i] = c.lambda_min
         if c.negative:
             codes.flat[i] = Status.SADDLE.code
-    return codes, lam, seconds
+            vectors[int(i)] = c.vector
+    return codes, lam, seconds, vectors
 
 
 @float64()

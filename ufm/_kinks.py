@@ -175,7 +175,8 @@ def layout_kinks(layout: Layout, hyper: Hyper, x: np.ndarray, *, rtol: float = 1
         candidates.append(("signal < 0", list(signal < 0)))
         for k in np.argsort(signal)[:SINGLE]:
             if signal[k] < 0:
-                candidates.append((f"unit {where[k]}", [i == k for i in range(m)]))
+                layer, row, col = (int(v) for v in where[k])
+                candidates.append((f"unit (layer {layer + 1}, row {row}, column {col})", [u == k for u in range(m)]))
     best, tried = None, []
     for label, on in candidates:
         s = slopes_of(on)
@@ -210,24 +211,50 @@ def _armijo(layout, hyper, x, f0, v, nv):
     return None
 
 
-def kink_test(layout: Layout, hyper: Hyper, x, status):
-    """The kink test of a solve's end points (ReLU layouts only): a converged member at which a descent direction
-    leaves through a kink gets status NONSTATIONARY. Returns (status codes, kinks per member: the count of
+def kink_test(layout: Layout, hyper: Hyper, x, status, vectors=None):
+    """The kink test of a solve's end points (ReLU layouts only). At a member whose pre-activations sit at 0:
+    status SADDLE stands only where f itself decreases along ±t·v (v: the curvature test's direction,
+    `vectors[i]`) — its Hessian is that of JAX's piece, which f follows only inside that piece's cone —, else
+    the member is judged as converged; a converged member that a descent direction leaves through a kink
+    (`layout_kinks`) gets status NONSTATIONARY. Returns (status codes, kinks per member: the count of
     pre-activations at 0, −1 where the layout has no ReLU layer)."""
     codes = np.array(status, dtype=np.int32, copy=True)
     counts = np.full(codes.shape, -1, dtype=np.int64)
     if not (layout.deep and layout.activation == "relu"):
         return codes, counts
+    vectors = vectors or {}
     hyper, x = tuple(np.asarray(v) for v in hyper), tuple(np.asarray(a) for a in x)
     pick = (lambda a, i: a) if codes.ndim == 0 else (lambda a, i: a[i])
     for i in range(codes.size):
         h_i = Hyper(*(pick(v, i) for v in hyper))
         x_i = np.concatenate([np.ravel(pick(a, i)) for a in x])
         counts.flat[i] = count(layout, x_i)
-        if codes.flat[i] == Status.CONVERGED.code and counts.flat[i] > 0:
-            if layout_kinks(layout, h_i, x_i).descent:
-                codes.flat[i] = Status.NONSTATIONARY.code
+        if counts.flat[i] == 0:
+            continue
+        if codes.flat[i] == Status.SADDLE.code and not _lower_along(layout, h_i, x_i, vectors.get(i)):
+            codes.flat[i] = Status.CONVERGED.code
+        if codes.flat[i] == Status.CONVERGED.code and layout_kinks(layout, h_i, x_i).descent:
+            codes.flat[i] = Status.NONSTATIONARY.code
     return codes, counts
+
+
+def _lower_along(layout, hyper, x, v) -> bool:
+    """Whether f itself goes down quadratically along +v or −v (v: a direction of negative curvature of JAX's
+    piece): decreases beyond rounding at three successive t = 2^-k·max(1, ‖x‖) (k ≤ 40), each about 4× the next
+    (the ratio within [2.5, 6]), as f(x + t v) − f(x) ≈ θ t²/2 with θ < 0 makes them. Where v leaves the piece's
+    cone f turns up at small t instead (a first-order increase), and the answer is False."""
+    if v is None:
+        return False
+    f0 = float(_value(layout, hyper, jnp.asarray(x)))
+    floor = 64 * np.finfo(x.dtype).eps * max(abs(f0), 1.0)
+    scale = max(1.0, float(np.linalg.norm(x)))
+    for sign in (1.0, -1.0):
+        drops = [f0 - float(_value(layout, hyper, jnp.asarray(x + sign * scale * 0.5**k * v))) for k in range(41)]
+        for k in range(39):
+            a, b, c = drops[k:k + 3]
+            if c > floor and 2.5 <= a / b <= 6.0 and 2.5 <= b / c <= 6.0:
+                return True
+    return False
 
 
 @float64()

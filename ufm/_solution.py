@@ -39,7 +39,9 @@ class Solution:
     path: "reduced" or "full".
     kinks: deep ReLU problems: how many pre-activations sit at 0 at the end point (−1 for other problems). Where
     it is > 0, "converged" means: the gradient test of the piece JAX differentiates (relu′(0) = 0), the
-    second-order test, and no descent direction found by `ufm.kinks` in the pieces it tests (not a certificate).
+    second-order test, and no descent direction found by `ufm.kinks` in the pieces it tests (not a certificate);
+    "saddle" there needs f itself to go down quadratically along the direction of negative curvature (the Hessian
+    is that of JAX's piece, which f follows only inside that piece's cone; min_curvature is that piece's).
     history: rows (step, objective, grad_norm) every `history_every` steps and at the end (in a batch,
     padded with NaN rows after each problem's own end; `solution[i]` trims them).
     seconds: run time of the compiled solve; compile_seconds: compilation time paid by this call (0 if cached).
@@ -120,12 +122,12 @@ def assemble(problem, solver, layout: Layout, out: Out, seconds: float, compile_
     W, H, b = host_full(layout, out.x, batched)
     f, gnorm, rel = np.asarray(out.f), np.asarray(out.grad_norm), np.asarray(out.rel_grad_norm)
     if probe:
-        codes, lam, probe_s = curvature_test(layout, hyper, out.x, np.asarray(out.status))
+        codes, lam, probe_s, vectors = curvature_test(layout, hyper, out.x, np.asarray(out.status))
     else:
         codes = np.array(out.status, dtype=np.int32, copy=True)
-        lam, probe_s = np.full(codes.shape, np.nan), 0.0
+        lam, probe_s, vectors = np.full(codes.shape, np.nan), 0.0, {}
     compile_seconds += probe_s
-    codes, kinks = kink_test(layout, hyper, out.x, codes)
+    codes, kinks = kink_test(layout, hyper, out.x, codes, vectors)
     hist = np.asarray(out.history)
     if not batched:
         f, gnorm, rel, lam = float(f), float(gnorm), float(rel), float(lam)

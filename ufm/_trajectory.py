@@ -19,6 +19,7 @@ from ._executables import Executables, compiled
 from ._objective import Layout, Params, value
 from ._problem import Hyper, Problem
 from ._curvature import curvature_test
+from ._kinks import kink_test
 from ._program import check_tol, program_form
 from ._start import device_free, host_full, initial_point
 from .solvers import Status, as_solver
@@ -117,7 +118,9 @@ def trajectory(
     t0 = time.perf_counter()
     xs, fs, gs, k, code = jax.block_until_ready(exe(tol_a, hyper, x0))
     seconds = time.perf_counter() - t0
-    code, _, probe_s = curvature_test(layout, hyper, tuple(np.asarray(a)[-1] for a in xs), np.asarray(code))
+    last = tuple(np.asarray(a)[-1] for a in xs)
+    code, _, probe_s, vectors = curvature_test(layout, hyper, last, np.asarray(code))
+    code, _ = kink_test(layout, hyper, last, code, vectors)  # deep ReLU: kinks with a descent direction
     compile_s += probe_s
     W, H, b = host_full(layout, xs, batched=True)
     return Trajectory(

@@ -84,3 +84,17 @@ def test_batches_carry_the_kink_test_per_member():
     batch = ufm.solve_batch([p, p], method="lbfgs", init=[(start.W, start.H, start.b), (start.W, H, start.b)])
     assert list(batch.status) == ["converged", "nonstationary"]
     assert batch[0].kinks == 0 and batch[1].kinks > 0 and list(batch.kinks) == [s.kinks for s in batch.unstack()]
+
+
+def test_a_saddle_at_a_kink_needs_f_itself_to_go_down():
+    # Solved from the complete-graph low-rank point (theory.low_rank), K = 6, L = 2 ends at the DNC value with 24
+    # pre-activations at 0. The Hessian JAX computes there (its piece, every unit at 0 off) has a negative
+    # eigenvalue, but f does not follow that piece outside its cone: the point is not reported as a saddle.
+    p = ufm.Problem(K=6, n=1, d=6, loss="mse", bias=False, lam_w=3e-3, lam_h=3e-3, depth=2, activation="relu",
+                    widths=(6,))
+    lr = theory.low_rank(p)
+    sol = ufm.solve(p, init=(lr.W, lr.H, lr.b), method="lbfgs", max_steps=3000, reduce="never")
+    assert sol.kinks > 0 and sol.min_curvature < -1e-4
+    assert ufm.curvature(p, sol.W, sol.H, sol.b).negative  # the piece's curvature, as measured
+    assert sol.status == "converged" and ufm.kinks(p, sol.W, sol.H, sol.b).verdict == "no descent found"
+    assert sol.objective == pytest.approx(theory.dnc(p).objective, rel=1e-12)  # rounding

@@ -138,3 +138,42 @@ def test_the_census_finds_a_point_below_dnc_beyond_two_layers_and_classes_and_no
     assert not two.below_dnc and two.margin >= -1e-9 and two.to_dict()["first_below"] is None
     again = theory.deep_census(ufm.Problem(K=2, d=2, depth=3, lam_w=3e-3, lam_h=3e-3, **relu), starts=8)
     assert again.runs == two.runs
+
+
+@pytest.mark.parametrize("K, L", [(6, 2), (6, 3), (6, 4), (10, 3), (10, 4)])
+def test_the_complete_graph_point_has_its_closed_form_and_beats_dnc_where_its_constant_is_smaller(K, L):
+    # theory.low_rank: class {a, b} ↔ an edge of the complete graph on m vertices (K = m(m−1)/2), rank m in the
+    # layers before the last ReLU (Súkeník, Lampert, Mondelli 2024, arXiv 2405.14468: K = 10 from K_5).
+    p = ufm.Problem(K=K, n=2, d=K, loss="mse", bias=False, depth=L, activation="relu", widths=(K,) * (L - 1),
+                    lam_w=(1e-3, 2e-3, 5e-4, 1e-3)[:L], lam_h=1e-3)
+    lr = theory.low_rank(p)
+    f = float(ufm.objective(p).f((lr.W, lr.H, lr.b)))
+    assert f == pytest.approx(lr.objective, rel=1e-12)  # rounding: the 1-D problem is solved to ~4 eps
+    ranks = [r["rank"] for r in ufm.metrics.layers(lr.W, lr.H, lr.b, activation="relu")]
+    assert ranks == [lr.m] * (L - 1) + [K] and lr.m * (lr.m - 1) // 2 == K
+    # The constant ratio with equal λ's: (m^{L−1} K² / (2 K^L))^{1/(L+1)}; per-layer λ's leave it unchanged,
+    # as both constants carry Π λ_j.
+    assert lr.ratio == pytest.approx((lr.m ** (L - 1) * K**2 / (2 * K**L)) ** (1 / (L + 1)), rel=1e-12)
+    assert (lr.objective < lr.f_dnc) == (lr.ratio < 1) == (L >= 4)
+    # Every sample's logit is s·e_k: the point is collapsed and classifies every sample.
+    Z = np.asarray(ufm.logits((lr.W, lr.H, lr.b), "relu"))
+    Y = np.kron(np.eye(K), np.ones((1, p.n)))  # class-major samples
+    assert np.abs(Z - lr.s * Y).max() <= 1e-12 * lr.s
+
+
+def test_the_complete_graph_needs_a_triangular_k_and_relu():
+    base = dict(n=1, loss="mse", bias=False, depth=3, activation="relu")
+    for K in (3, 4, 5):
+        with pytest.raises(ufm.ParameterError, match="K"):
+            theory.low_rank(ufm.Problem(K=K, d=K, widths=(K, K), **base))
+    with pytest.raises(ufm.ParameterError, match="activation"):
+        theory.low_rank(ufm.Problem(K=6, d=6, widths=(6, 6), **{**base, "activation": "linear"}))
+
+
+def test_the_census_starts_from_the_complete_graph_point():
+    p = ufm.Problem(K=6, n=1, d=6, loss="mse", bias=False, depth=4, activation="relu", widths=(6, 6, 6),
+                    lam_w=1e-3, lam_h=1e-3)
+    c = theory.census(p, starts=3)
+    assert [r.label for r in c.runs] == ["dnc", "dnc+1e-3", "graph K_4"]
+    # From the graph point (2.3 % below DNC as built) the solve goes lower still: measured −5.5 %.
+    assert c.below_dnc and c.first_below == 3 and c.lowest < theory.low_rank(p).objective < c.f_dnc
