@@ -113,6 +113,11 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         ("deep_thr", "deep linear MSE: collapse to the origin iff β > β* = (L+1)/L·((L−1)/L)^((L−1)/(L+1)) "
                      "(0.95× and 1.05× λ*, rel)",
          ((DERIVED, "the 1-D problem's tie t* = (L − 1)/L"), (_MSE, "Thm 3.1 at L = 1")), 1e-10),
+        ("deep_imb", "deep linear MSE, class counts n_k: f* = Σ_k of each class's 1-D problem (β_k = "
+                     "2NC(M√n_k)^{q−2}); the minimiser is critical with that value, no solve goes lower, the "
+                     "smallest class collapses first at its λ* (rel)",
+         ((DERIVED, "the target M·D^{1/2} in the quasi-norm route (theory.deep_linear_mse)"),
+          ("2301.00437", "(Dang et al. 2023) bias-free imbalanced MSE: orthogonal frame, lengths by n_k")), 1e-10),
         ("deep_l1", "deep linear MSE at L = 1 = the one-layer closed form (rel)",
          ((DERIVED, "the quasi-norm is the nuclear norm at L = 1"), (_MSE, "Thm 3.1, Thm B.1")), 1e-12),
         ("dnc_val", "ReLU MSE DUFM: the DNC point (orthogonal frames, balanced) has f = theory.dnc's value (rel) and "

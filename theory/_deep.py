@@ -48,7 +48,11 @@ class DeepLinearMSE(NamedTuple):
     the aligned points Z = s Σ_{k<j} e_k 1_kᵀ/√n with s the nonzero 1-D local minimum, j = 0 … r (each direction
     adds g(s) − g(0)); () when the 1-D problem has no nonzero critical point. Below the threshold the rank-r one
     is the global minimum; above it they are all non-global, and the origin (j = 0) is global. s_branch: that
-    nonzero 1-D local minimum (0 when there is none), whether or not it is global."""
+    nonzero 1-D local minimum (0 when there is none), whether or not it is global.
+
+    With class counts n_k (imbalanced: Dang et al. 2023, arXiv 2301.00437): s_k, each class's singular value of
+    Z* (0 for a collapsed class), and beta_k, each class's β_k = 2NC(M√n_k)^{q−2}; s, beta, critical_values and
+    s_branch then describe the largest class, and collapsed means every class collapsed."""
 
     objective: float
     s: float
@@ -62,11 +66,13 @@ class DeepLinearMSE(NamedTuple):
     a: tuple
     critical_values: tuple = ()
     s_branch: float = 0.0
+    s_k: tuple = ()
+    beta_k: tuple = ()
 
 
-def _check(problem: Problem, owner: str) -> None:
+def _check(problem: Problem, owner: str, balanced: bool = True) -> None:
     """A ParameterError naming the first field that keeps `problem` out of the deep linear MSE setting (and every
-    other one in the message)."""
+    other one in the message); balanced=False admits per-class counts."""
     if not isinstance(problem, Problem):
         raise TypeError(f"{owner}(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
     bad = []  # (field, value, what it must be)
@@ -76,7 +82,7 @@ def _check(problem: Problem, owner: str) -> None:
         bad.append(("alpha", problem.alpha, "1"))
     if problem.bias:
         bad.append(("bias", True, "False (--no-bias)"))
-    if not problem.balanced:
+    if balanced and not problem.balanced:
         bad.append(("n", list(problem.counts), "one count for every class (balanced)"))
     if problem.depth > 1 and problem.activation != "linear":
         bad.append(("activation", problem.activation, "'linear'"))
@@ -113,33 +119,67 @@ def _one_d(beta: float, q: float) -> tuple:
 def deep_linear_mse_threshold(problem: Problem) -> float:
     """λ* with every λ (λ_H, λ_{W_1}, …, λ_{W_L}) equal to λ*: above it the global minimum of the deep linear MSE
     problem is the origin (β > β*; the module's step 3). At L = 1: λ* = 1/√(NK), the one-layer threshold of Zhou et
-    al. 2022 (arXiv 2203.01238, Thm 3.1) at M = 1."""
-    _check(problem, "deep_linear_mse_threshold")
-    L, n, N, M = problem.depth, problem.n, problem.N, problem.M
+    al. 2022 (arXiv 2203.01238, Thm 3.1) at M = 1. With class counts n_k: the λ* of the smallest class, above
+    which it collapses to 0 (minority collapse; class k's own λ*_k = β*(M√n_k)^{2−q}/((L+1)N), larger for larger
+    classes)."""
+    _check(problem, "deep_linear_mse_threshold", balanced=False)
+    L, N, M = problem.depth, problem.N, problem.M
     q = 2.0 / (L + 1)
+    n = min(problem.counts)
     return beta_star(L) * M * M * n / ((L + 1) * N * (M * math.sqrt(n)) ** q)
 
 
 def deep_linear_mse(problem: Problem) -> DeepLinearMSE:
-    """The global minimum of a deep linear, bias-free, balanced MSE problem (α = 1, any M, any depth L ≥ 1, equal
-    or per-layer λ's, any widths) in closed form; see the module for the derivation."""
-    _check(problem, "deep_linear_mse")
-    L, K, n, N, M = problem.depth, problem.K, problem.n, problem.N, problem.M
+    """The global minimum of a deep linear, bias-free MSE problem (α = 1, any M, any depth L ≥ 1, equal or
+    per-layer λ's, any widths, balanced or per-class counts) in closed form; see the module for the derivation.
+
+    Counts n_k: the features of a class collapse (each sample's subproblem in its feature is strictly convex for
+    fixed weights), and with G = H̄ D^{1/2} (D = diag(n_k)) the data term is ‖W_L⋯W_1 G − M D^{1/2}‖²/(2N), the
+    penalty λ_H/2 ‖G‖² + Σ λ_l/2 ‖W_l‖². Steps 1–2 of the module apply with the target M D^{1/2}, whose singular
+    values are M√n_k on the standard basis: class k's own 1-D problem g_k(s) = (s − M√n_k)²/(2N) + C s^q, i.e.
+    β_k = 2NC(M√n_k)^{q−2}. At most r = min(d, d_1, …, d_{L−1}, K) classes get a nonzero s_k: the largest ones
+    (von Neumann pairs the largest singular values). Small classes have the larger β_k and collapse to 0 first
+    — minority collapse in the deep linear model; the class means form an orthogonal frame whose lengths depend
+    on n_k (Dang et al. 2023's bias-free imbalanced geometry, here at any depth). At L = 1 a class collapses iff
+    M√n_k ≤ N√(λ_Wλ_H), the one-layer imbalanced threshold (`imbalanced_mse`)."""
+    _check(problem, "deep_linear_mse", balanced=False)
+    L, K, N, M = problem.depth, problem.K, problem.N, problem.M
     c = (problem.lam_h,) + problem.lam_ws
     q = 2.0 / (L + 1)
     C = (L + 1) / 2.0 * math.exp(sum(math.log(v) for v in c) / (L + 1))
-    y = M * math.sqrt(n)
-    beta = 2.0 * N * C * y**q / (M * M * n)
     r_max = min((problem.d,) + problem.widths + (K,))
-    t, phi = _one_d(beta, q)
-    unit = M * M * n / (2.0 * N)  # g(0) per direction: n M²/(2N) = M²/(2K)
     bs = beta_star(L)
-    tie = abs(beta - bs) <= 1e-12 * bs and L > 1
-    collapsed = t == 0.0 or phi > 1.0
-    values = () if t == 0.0 else tuple(j * unit * phi + (K - j) * unit for j in range(r_max + 1))
-    if collapsed:
-        return DeepLinearMSE(K * unit, 0.0, 0, q, C, beta, bs, True, tie, (0.0,) * (L + 1), values, y * t)
-    return DeepLinearMSE(values[-1], y * t, r_max, q, C, beta, bs, False, tie, _factors(c, y * t), values, y * t)
+    if problem.balanced:
+        n = problem.n
+        y = M * math.sqrt(n)
+        beta = 2.0 * N * C * y**q / (M * M * n)
+        t, phi = _one_d(beta, q)
+        unit = M * M * n / (2.0 * N)  # g(0) per direction: n M²/(2N) = M²/(2K)
+        tie = abs(beta - bs) <= 1e-12 * bs and L > 1
+        collapsed = t == 0.0 or phi > 1.0
+        values = () if t == 0.0 else tuple(j * unit * phi + (K - j) * unit for j in range(r_max + 1))
+        if collapsed:
+            return DeepLinearMSE(K * unit, 0.0, 0, q, C, beta, bs, True, tie, (0.0,) * (L + 1), values, y * t,
+                                 (0.0,) * K, (beta,) * K)
+        return DeepLinearMSE(values[-1], y * t, r_max, q, C, beta, bs, False, tie, _factors(c, y * t), values,
+                             y * t, tuple(y * t if k < r_max else 0.0 for k in range(K)), (beta,) * K)
+    counts = problem.counts
+    order = sorted(range(K), key=lambda k: -counts[k])  # largest first (stable)
+    s_k, beta_k, f = [0.0] * K, [0.0] * K, 0.0
+    kept = 0
+    for k in order:
+        y = M * math.sqrt(counts[k])
+        beta_k[k] = 2.0 * N * C * y ** (q - 2.0)
+        t, phi = _one_d(beta_k[k], q)
+        nonzero = t > 0.0 and phi <= 1.0 and kept < r_max
+        f += y * y / (2.0 * N) * (phi if nonzero else 1.0)
+        if nonzero:
+            s_k[k], kept = y * t, kept + 1
+    top = order[0]
+    tie = L > 1 and any(abs(b - bs) <= 1e-12 * bs for b in beta_k)
+    a = _factors(c, s_k[top]) if s_k[top] > 0 else (0.0,) * (L + 1)
+    return DeepLinearMSE(f, s_k[top], kept, q, C, beta_k[top], bs, kept == 0, tie, a, (), s_k[top], tuple(s_k),
+                         tuple(beta_k))
 
 
 def _factors(c: tuple, s: float) -> tuple:
@@ -152,20 +192,22 @@ def _factors(c: tuple, s: float) -> tuple:
 
 def deep_linear_mse_minimizer(problem: Problem) -> tuple:
     """A global minimiser (W (the tuple W_1 … W_L), H, b = 0) of a deep linear MSE problem (`deep_linear_mse`):
-    balanced factors on the first r classes' directions, H = a_H Σ_{k<r} e_k 1_kᵀ/√n, W_l = a_l Σ_{k<r} e_k e_kᵀ
-    (the identity on the first r coordinates, padded), W_L = a_L Σ_{k<r} e_k e_kᵀ (K × d_{L−1}); W_L ⋯ W_1 H = s
-    Σ_{k<r} e_k 1_kᵀ/√n. Its class means form an orthogonal frame at every layer. Depth 1: (W, H, b) as arrays."""
+    balanced factors on each kept class's direction — the j-th nonzero class (largest counts first) on
+    coordinate j: h = a_H(s_k)/√n_k e_j for its samples, W_l = Σ_j a_l(s_{k_j}) e_j e_jᵀ (padded), W_L = Σ_j
+    a_L(s_{k_j}) e_{k_j} e_jᵀ (K × d_{L−1}); W_L ⋯ W_1 h = (s_k/√n_k) e_k. Its class means form an orthogonal frame
+    at every layer (lengths depending on n_k when imbalanced). Depth 1: (W, H, b) as arrays."""
     sol = deep_linear_mse(problem)
-    K, n, r = problem.K, problem.n, sol.rank
+    K, counts, labels = problem.K, problem.counts, np.asarray(problem.labels)
     dims = problem.dims
+    c = (problem.lam_h,) + problem.lam_ws
+    kept = [k for k in sorted(range(K), key=lambda k: -counts[k]) if sol.s_k[k] > 0]
     H = np.zeros((problem.d, problem.N))
-    for k in range(r):
-        H[k, k * n:(k + 1) * n] = sol.a[0] / math.sqrt(n)
-    Ws = []
-    for layer in range(problem.depth):
-        W = np.zeros((dims[layer + 1], dims[layer]))
-        W[np.arange(r), np.arange(r)] = sol.a[layer + 1]
-        Ws.append(W)
+    Ws = [np.zeros((dims[layer + 1], dims[layer])) for layer in range(problem.depth)]
+    for j, k in enumerate(kept):
+        a = _factors(c, sol.s_k[k])
+        H[j, labels == k] = a[0] / math.sqrt(counts[k])
+        for layer, W in enumerate(Ws):
+            W[k if layer == problem.depth - 1 else j, j] = a[layer + 1]
     W = tuple(Ws) if problem.depth > 1 else Ws[0]
     return W, H, np.zeros(K)
 

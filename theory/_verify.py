@@ -731,12 +731,14 @@ def _check_census(ctx: _Battery) -> None:
 
 
 def _check_deep(ctx: _Battery) -> None:
-    """The deep linear UFM with balanced bias-free MSE (claims deep_lin, deep_thr, deep_l1): the closed form
+    """The deep linear UFM with bias-free MSE (claims deep_lin, deep_thr, deep_l1, deep_imb): the closed form
     `deep_linear_mse` against Newton solves from N(0, 1) starts (quick: K = 3, L = 2, per-layer λ's; full: K ∈ {2,
     3, 4, 6}, L ∈ {2, 3, 4}, n ∈ {1, 3}, equal and per-layer λ's); at 0.95× and 1.05× the collapse threshold λ* the global minimum is the nonzero
-    point and the origin (f* = M²/2), a small start reaching the origin above λ*; at L = 1 the closed form is the
-    one-layer one (`predict`, no solve)."""
-    lin_c, thr_c, l1_c = (ctx.C[k] for k in ("deep_lin", "deep_thr", "deep_l1"))
+    point and the origin (f* = M²/2), a small start reaching the origin above λ*; with class counts (Dang et al.
+    2023) at 0.5×, 0.95× and 1.05× the smallest class's λ*: the minimiser's value and gradient, no solve below it
+    (and the best of 4 equal to it at 0.5×), the smallest class collapsed exactly above λ*; at L = 1 the closed
+    form is the one-layer one (`predict`, no solve)."""
+    lin_c, thr_c, l1_c = (ctx.C[k] for k in ("deep_lin", "deep_thr", "deep_l1"))  # deep_imb: below
     grid = [(3, 2, 2, (1e-3, 3e-3))] if ctx.quick else \
         [(K, L, n, lam) for K in (2, 3, 4, 6) for L in (2, 3, 4) for n in (1, 3)
          for lam in (2e-3, (1e-3, 3e-3, 2e-3, 5e-4)[:L])]
@@ -758,6 +760,29 @@ def _check_deep(ctx: _Battery) -> None:
             thr_c.add(_label(p, after=f" ({r}·λ*)"), abs(sol.objective - cf.objective) / cf.objective +
                       (math.inf if wrong_side else 0.0), objective=sol.objective, closed_form=cf.objective,
                       collapsed=cf.collapsed, beta=cf.beta, beta_star=cf.beta_star)
+    imb_c = ctx.C["deep_imb"]
+    cases = [((6, 3, 1), 2, (0.5, 1.05))] if ctx.quick else \
+        [(counts, L, (0.5, 0.95, 1.05)) for counts in ((6, 3, 1), (5, 5, 2, 1)) for L in (1, 2, 3)]
+    for counts, L, ratios in cases:
+        base = Problem(K=len(counts), n=counts, d=len(counts) + 1, loss="mse", bias=False, depth=L)
+        lam = _deep.deep_linear_mse_threshold(base)
+        for r in ratios:
+            p = base.replace(lam_w=r * lam, lam_h=r * lam)
+            cf = _deep.deep_linear_mse(p)
+            obj = ufm.objective(p)
+            point = _deep.deep_linear_mse_minimizer(p)
+            f_pt = float(obj.f(point))
+            grad = max(float(np.abs(np.asarray(g)).max()) for g in ufm.Layout.of(p).free(obj.grad(point)))
+            best = min(ufm.solve(p, method="newton", seed=s, init_scale=1.0, max_steps=STEPS).objective
+                       for s in range(4))
+            order = sorted(range(p.K), key=lambda k: -p.counts[k])
+            wrong = (cf.s_k[order[-1]] == 0) != (r > 1) or cf.s_k[order[0]] <= 0
+            err = abs(f_pt - cf.objective) / cf.objective + grad / cf.objective + \
+                max(0.0, (cf.objective - best) / cf.objective) + \
+                (abs(best - cf.objective) / cf.objective if r == 0.5 else 0.0) + (math.inf if wrong else 0.0)
+            imb_c.add(_label(p, after=f" ({r}·λ*_min)"), err, closed_form=cf.objective,
+                      at_minimiser=f_pt, lowest_solve=best, s_k=list(cf.s_k), beta_k=list(cf.beta_k),
+                      beta_star=cf.beta_star)
     for kw in ({"d": 6}, {"d": 2}, {"d": 3, "M": 2.0}, {"d": 5, "lam_w": 0.3, "lam_h": 0.4}):
         p = Problem(**{"K": 4, "n": 3, "loss": "mse", "bias": False, "lam_w": 2e-3, "lam_h": 3e-3, **kw})
         f1, f0 = _deep.deep_linear_mse(p).objective, predict(p).objective

@@ -177,3 +177,27 @@ def test_the_census_starts_from_the_complete_graph_point():
     assert [r.label for r in c.runs] == ["dnc", "dnc+1e-3", "graph K_4"]
     # From the graph point (2.3 % below DNC as built) the solve goes lower still: measured −5.5 %.
     assert c.below_dnc and c.first_below == 3 and c.lowest < theory.low_rank(p).objective < c.f_dnc
+
+
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_imbalanced_closed_form_agrees_with_solves_and_minority_classes_collapse_first(L):
+    # Dang et al. 2023 (arXiv 2301.00437), bias-free imbalanced MSE: each class has its own 1-D problem
+    # (β_k = 2NC(M√n_k)^{q−2}); measured agreement with the best of 4 Newton solves: ≤ 1e-12.
+    base = ufm.Problem(K=3, n=(6, 3, 1), d=4, loss="mse", bias=False, depth=L)
+    lam_min = theory.deep_linear_mse_threshold(base)  # where the smallest class collapses
+    for r in (0.5, 0.95, 1.05):
+        p = base.replace(lam_w=r * lam_min, lam_h=r * lam_min)
+        cf = theory.deep_linear_mse(p)
+        assert (cf.s_k[2] == 0) == (r > 1) and cf.s_k[0] > cf.s_k[1] > 0  # the minority goes first
+        best = min((ufm.solve(p, method="newton", seed=s, init_scale=1.0, max_steps=3000) for s in range(4)),
+                   key=lambda s: s.objective)
+        assert best.objective >= cf.objective * (1 - 1e-10)  # no solve below the closed form
+        if r == 0.5:  # next to λ* one of the minority's two local minima has a small basin: random starts miss it
+            assert best.objective == pytest.approx(cf.objective, rel=1e-10)
+        W, H, b = theory.deep_linear_mse_minimizer(p)
+        obj = ufm.objective(p)
+        assert float(obj.f((W, H, b))) == pytest.approx(cf.objective, rel=1e-12)
+        grad = ufm.Layout.of(p).free(obj.grad((W, H, b)))
+        assert max(float(np.abs(np.asarray(g)).max()) for g in grad) < 1e-12
+        if L == 1:  # the one-layer imbalanced closed form
+            assert cf.objective == pytest.approx(theory.imbalanced_mse(p).objective, rel=1e-12)
