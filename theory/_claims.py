@@ -1,4 +1,5 @@
-"""The claims ledger: every numbered statement of the four UFM papers, and what the toolkit does with it.
+"""The claims ledger: every numbered statement of the four UFM papers, the main results of the five deep-UFM
+papers, and what the toolkit does with it.
 
 One row per theorem, lemma, proposition, corollary and definition (and the displayed equations and remarks the
 errata concern): status "checked" (by the named claims of `ufm verify`), "erratum" (a record of `errata()`,
@@ -47,6 +48,9 @@ def _n(paper, number, statement, why):
 
 
 _LOSSES, _MSE, _GEO, _LS = "2210.02192", "2203.01238", "2105.02375", "2402.03979"
+_DL, _DNC23, _DNC24, _GK, _TB = "2301.00437", "2305.13165", "2405.14468", "2410.23169", "2202.08087"
+_UNNUMBERED = ("a main result as the paper's abstract or its summary states it; its printed theorem number is not "
+               "recorded (no copy of the paper on this machine)")
 _MATRIX = "a fact about matrices, with no UFM quantity in it (used inside a proof)"
 _SCALAR = "a scalar inequality, with no UFM quantity in it"
 
@@ -152,6 +156,44 @@ _ROWS = (
     _c(_LS, "Lemma D.5", "the global minimiser Z = a^δ Π Y, b = 0", "scale", "obj", "b"),
     _n(_LS, "footnote 1", "NC2 = 0 with b = 0 or b ∝ 1 makes the mean logits a simplex ETF",
        "a consequence of the NC2 definition, not a statement about UFM solutions (claim nc measures NC2)"),
+    # The deep UFM. No copy of these five papers is on this machine, and the stored pages give their abstracts
+    # only: each row is a main result as the abstract states it, `number` names the result (not a printed
+    # theorem number), and `why` says so. Conventions: ufm's f is the papers' DUFM objective with
+    # (1/N)Σ ½‖z − y‖² = 1/(2N)‖Z − Y‖²_F and λ/2‖·‖² penalties (Problem's docstring); where a paper scales its
+    # λ's otherwise the rows could not check it from the printed text.
+    *(_c(paper, number, statement, *keys, why=_UNNUMBERED + (f"; {why}" if why else ""))
+      for paper, number, statement, keys, why in (
+        (_DL, "main result (balanced MSE, bias-free)", "deep linear UFM: global minimisers have NC at every "
+         "layer, the class means an orthogonal frame (rank min(K, widths)) or 0", ("deep_lin", "deep_thr"),
+         "the value by the closed form (quasi-norm route), the geometry by its minimiser"),
+        (_DL, "main result (imbalanced MSE, bias-free)", "deep linear UFM with class counts: features collapse; "
+         "class means and classifiers form an orthogonal frame whose lengths depend on n_k", ("deep_imb",),
+         "smaller classes collapse to 0 first (their λ*_k is smaller)"),
+        (_DNC23, "main result", "binary deep UFM with ReLU and MSE: deep neural collapse is globally optimal",
+         ("dnc_opt", "dnc_val"), "K = 2 at L = 3, 4: no census start below f_DNC (8 starts)"),
+        (_DNC24, "main result (DNC not optimal)", "beyond two classes or two layers deep neural collapse is not "
+         "optimal: lower-rank points have a lower objective (low-rank bias)", ("dnc_low", "dnc_graph"),
+         "found by the census (K = 4, L = 4) and by the complete-graph construction (K = 6, 10 at L = 4)"),
+        (_DNC24, "K = 10 construction", "the complete graph on 5 vertices gives a rank-5 point for K = 10 that "
+         "beats DNC", ("dnc_graph",), "ufm's version of the construction is above DNC at L = 2, 3 and below at "
+         "L ≥ 4 (C_LR/C_DNC = 1.357, 1.057, 0.910)"),
+        (_DNC24, "main result (two layers)", "with two layers deep neural collapse stays optimal", ("dnc_opt",),
+         "K = 3, 4 at L = 2: no census start below f_DNC (8 starts)"),
+        (_TB, "main result (MSE)", "extended UFM (one hidden layer between free features and classifier), MSE: "
+         "global minimisers exhibit collapse in both layers, orthogonal class means", ("dnc_opt", "deep_lin"),
+         "ufm's depth 2 with linear and ReLU activations; λ convention not mapped from the printed text"),
+    )),
+    _n(_DL, "main result (CE)", "deep linear UFM, balanced CE: global minimisers exhibit NC (simplex ETF)",
+       _UNNUMBERED + "; not checkable here yet: theory.census for depth > 1 is MSE-only and deep CE has no "
+       "certificate (solves give an upper bound on f* only)"),
+    _n(_DL, "main result (balanced MSE with bias)", "deep linear UFM with a last-layer bias: NC with a simplex "
+       "ETF", _UNNUMBERED + "; not checkable here yet: the deep linear closed form is bias-free"),
+    _n(_GK, "main result (CE, low-rank bias)", "deep UFM with cross-entropy: low-rank solutions beat DNC at "
+       "depth, with structured singular values of the weights at the optimum", _UNNUMBERED + "; not checkable "
+       "here yet: the deep census compares with DNC for MSE only"),
+    _n(_GK, "main result (persistence of DNC)", "DNC remains a critical point / local minimum for small "
+       "regularisation and is more degenerate on the loss surface", _UNNUMBERED + "; not checkable here yet: "
+       "no deep CE DNC point or its Hessian spectrum is built"),
 )
 
 

@@ -14,8 +14,10 @@ class Paper(NamedTuple):
 
     @property
     def short(self) -> str:
-        """'Zhou et al. 2022 (arXiv 2203.01238)'."""
-        return f"{self.authors.split(',')[0].split()[-1]} et al. {self.year} (arXiv {self.arxiv})"
+        """'Zhou et al. 2022 (arXiv 2203.01238)'; 'Tirer and Bruna 2022 (arXiv 2202.08087)' for two authors."""
+        names = [a.split()[-1] for a in self.authors.split(", ")]
+        who = f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al."
+        return f"{who} {self.year} (arXiv {self.arxiv})"
 
     @property
     def citation(self) -> str:
@@ -54,7 +56,8 @@ PAPERS = {
     "2405.14468": Paper("Peter Súkeník, Christoph H. Lampert, Marco Mondelli", "Neural Collapse versus Low-rank "
                         "Bias: Is Deep Neural Collapse Really Optimal?", "NeurIPS", 2024, "2405.14468"),
     "2410.23169": Paper("Connall Garrod, Jonathan P. Keating", "The Persistence of Neural Collapse Despite Low-Rank "
-                        "Bias", "NeurIPS", 2025, "2410.23169"),
+                        "Bias: An Analytic Perspective Through Unconstrained Features", "arXiv preprint", 2024,
+                        "2410.23169"),
 }
 
 
