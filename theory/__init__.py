@@ -15,7 +15,7 @@ from ._deep import (
     DNC, DeepCensus, DeepLinearMSE, DeepRun, beta_star, deep_census, deep_linear_mse, deep_linear_mse_minimizer,
     deep_linear_mse_threshold, dnc, LowRank, low_rank,
 )
-from ._saddles import Saddle, mse_subset, origin, padded, saddles
+from ._saddles import Saddle, mse_mean_direction, mse_subset, origin, padded, saddles
 from ._errata import Erratum, errata
 from ._papers import PAPERS, Paper, references
 from ._landscape import (
@@ -47,7 +47,7 @@ __all__ = ["DNC", "dnc", "LowRank", "low_rank", "DeepCensus", "DeepRun", "deep_c
     "Erratum", "errata", "PAPERS", "Paper", "references", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
     "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LocalRate", "local_rate", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
-    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "CLAIMS", "ClaimSpec", "claim_spec", "FAMILIES", "Family", "LedgerRow", "claims", "ledger_markdown", "solution_record", "flat_record", "Saddle", "saddles", "origin", "padded", "mse_subset",
+    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "CLAIMS", "ClaimSpec", "claim_spec", "FAMILIES", "Family", "LedgerRow", "claims", "ledger_markdown", "solution_record", "flat_record", "Saddle", "saddles", "origin", "padded", "mse_subset", "mse_mean_direction",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes", "zero_modes",
 ]

@@ -36,6 +36,7 @@ from ufm import ParameterError, Problem, float64
 
 from ._certificate import certificate
 from ._deep import deep_census
+from . import _saddles
 from ._predict import predict
 from ._userloss import is_convex
 
@@ -157,6 +158,14 @@ def _starts(problem: Problem, starts: int, rng, scales) -> list:
         out.append((f"padded rank {r}", (W, H, low.b)))
         out.append((f"padded rank {r}+1e-6", (W + 1e-6 * rng.standard_normal(W.shape),
                                                H + 1e-6 * rng.standard_normal(H.shape), low.b)))
+    if problem.loss == "mse" and problem.alpha == 1.0 and problem.M == 1.0 and problem.bias and \
+            problem.balanced and problem.d < problem.K and len(out) + 2 < starts:
+        # the full-rank critical point on the all-ones direction (d < K, with a bias), where it exists
+        if problem.K * math.sqrt(problem.lam_w * problem.lam_h * problem.n) * (1 + 1 / problem.lam_b) < 1:
+            W, H, b = _saddles.mse_mean_direction(problem).point
+            out.append(("mean-direction", (W, H, b)))
+            out.append(("mean-direction+1e-6", (W + 1e-6 * rng.standard_normal(W.shape),
+                                                 H + 1e-6 * rng.standard_normal(H.shape), b)))
     for i in range(max(starts - len(out), 1)):  # at least one random start
         s = scales[i % len(scales)]
         out.append((f"random ×{s:g}", rand(s)))

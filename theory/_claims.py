@@ -96,7 +96,9 @@ _ROWS = (
        why="conjectured there; at d ≥ K NC1, NC3, NC4, self-duality and the Gram's span{I, 11ᵀ} form hold, "
            "certified"),
     _c(_MSE, "Thm 3.2", "MSE without bias: strict saddle function, no spurious local minima (any d)", "census",
-       "smin", "sesc", "fesc", why="saddles at d ≤ K included"),
+       "smin", "sesc", "fesc", why="saddles at d ≤ K included; at d < K without a bias every non-global critical "
+       "point is rank-deficient (YYᵀ = nI: any d-subspace is a global minimiser), while with a bias a full-rank "
+       "strict saddle on the all-ones direction exists (theory.mse_mean_direction, in claims smin and census)"),
     _c(_MSE, "Thm 3.3", "MSE with bias, d > K: strict saddle function", "census", "smin", "sesc", "sratio"),
     _c(_MSE, "Thm B.1", "the appendix form of Thm 3.1: minimisers, values and b* in every case", "obj", "route",
        "proc", "b"),

@@ -29,7 +29,7 @@ from ._predict import minimizer, origin_bias, predict
 class Saddle(NamedTuple):
     """A constructed critical point and its predicted negative curvature.
 
-    name: "origin", "padded-r<r>", "mse-subset-<s>".  point: (W, H, b).  direction: (Δ_W, Δ_H, Δ_b).
+    name: "origin", "padded-r<r>", "mse-subset-<s>", "mse-mean-direction".  point: (W, H, b).  direction: (Δ_W, Δ_H, Δ_b).
     curvature: predicted ∇²f[Δ, Δ] = 2(λ_Z − ‖G‖₂).  rayleigh: curvature / ‖Δ‖².
     lambda_min: the exact smallest Hessian eigenvalue where known (the origin), else None.
     source: seed and statement.
@@ -125,11 +125,61 @@ def mse_subset(problem: Problem, size: int) -> Saddle:
 
 
 @float64()
+def mse_mean_direction(problem: Problem) -> Saddle:
+    """MSE with bias, d < K, balanced: a full-rank (rank d) critical point that spends one of its d directions on
+    the wrong singular direction of Y − b1ᵀ — the all-ones direction e = 1/√K, whose singular value 1 − Kβ is
+    below the centred ones (1). Zhou et al. 2022 (arXiv 2203.01238) state the strict-saddle property for MSE
+    without a bias at any d (Thm 3.2, where no such point exists: see below) and with a bias at d > K (Thm 3.3);
+    this is the d < K case with a bias, built by the same subset-of-singular-triplets argument (their eq. 22).
+
+    In the class-mean form (1/(2K))‖Z + b1ᵀ − I‖² + c‖Z‖_* + λ_b/2‖b‖², c = √(λ_Wλ_H n), with b = β1:
+    Z = s₁ eeᵀ + s Σ_{i<d−1} u_i u_iᵀ (u_i centred, orthonormal), s = 1 − Kc, s₁ = 1 − Kβ − Kc, and
+    b-stationarity (s₁ + Kβ − 1)/K + λ_b β = 0 gives β = c/λ_b. It exists when s₁ > 0, i.e.
+    Kc(1 + 1/λ_b) < 1. Rotating the e column of W (and the e row of H̄) toward an unused centred direction u keeps
+    the penalties and changes the data term by (s₁/K)(s₁ − s) sin²θ < 0, so along Δ_W = ρ√s₁ u e_jᵀ,
+    Δ_H = (√s₁/ρ) e_j uᵀ ⊗ 1ᵀ (ρ⁴ = λ_H n/λ_W): ∇²f[Δ, Δ] = 2 s₁(s₁ − s)/K. For bias-free MSE there is no such
+    point: Y's K singular values are all √n and every d-subset of them is a global minimiser."""
+    if problem.loss != "mse" or problem.alpha != 1.0 or problem.M != 1.0 or not problem.bias:
+        raise ValueError("mse_mean_direction needs vanilla MSE (alpha = M = 1) with a bias")
+    if not problem.balanced:
+        raise ValueError("mse_mean_direction needs a balanced problem")
+    K, n, d, N = problem.K, problem.n, problem.d, problem.N
+    if not 1 <= d < K:
+        raise ValueError(f"mse_mean_direction needs 1 ≤ d < K = {K}; got d = {d}")
+    lw, lh, lb = problem.lam_w, problem.lam_h, problem.lam_b
+    c = math.sqrt(lw * lh * n)
+    beta = c / lb
+    s, s1 = 1 - K * c, 1 - K * beta - K * c
+    if s1 <= 0:
+        raise ValueError(f"mse_mean_direction needs Kc(1 + 1/λ_b) < 1 (c = √(λ_Wλ_H n)); got {K * c * (1 + 1 / lb):.4g}")
+    # An orthonormal basis: e = 1/√K first, then centred directions.
+    Q = np.linalg.qr(np.concatenate([np.ones((K, 1)), np.eye(K)[:, :K - 1]], axis=1))[0]
+    Q[:, 0] = np.ones(K) / math.sqrt(K)
+    rho = (lh * n / lw) ** 0.25
+    sv = np.array([s1] + [s] * (d - 1))
+    W = Q[:, :d] * (rho * np.sqrt(sv))[None, :]
+    Hbar = (np.sqrt(sv) / rho)[:, None] * Q[:, :d].T
+    H = np.repeat(Hbar, n, axis=1)
+    b = np.full(K, beta)
+    u = Q[:, d]  # an unused centred direction
+    dW = np.zeros((K, d))
+    dW[:, 0] = rho * math.sqrt(s1) * u
+    dH = np.zeros((d, N))
+    dH[0] = np.repeat(math.sqrt(s1) / rho * u, n)
+    curvature = 2 * s1 * (s1 - s) / K
+    norm2 = float(np.sum(dW**2) + np.sum(dH**2))
+    return Saddle("mse-mean-direction", (W, H, b), (dW, dH, np.zeros(K)), curvature, curvature / norm2, None,
+                  "derived by the argument of Zhou et al. 2022, arXiv 2203.01238, eq. 22 (a subset of singular "
+                  "triplets with the all-ones direction; MSE with a bias at d < K, beyond Thm 3.2–3.3)")
+
+
+@float64()
 def saddles(problem: Problem, padded_ranks=None) -> list[Saddle]:
     """Every construction that applies to `problem`: the origin (when it is a strict saddle, ‖G‖₂ > λ_Z);
     padded minimizers of the ranks in `padded_ranks` (default 1 and K−2, where r < min(K−1, d); for CE/LS/FL
     each needs a solve of the rank-r problem); for MSE without bias, singular-subset points of size 1 and
-    min(d, K) − 1."""
+    min(d, K) − 1; for MSE with a bias at d < K, the full-rank point on the all-ones direction
+    (`mse_mean_direction`)."""
     if problem.fixed_w:
         return []
     out = []
@@ -146,4 +196,9 @@ def saddles(problem: Problem, padded_ranks=None) -> list[Saddle]:
             for size in sorted({1, min(problem.d, problem.K) - 1}):
                 if 1 <= size < min(problem.d, problem.K):
                     out.append(mse_subset(problem, size))
+    if problem.loss == "mse" and problem.alpha == 1.0 and problem.M == 1.0 and problem.bias and problem.balanced \
+            and problem.d < problem.K:
+        c = math.sqrt(problem.lam_w * problem.lam_h * problem.n)
+        if problem.K * c * (1 + 1 / problem.lam_b) < 1:
+            out.append(mse_mean_direction(problem))
     return out

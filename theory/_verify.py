@@ -485,9 +485,13 @@ def _check_saddles(ctx: _Battery) -> None:
     rng = np.random.default_rng(seed + 1)
     seen, fesc_groups = set(), {}
     escapes = defaultdict(list)
-    for p in problems:
+    # MSE with a bias at d < K where the full-rank all-ones saddle exists (`mse_mean_direction`: Kc(1 + 1/λ_b) <
+    # 1; the drawn λ's of that group are too large for it)
+    forced = [] if quick else [Problem(K=4, n=2, d=2, loss="mse", lam_w=1e-2, lam_h=1e-2, lam_b=1.0)]
+    for p in list(problems) + forced:
         # one problem with d ≤ K per (loss, bias, K): the d > K saddles are checked at every d drawn
         key = (p.loss, p.bias, p.d if p.d > p.K else "d ≤ K", p.K)
+        key = key + ("forced",) if any(p is q for q in forced) else key
         pred = predict(p)
         # Each new shape costs its own programs: quick takes d > K at K ≥ 4; full adds d ≤ K at K ≥ 4 and d > K
         # at K = 2, 3 (whose padded points are the origin and rank 1 only).
@@ -720,6 +724,7 @@ def _check_census(ctx: _Battery) -> None:
         edges += [dict(loss="fl", gamma=8.0, K=2, n=1, d=3), dict(loss="fl", gamma=6.0, K=6, n=1, d=7)]
         edges += [dict(loss="mse", bias=False, K=3, n=1, d=4, lam_w=r * mse_thr, lam_h=r * mse_thr) for r in (0.95, 1.05)]
         edges += [dict(loss="ls", delta=0.5, K=3, n=1, d=4, lam_w=r * ls_thr, lam_h=r * ls_thr) for r in (0.95, 1.05)]
+        edges += [dict(loss="mse", K=4, n=2, d=2, lam_b=1.0)]  # with the full-rank all-ones saddle (d < K)
         edges += [dict(loss="mse", K=3, n=2, d=4), dict(loss="ce", K=4, n=2, d=5), dict(loss="ls", delta=0.2, K=3, n=2,
                   d=4), dict(loss="fl", gamma=3.0, K=4, n=1, d=5), dict(loss="ce", K=4, n=(6, 6, 2, 2), d=4)]
     for kw in edges:

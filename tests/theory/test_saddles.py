@@ -104,3 +104,36 @@ def test_mse_d_below_k_has_no_full_rank_saddles_with_wrong_directions(d):
         with ufm.float64():
             g, f = np.asarray(obj.grad_x(x)), float(obj.f_x(x))
         assert np.linalg.norm(g) <= 1e-13 and f == pytest.approx(theory.predict(p).objective, rel=1e-13)
+
+
+@pytest.mark.parametrize("K, d, n", [(4, 2, 2), (4, 3, 1), (5, 1, 3), (3, 2, 2)])
+def test_mse_with_bias_below_k_has_a_full_rank_saddle_on_the_all_ones_direction(K, d, n):
+    """With a bias, Y − b1ᵀ has the singular value 1 − Kβ on the all-ones direction, below the centred ones: the
+    rank-d point that spends a direction there (`mse_mean_direction`) is critical and a strict saddle, its
+    predicted curvature exact (a closed form: tolerance is rounding), and the census reaches it."""
+    p = ufm.Problem(K=K, n=n, d=d, loss="mse", lam_w=1e-2, lam_h=1e-2, lam_b=1.0)
+    s = theory.mse_mean_direction(p)
+    obj = ufm.objective(p)
+    x, dx = np.asarray(obj.pack(s.point)), np.asarray(obj.pack(s.direction))
+    with ufm.float64():
+        assert np.linalg.norm(obj.grad_x(x)) <= 1e-14
+        assert float(dx @ np.asarray(obj.hvp_x(x, dx))) == pytest.approx(s.curvature, rel=1e-12)
+    W = s.point[0]
+    assert np.linalg.matrix_rank(W) == d and s.curvature < 0  # full rank, yet not a minimiser
+    assert np.linalg.eigvalsh(theory.hessian_full(p, *s.point))[0] <= s.rayleigh + 1e-14
+    assert ufm.curvature(p, *s.point).negative and "mse-mean-direction" in [t.name for t in theory.saddles(p)]
+    with ufm.float64():
+        assert float(obj.f_x(x)) > theory.predict(p).objective
+    if (K, d) == (4, 2):
+        c = theory.census(p, starts=12)
+        hit = [pt for pt in c.points if "mean-direction" in pt.starts and pt.kind == "strict saddle"]
+        assert hit and hit[0].objective == pytest.approx(float(obj.f_x(x)), rel=1e-10)
+
+
+def test_the_all_ones_saddle_needs_its_setting():
+    with pytest.raises(ValueError, match="bias"):
+        theory.mse_mean_direction(ufm.Problem(K=4, n=2, d=2, loss="mse", bias=False))
+    with pytest.raises(ValueError, match="d < K"):
+        theory.mse_mean_direction(ufm.Problem(K=4, n=2, d=4, loss="mse"))
+    with pytest.raises(ValueError, match="Kc"):  # large λ: s₁ ≤ 0, the point does not exist
+        theory.mse_mean_direction(ufm.Problem(K=4, n=2, d=2, loss="mse", lam_w=0.2, lam_h=0.2, lam_b=0.1))
