@@ -35,7 +35,7 @@ class ClaimSpec(NamedTuple):
 
 
 _MSE, _GEO, _LOSSES, _LS = "2203.01238", "2105.02375", "2210.02192", "2402.03979"
-_DNC23, _DNC24 = "2305.13165", "2405.14468"
+_DNC23, _DNC24, _GK = "2305.13165", "2405.14468", "2410.23169"
 _NUCLEAR = ((DERIVED, "the nuclear-norm relaxation"), (_GEO, "Lemma A.3"))
 _SADDLE = ((_GEO, "Thm 3.2"), (_MSE, "Thm 3.2–3.3"), (_LOSSES, "Thm 2"))
 
@@ -130,6 +130,12 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         ("dnc_low", "ReLU MSE DUFM beyond two layers and two classes (K = 4, L = 4, λ = 2e-3): the census reaches "
                     "a point below the DNC value (its objective proves f* < f_DNC)",
          ((_DNC24, "DNC is not optimal beyond two layers or two classes (low-rank bias)"),), 0.0),
+        ("deep_ce", "deep linear CE, balanced, bias-free: the simplex-ETF (DNC) point is critical with no negative "
+                    "curvature found; at L = 2 no census start ends below it, at L ≥ 3 (K ≥ 4) lower-rank points do "
+                    "(rel)",
+         ((DERIVED, "the 1-D problem on the ETF family (theory.dnc for CE)"),
+          (_GK, "low-rank bias with cross-entropy; DNC persists as a local minimum"),
+          ("2301.00437", "(Dang et al. 2023) NC of deep linear CE global minima: holds here at L = 2 only")), 1e-10),
         ("dnc_graph", "ReLU MSE DUFM, K = m(m−1)/2: the complete-graph point of rank m (theory.low_rank) has f = "
                       "its 1-D closed form (rel), below f_DNC exactly where C_LR < C_DNC (K = 6, 10 at L = 4)",
          ((DERIVED, "the pattern's norms and the balanced 1-D problem (theory.low_rank)"),

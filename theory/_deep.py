@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import jax
 import numpy as np
 
 import ufm
@@ -231,14 +232,95 @@ class DNC(NamedTuple):
     b: np.ndarray
 
 
+SOFTMAX = ("ce", "ls", "fl")  # losses invariant to adding a constant to every logit: DNC is a simplex ETF
+
+
+def _softmax_family(problem: Problem) -> bool:
+    return getattr(problem.loss, "name", problem.loss) in SOFTMAX
+
+
 def _check_dnc(problem: Problem, owner: str) -> None:
     if problem.depth < 2:
         raise ParameterError("depth", problem.depth, "≥ 2 (deep neural collapse is about the layers of a deep UFM)",
                              owner)
+    if _softmax_family(problem):
+        bad = [("activation", problem.activation, "'linear' (the CE/LS/FL DNC point is a simplex ETF at every "
+                "layer, which ReLU does not keep)")] if problem.activation != "linear" else []
+        bad += [("bias", True, "False (--no-bias)")] if problem.bias else []
+        bad += [("n", list(problem.counts), "one count for every class (balanced)")] if not problem.balanced else []
+        bad += [("widths", (problem.d,) + problem.widths, f"d and every width ≥ K − 1 = {problem.K - 1}")] \
+            if min(problem.dims[:-1]) < problem.K - 1 else []
+        if bad:
+            raise ParameterError(*bad[0], owner)
+        return
     if min(problem.dims[:-1]) < problem.K:
         raise ParameterError("widths", (problem.d,) + problem.widths, f"d and every width ≥ K = {problem.K} (an "
                              "orthogonal frame of K class means needs K dimensions)", owner)
     _check(problem.replace(activation="linear"), owner)
+
+
+def _dnc_softmax(problem: Problem) -> "DNC":
+    """The best DNC point of a bias-free balanced deep linear CE/LS/FL problem: the logits s·(I − 11ᵀ/K) per class
+    (a simplex ETF), every layer's class means the same (K − 1)-dimensional ETF, the layers balanced. With
+    P = I − 11ᵀ/K = QQᵀ (Q: K × (K−1), orthonormal, centred), Z̄ = sP has K − 1 singular values s, so on this
+    family f(s) = g(s·P ⊗ 1ᵀ) + C̄(K − 1)s^q with C̄ = (L+1)/2 · (λ_H n Π_l λ_l)^{1/(L+1)}, minimised over s ≥ 0
+    (a grid on log s, then a bounded search, against s = 0)."""
+    K, n, L = problem.K, problem.n, problem.depth
+    with ufm.float64():
+        return _dnc_softmax_64(problem, K, n, L)
+
+
+def _dnc_softmax_64(problem, K, n, L):
+    from scipy.optimize import minimize_scalar
+
+    obj = ufm.objective(problem)
+    P = np.eye(K) - 1.0 / K
+    Z1 = np.repeat(P, n, axis=1)
+    c = (problem.lam_h * n,) + problem.lam_ws
+    q = 2.0 / (L + 1)
+    C = (L + 1) / 2.0 * math.exp(sum(math.log(v) for v in c) / (L + 1))
+    g = jax.jit(obj.g)
+
+    def phi(s):
+        return float(g(s * Z1)) + C * (K - 1) * s**q
+
+    # φ is not unimodal for q < 1 (it rises from log K at s = 0, then falls): a grid on log s brackets the
+    # lowest interior point, a bounded search refines it.
+    grid = np.linspace(-12.0, 7.0, 381)
+    vals = [phi(math.exp(t)) for t in grid]
+    i = int(np.argmin(vals))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    r = minimize_scalar(lambda t: phi(math.exp(t)), bounds=(lo, hi), method="bounded",
+                        options={"xatol": 1e-13, "maxiter": 500})
+    s = math.exp(r.x)
+    # A minimum found from values is good to √ε; the root of φ′ (brentq, bracketed around it) to ε.
+    dg = jax.jit(jax.grad(lambda t: obj.g(t * Z1)))
+
+    def dphi(t):
+        return float(dg(t)) + C * (K - 1) * q * t ** (q - 1.0)
+
+    a_, b_ = s * math.exp(-0.05), s * math.exp(0.05)
+    if dphi(a_) < 0 < dphi(b_):
+        from scipy.optimize import brentq
+
+        s = brentq(dphi, a_, b_, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    shapes = ufm.Layout.of(problem).w_shapes
+    if phi(0.0) <= phi(s):
+        return DNC(phi(0.0), 0.0, (0.0,) * (L + 1), tuple(np.zeros(sh) for sh in shapes),
+                   np.zeros((problem.d, problem.N)), np.zeros(K))
+    Q = np.linalg.qr(np.concatenate([np.ones((K, 1)), np.eye(K)[:, :K - 1]], axis=1))[0][:, 1:]
+    a = _factors(c, s)
+    H = np.zeros((problem.d, problem.N))
+    H[:K - 1] = a[0] * np.repeat(Q.T, n, axis=1)
+    Ws = []
+    for layer, shape in enumerate(shapes):
+        W = np.zeros(shape)
+        if layer == L - 1:
+            W[:, :K - 1] = a[layer + 1] * Q
+        else:
+            W[np.arange(K - 1), np.arange(K - 1)] = a[layer + 1]
+        Ws.append(W)
+    return DNC(phi(s), s, a, tuple(Ws), H, np.zeros(K))
 
 
 def dnc(problem: Problem) -> DNC:
@@ -248,8 +330,13 @@ def dnc(problem: Problem) -> DNC:
     Súkeník, Mondelli, Lampert 2023 (arXiv 2305.13165) for the MSE DUFM. On that family f is the deep linear
     objective at a rank-K point aligned with Y, so its best value is the deep linear 1-D problem with all K
     directions used (`DeepLinearMSE.critical_values[K]`), or the origin's M²/2 where that is lower or the 1-D
-    problem has no nonzero critical point."""
+    problem has no nonzero critical point.
+
+    CE, LS and FL (deep linear, bias-free, balanced, d and widths ≥ K − 1): the point with a simplex ETF at every
+    layer (`_dnc_softmax`), the NC geometry Dang et al. 2023 (arXiv 2301.00437) state for deep linear CE."""
     _check_dnc(problem, "dnc")
+    if _softmax_family(problem):
+        return _dnc_softmax(problem)
     lin = deep_linear_mse(problem.replace(activation="linear"))
     K, n, L = problem.K, problem.n, problem.depth
     origin = problem.M ** 2 / 2.0
@@ -436,7 +523,8 @@ def deep_census(problem: Problem, starts: int = 12, seed: int = 0, method: str =
         g = low_rank(problem)
         if g.s > 0:
             inits.append((f"graph K_{g.m}", (g.W, g.H, g.b)))
-    ranks = list(range(1, K)) if L >= 3 else []
+    top = K - 1 if _softmax_family(problem) else K  # the DNC point's rank
+    ranks = list(range(1, top)) if L >= 3 else []
     scales = (0.3, 1.0, 3.0)
     n_low = n_random = 0
     while len(inits) < starts:  # every low rank once, then a random and a low-rank start in turn

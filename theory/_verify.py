@@ -796,10 +796,26 @@ def _check_deep(ctx: _Battery) -> None:
 
 
 def _check_dnc(ctx: _Battery) -> None:
-    """Deep neural collapse in the ReLU MSE DUFM (claims dnc_val, dnc_opt, dnc_low, dnc_graph): the DNC point's
-    value and frames; the complete-graph low-rank point (`low_rank`) against its closed form and DNC; censuses (`deep_census`, 8 starts, seed 0) that find nothing below DNC at K = 2 and at L = 2 (full
+    """Deep neural collapse in the ReLU MSE DUFM (claims dnc_val, dnc_opt, dnc_low, dnc_graph) and in deep linear
+    CE (deep_ce: the ETF point's value, stationarity and curvature, and censuses on both sides of L = 2); the DNC
+    point's value and frames; the complete-graph low-rank point (`low_rank`) against its closed form and DNC; censuses (`deep_census`, 8 starts, seed 0) that find nothing below DNC at K = 2 and at L = 2 (full
     battery) and a point below it at K = 4, L = 4, λ = 2e-3 (quick and full)."""
-    val_c, opt_c, low_c, graph_c = (ctx.C[k] for k in ("dnc_val", "dnc_opt", "dnc_low", "dnc_graph"))
+    val_c, opt_c, low_c, graph_c, ce_c = (ctx.C[k] for k in ("dnc_val", "dnc_opt", "dnc_low", "dnc_graph",
+                                                                "deep_ce"))
+    for K, L in (((4, 3),) if ctx.quick else ((4, 2), (4, 3), (6, 4))):
+        p = Problem(K=K, n=1, d=K, loss="ce", bias=False, depth=L, lam_w=1e-3, lam_h=1e-3)
+        d = _deep.dnc(p)
+        obj = ufm.objective(p)
+        x = np.asarray(obj.pack((d.W, d.H, d.b)))
+        f = float(obj.f_x(x))
+        grad = float(np.linalg.norm(obj.grad_x(x))) / abs(f)
+        curv = ufm.curvature(p, d.W, d.H, d.b, seed=ctx.seed)
+        c = _deep.deep_census(p, starts=8, seed=ctx.seed)
+        side = max(-c.margin, 0.0) if L == 2 else (0.0 if c.below_dnc else math.inf)
+        ce_c.add(_label(p), abs(f - d.objective) / d.objective + grad + side +
+                 (math.inf if curv.negative else 0.0), dnc=d.objective, lowest=c.lowest, margin=c.margin,
+                 first_below=c.first_below, verdict=curv.verdict, theta_1=curv.lambda_min,
+                 ranks_of_lowest=min(c.runs, key=lambda r: r.objective).ranks)
     relu = {"n": 1, "loss": "mse", "bias": False, "activation": "relu"}
     for K, L in (((3, 3),) if ctx.quick else ((2, 3), (3, 3), (4, 2), (4, 4))):
         p = Problem(K=K, d=K, depth=L, lam_w=3e-3, lam_h=3e-3, **relu)

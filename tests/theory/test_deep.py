@@ -201,3 +201,32 @@ def test_imbalanced_closed_form_agrees_with_solves_and_minority_classes_collapse
         assert max(float(np.abs(np.asarray(g)).max()) for g in grad) < 1e-12
         if L == 1:  # the one-layer imbalanced closed form
             assert cf.objective == pytest.approx(theory.imbalanced_mse(p).objective, rel=1e-12)
+
+
+def test_deep_linear_ce_dnc_is_a_critical_point_and_loses_to_lower_rank_points_beyond_two_layers():
+    # The simplex-ETF point (theory.dnc for CE) is critical (its 1-D problem solved to rounding) with no negative
+    # curvature found; the census finds rank-2 points below it at L = 3 (low-rank bias with cross-entropy:
+    # Garrod, Keating 2024, arXiv 2410.23169) and nothing below it at L = 2. Measured: −7.68 %, 3rd start.
+    for L, below in ((2, False), (3, True)):
+        p = ufm.Problem(K=4, n=1, d=4, loss="ce", bias=False, depth=L, lam_w=1e-3, lam_h=1e-3)
+        d = theory.dnc(p)
+        obj = ufm.objective(p)
+        x = np.asarray(obj.pack((d.W, d.H, d.b)))
+        with ufm.float64():
+            f, g = float(obj.f_x(x)), float(np.linalg.norm(obj.grad_x(x)))
+        assert f == pytest.approx(d.objective, rel=1e-12) and g <= 1e-11 * f
+        assert ufm.curvature(p, d.W, d.H, d.b).verdict == "nonnegative"
+        c = theory.census(p, starts=5)
+        assert c.below_dnc == below and (c.margin < -0.05 if below else c.margin > -1e-12)
+        if below:
+            assert min(c.runs, key=lambda r: r.objective).ranks == (2, 2, 2)
+
+
+def test_deep_ce_dnc_needs_its_setting():
+    base = dict(K=4, n=1, d=4, loss="ce", bias=False, depth=3)
+    with pytest.raises(ufm.ParameterError, match="activation"):
+        theory.dnc(ufm.Problem(**base, activation="relu"))
+    with pytest.raises(ufm.ParameterError, match="bias"):
+        theory.dnc(ufm.Problem(**{**base, "bias": True}))
+    with pytest.raises(ufm.ParameterError, match="widths"):
+        theory.dnc(ufm.Problem(**base, widths=(2, 4)))
