@@ -63,6 +63,19 @@ class Curvature(NamedTuple):
     seed: int
     vector: np.ndarray | None = None  # the unit Ritz vector of θ₁ when the verdict is "negative"
 
+    def __eq__(self, other):  # field by field; the vector (an array) by value
+        if not isinstance(other, Curvature):
+            return NotImplemented
+        same = all(a == b for a, b in zip(self[:-1], other[:-1]))
+        u, v = self.vector, other.vector
+        return same and ((u is None and v is None) or (u is not None and v is not None and np.array_equal(u, v)))
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # holds an array
+
     @property
     def negative(self) -> bool:
         """Negative curvature proved: the point is not a local minimum."""

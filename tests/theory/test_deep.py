@@ -95,8 +95,10 @@ def test_what_has_no_closed_form_says_why():
     for p in (relu, relu.replace(activation="linear", loss="ce"), relu.replace(activation="linear", bias=True)):
         with pytest.raises(ufm.ParameterError, match="deep_linear_mse"):
             theory.deep_linear_mse(p)
-    with pytest.raises(ufm.ParameterError, match="loss must be 'mse'"):
+    with pytest.raises(ufm.ParameterError, match="activation must be 'linear'"):  # CE's DNC: an ETF, linear only
         theory.census(relu.replace(loss="ce"))
+    with pytest.raises(ufm.ParameterError, match="alpha must be 1"):
+        theory.census(relu.replace(activation="linear", alpha=0.5))
     cert = theory.certificate(relu, *theory.deep_linear_mse_minimizer(relu.replace(activation="linear")))
     assert cert.ratio is None and "depth 2" in cert.note
 
