@@ -177,7 +177,7 @@ def layout_kinks(layout: Layout, hyper: Hyper, x: np.ndarray, *, rtol: float = 1
             if signal[k] < 0:
                 layer, row, col = (int(v) for v in where[k])
                 candidates.append((f"unit (layer {layer + 1}, row {row}, column {col})", [u == k for u in range(m)]))
-    best, tried = None, []
+    tried = []
     for label, on in candidates:
         s = slopes_of(on)
         g = np.asarray(_piece_grads(layout, hyper, jnp.asarray(x), jm, s)[0])
@@ -189,13 +189,9 @@ def layout_kinks(layout: Layout, hyper: Hyper, x: np.ndarray, *, rtol: float = 1
         if nv <= floor:
             continue
         found = _armijo(layout, hyper, x, f0, v, nv)
-        if found is not None and (best is None or -nv < best[0]):
-            best = (-nv, found[0], found[1], v)
-            break  # one proven direction settles the verdict
-    if best is None:
-        return Kinks("no descent found", m, per_layer, pieces=tuple(tried))
-    rate, dec, t, v = best
-    return Kinks("descent", m, per_layer, rate, dec, t, tuple(tried), v)
+        if found is not None:  # one proven direction settles the verdict; f′(x; v)/‖v‖ = −‖v‖
+            return Kinks("descent", m, per_layer, -nv, found[0], found[1], tuple(tried), v)
+    return Kinks("no descent found", m, per_layer, pieces=tuple(tried))
 
 
 def _armijo(layout, hyper, x, f0, v, nv):
