@@ -29,6 +29,7 @@ minimum the class means of every layer's features form an orthogonal frame (Z* =
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -270,8 +271,13 @@ def _dnc_softmax(problem: Problem) -> "DNC":
         return _dnc_softmax_64(problem, K, n, L)
 
 
-def _dnc_softmax_64(problem, K, n, L):
+@functools.lru_cache(maxsize=64)
+def _etf_scale(problem: Problem) -> tuple:
+    """(s*, φ(s*), φ(0)) of the 1-D problem of `_dnc_softmax`, once per problem (the census and the battery ask
+    for the same problem's DNC point more than once; each call would compile the data term again)."""
     from scipy.optimize import minimize_scalar
+
+    K, n, L = problem.K, problem.n, problem.depth
 
     obj = ufm.objective(problem)
     P = np.eye(K) - 1.0 / K
@@ -304,9 +310,15 @@ def _dnc_softmax_64(problem, K, n, L):
         from scipy.optimize import brentq
 
         s = brentq(dphi, a_, b_, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return s, phi(s), phi(0.0)
+
+
+def _dnc_softmax_64(problem, K, n, L):
+    s, f_s, f_0 = _etf_scale(problem)
+    c = (problem.lam_h * n,) + problem.lam_ws
     shapes = ufm.Layout.of(problem).w_shapes
-    if phi(0.0) <= phi(s):
-        return DNC(phi(0.0), 0.0, (0.0,) * (L + 1), tuple(np.zeros(sh) for sh in shapes),
+    if f_0 <= f_s:
+        return DNC(f_0, 0.0, (0.0,) * (L + 1), tuple(np.zeros(sh) for sh in shapes),
                    np.zeros((problem.d, problem.N)), np.zeros(K))
     Q = np.linalg.qr(np.concatenate([np.ones((K, 1)), np.eye(K)[:, :K - 1]], axis=1))[0][:, 1:]
     a = _factors(c, s)
@@ -320,7 +332,7 @@ def _dnc_softmax_64(problem, K, n, L):
         else:
             W[np.arange(K - 1), np.arange(K - 1)] = a[layer + 1]
         Ws.append(W)
-    return DNC(phi(s), s, a, tuple(Ws), H, np.zeros(K))
+    return DNC(f_s, s, a, tuple(Ws), H, np.zeros(K))
 
 
 def dnc(problem: Problem) -> DNC:
