@@ -28,7 +28,7 @@ _EXPORTS = {
     "one_hot": "._problem", "class_counts": "._problem",
     "Objective": "._objective", "Params": "._objective", "Layout": "._objective", "objective": "._objective",
     "logits": "._objective", "features": "._objective",
-    "solve": "._solve", "solve_batch": "._solve", "minimize": "._solve",
+    "solve": "._solve", "solve_batch": "._solve", "prepare": "._solve", "minimize": "._solve",
     "Solution": "._solution", "Minimum": "._solution", "initial_point": "._start",
     "clear_caches": "._executables", "compilations": "._executables",
     "solve_memory": "._memory", "estimate_bytes": "._memory", "default_execution": "._program",
@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._memory import estimate_bytes, solve_memory  # noqa: F401
     from ._program import default_execution  # noqa: F401
     from ._solution import Minimum, Solution  # noqa: F401
-    from ._solve import minimize, solve, solve_batch  # noqa: F401
+    from ._solve import minimize, prepare, solve, solve_batch  # noqa: F401
     from ._start import initial_point  # noqa: F401
     from ._trajectory import Trajectory, trajectory  # noqa: F401
     from .solvers import GD, METHODS, SGD, Adam, Auto, LBFGS, Newton, Solver, Status, as_solver  # noqa: F401

@@ -190,12 +190,18 @@ def layout_test(layout, hyper, x, *, budget: int = CURVATURE_BUDGET, seed: int =
     """The test of f (`layout`, `hyper`: a solve program's form) at the free vector x (numpy): returns
     (`Curvature`, compile seconds). One program per (layout, min(budget, size of x)), cached."""
     x = np.asarray(x)
+    exe, seconds = compiled(*layout_job(layout, hyper, x, budget))
+    return run(lambda *s: exe(hyper, x, *s), x, budget, seed, progress), seconds
+
+
+def layout_job(layout, hyper, x, budget: int = PROBE_BUDGET) -> tuple:
+    """The program of `layout_test` as `_executables.compile_many` takes it: (cache, key, fn, args, name)."""
+    x = np.asarray(x)
     m = max(1, min(int(budget), x.size))
     args = (hyper, x, np.zeros((m + 1, x.size), x.dtype), np.zeros(m, x.dtype), np.zeros(m, x.dtype),
             np.zeros((), np.int32), np.zeros((), np.int32), np.zeros((), x.dtype))
     fn = lambda h, x, *s: _layout_steps(layout, h, x, *s)  # noqa: E731
-    exe, seconds = compiled(_PROGRAMS, (layout, m), fn, args, "ufm_curvature")
-    return run(lambda *s: exe(hyper, x, *s), x, budget, seed, progress), seconds
+    return _PROGRAMS, (layout, m), fn, args, "ufm_curvature"
 
 
 def function_test(fun, x, *, budget: int = PROBE_BUDGET, seed: int = 0) -> Curvature:
@@ -275,4 +281,4 @@ def point_x(problem: Problem, W, H, b, owner: str) -> np.ndarray:
 
 
 __all__ = ["Curvature", "curvature", "VERDICTS", "CURVATURE_BUDGET", "PROBE_BUDGET", "NEGATIVE", "layout_test",
-           "function_test", "lanczos_steps", "judge", "curvature_test", "point_x"]
+           "function_test", "lanczos_steps", "judge", "curvature_test", "point_x", "layout_job"]

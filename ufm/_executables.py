@@ -91,6 +91,43 @@ def compiled(cache: Executables, key, fn, args: tuple, name: str):
     return exe, seconds
 
 
+def compile_many(jobs, workers: int | None = None) -> tuple[int, float]:
+    """Compile ahead the programs of `jobs` — (cache, key, fn, args, name) as `compiled` takes them — that their
+    caches lack: each is lowered in turn (tracing holds Python's lock), then they compile concurrently on
+    `workers` threads (default: the CPUs this process may use; XLA compiles outside the lock), and each is kept
+    in its cache (at most a cache's `maxsize` per cache: more would evict the first). Returns (programs compiled,
+    wall seconds)."""
+    import os
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import jax
+
+    t0 = time.perf_counter()
+    todo, seen, per_cache = [], set(), {}
+    for cache, key, fn, args, name in jobs:
+        if not hashable(key) or key in cache or (id(cache), key) in seen:
+            continue
+        if per_cache.get(id(cache), 0) >= cache.maxsize:
+            continue
+        seen.add((id(cache), key))
+        per_cache[id(cache)] = per_cache.get(id(cache), 0) + 1
+        fn.__name__ = name
+        todo.append((cache, key, jax.jit(fn).lower(*args), compiler_options(args)))
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, min(int(workers), len(todo)))
+    compile_one = lambda job: job[2].compile(compiler_options=job[3])  # noqa: E731
+    if workers == 1:
+        exes = [compile_one(job) for job in todo]
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ufm-compile") as pool:
+            exes = list(pool.map(compile_one, todo))
+    for (cache, key, _, _), exe in zip(todo, exes):
+        cache.put(key, exe)
+    return len(todo), time.perf_counter() - t0
+
+
 def clear_caches() -> None:
     """Drop every compiled solve and trajectory held by this process (each XLA:CPU executable holds memory
     mappings; a long process that compiles many shapes may want to free them)."""

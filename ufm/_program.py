@@ -19,7 +19,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
 from ._objective import Layout, value
 from ._problem import Hyper, Problem
-from .solvers import defaults, relative_gradient
+from .solvers import GD, LBFGS, Adam, Auto, Newton, defaults, relative_gradient
 from .solvers import _tree as T
 
 
@@ -59,10 +59,14 @@ def program_form(problem: Problem) -> tuple[Layout, Hyper]:
     return layout, Hyper(*(jnp.asarray(v, problem.dtype) for v in h))
 
 
-def solve_program(cfg: Settings, hyper: Hyper, x0, tol) -> Out:
+def solve_program(cfg: Settings, hyper: Hyper, x0, tol, mask=None) -> Out:
     """The whole solve as one pure function (jit/vmap it): (hyper, x0, tol) → `Out`. x0: the tuple of free
-    arrays (`Layout.free`)."""
-    fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
+    arrays (`Layout.free`). mask: None, or 0/1 arrays like x0 — f is then minimised at x ⊙ mask (a bucketed
+    program, `bucket`: the masked numbers neither enter f nor move)."""
+    if mask is None:
+        fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(x))  # noqa: E731
+    else:
+        fun = lambda x: value(cfg.layout, hyper, cfg.layout.full(tuple(a * m for a, m in zip(x, mask))))  # noqa: E731
     r = _engine.run(cfg.solver, fun, x0, tol, cfg.max_steps, _engine.History(cfg.every, cfg.rows))
     gnorm = T.norm(r.g)
     lifted = gnorm
@@ -90,18 +94,118 @@ def default_execution() -> str:
 
 _SOLVES = Executables()
 
+# ------------------------------------------------------------------------------------------------- buckets
+# A class-mean problem at d < K, or without a bias, is solved by the program of its K — d padded to K and a bias
+# added, the extra numbers masked (`solve_program`'s mask): one program per (K, loss family, solver) instead of
+# one per (K, d, bias, ...). Masked numbers start at 0 and their gradient is exactly 0, so the iterates are those
+# of the unpadded solve (the Krylov space of Newton-CG stays in the real numbers too); sums gain exact zeros and
+# may reassociate (results agree to rounding). Bucketed only where the padded program stays small (compile-bound
+# sizes) and the solver's behaviour does not depend on the size of x.
+BUCKET_MAX = 4096  # free numbers of a padded program: 2K² + K ≤ 4096, i.e. K ≤ 44 (Auto.small's bound too)
+_SIZE_FREE = (Newton, LBFGS, GD, Adam, Auto)  # solvers whose steps do not depend on the size of x
 
-def executable(cfg: Settings, batch, execution, hyper, x0, tol):
-    """The compiled `solve_program` for (settings, batch size, execution): batch None is the single solve (which
-    `solve` and `solve_batch(execution="map")` share); returns (executable, compile seconds)."""
-    fn = lambda h, x, t: solve_program(cfg, h, x, t)  # noqa: E731
+
+def bucket(layout: Layout, solver) -> Layout | None:
+    """The layout of the masked program that solves `layout` with `solver` — for a one-layer class-mean layout
+    (d ≤ K, a free W, a ufm solver, 2K² + K ≤ BUCKET_MAX) the layout with d = K and a bias —, or None: `layout`
+    has a program of its own."""
+    if not (layout.means and layout.depth == 1 and not layout.fixed_w and layout.d <= layout.K):
+        return None
+    if type(solver) not in _SIZE_FREE:
+        return None
+    padded = dataclasses.replace(layout, d=layout.K, bias=True)
+    if padded.size > BUCKET_MAX:
+        return None
+    if isinstance(solver, Auto) and (layout.size <= solver.small) != (padded.size <= solver.small):
+        return None  # Auto's phases depend on the size: the two programs would differ
+    return padded
+
+
+class Padding(NamedTuple):
+    """A layout inside its bucket's layout: pad a start point, crop an end point, the 0/1 masks."""
+
+    real: Layout
+    padded: Layout
+
+    def masks(self) -> tuple:
+        d, K, dt = self.real.d, self.real.K, self.real.dtype
+        W, H = np.zeros((K, K), dt), np.zeros((K, K), dt)
+        W[:, :d], H[:d, :] = 1, 1
+        return W, H, np.full(K, 1 if self.real.bias else 0, dt)
+
+    def pad(self, x) -> tuple:
+        """The free arrays (W, H[, b]) of `real` (any leading batch axes) as those of `padded`, zeros added."""
+        x = [np.asarray(a) for a in x]
+        W, H = x[0], x[1]
+        lead, K, d = W.shape[:-2], self.real.K, self.real.d
+        Wp, Hp = np.zeros(lead + (K, K), W.dtype), np.zeros(lead + (K, H.shape[-1]), H.dtype)
+        Wp[..., :d], Hp[..., :d, :] = W, H
+        b = x[2] if self.real.bias else np.zeros(lead + (K,), W.dtype)
+        return Wp, Hp, b
+
+    def crop(self, x) -> tuple:
+        """The free arrays of `padded` (numpy, any leading axes) back in `real`'s shapes."""
+        W, H, b = (np.asarray(a) for a in x)
+        d = self.real.d
+        return (W[..., :d], H[..., :d, :]) + ((b,) if self.real.bias else ())
+
+
+class Program:
+    """A compiled solve as its callers run it: program(hyper, x0, tol) → `Out`, x0 and Out.x in the caller's
+    layout (a bucketed program pads x0 and crops Out.x on the host: no device operation, no program of its
+    own)."""
+
+    def __init__(self, exe, padding: Padding | None):
+        self.exe, self.padding = exe, padding
+        self.mask = None if padding is None else padding.masks()
+
+    def __call__(self, hyper, x0, tol) -> Out:
+        if self.padding is None:
+            return self.exe(hyper, x0, tol)
+        out = self.exe(hyper, self.padding.pad(x0), tol, self.mask)
+        return out._replace(x=self.padding.crop(out.x))
+
+    def memory_analysis(self):
+        return self.exe.memory_analysis()
+
+
+def _program_fn(cfg: Settings, batch, execution, masked: bool):
+    fn = (lambda h, x, t, m: solve_program(cfg, h, x, t, m)) if masked else \
+        (lambda h, x, t: solve_program(cfg, h, x, t))  # noqa: E731
     if batch is not None and execution == "map":
         one = fn
-        fn = lambda h, x, t: lax.map(lambda hx: one(hx[0], hx[1], t), (h, x))  # noqa: E731
+        fn = (lambda h, x, t, m: lax.map(lambda hx: one(hx[0], hx[1], t, m), (h, x))) if masked else \
+            (lambda h, x, t: lax.map(lambda hx: one(hx[0], hx[1], t), (h, x)))  # noqa: E731
     elif batch is not None:
-        fn = jax.vmap(fn, in_axes=(0, 0, None))
+        fn = jax.vmap(fn, in_axes=(0, 0, None, None) if masked else (0, 0, None))
+    return fn
+
+
+def program_key(cfg: Settings, batch, execution) -> tuple:
+    """(the compiled program's settings, its cache key, its padding or None) of a solve with `cfg`."""
+    sharded = isinstance(batch, tuple)  # (size, devices): inputs placed across devices stay as they are
+    layout = None if sharded else bucket(cfg.layout, cfg.solver)
+    padding = None if layout is None else Padding(cfg.layout, layout)
+    cfg = cfg if layout is None else cfg._replace(layout=layout)
+    return cfg, (cfg, batch, execution if batch is not None else None, padding is not None), padding
+
+
+def job(cfg: Settings, batch, execution, hyper, x0, tol) -> tuple:
+    """What `executable` compiles, as `_executables.compile_many` takes it: (cache, key, fn, args, name), and the
+    padding (None: the program is the layout's own)."""
+    cfg, key, padding = program_key(cfg, batch, execution)
+    args = (hyper, x0, tol) if padding is None else (hyper, padding.pad(x0), tol, padding.masks())
     name = "ufm_solve" if batch is None else f"ufm_solve_batch_{execution}"
-    return compiled(_SOLVES, (cfg, batch, execution if batch is not None else None), fn, (hyper, x0, tol), name)
+    return (_SOLVES, key, _program_fn(cfg, batch, execution, padding is not None), args, name), padding
+
+
+def executable(cfg: Settings, batch, execution, hyper, x0, tol):
+    """The compiled `solve_program` for (settings, batch size, execution) as a `Program`: batch None is the
+    single solve (which `solve` and `solve_batch(execution="map")` share); returns (program, compile seconds).
+    A layout with a bucket (`bucket`) runs in its bucket's program."""
+    spec, padding = job(cfg, batch, execution, hyper, x0, tol)
+    exe, seconds = compiled(*spec)
+    return Program(exe, padding), seconds
 
 
 def check_tol(tol, owner: str) -> float:
@@ -123,4 +227,4 @@ def settings(layout: Layout, solver, dtype: str, tol, max_steps, history_every, 
 
 
 __all__ = ["Settings", "Out", "program_form", "solve_program", "executable", "settings", "check_tol",
-           "EXECUTIONS", "default_execution"]
+           "EXECUTIONS", "default_execution", "bucket", "Padding", "Program", "program_key", "BUCKET_MAX", "job"]

@@ -18,6 +18,7 @@ from ._config import float64
 from ._errors import ParameterError, check_int
 from ._problem import Hyper, Problem
 from ._program import EXECUTIONS, check_tol, default_execution, executable, program_form, settings
+from ._program import job as _program_job
 from ._solution import Minimum, Solution, assemble, lift
 from ._start import device_free, initial_point, stack_host
 from .solvers import Status, as_solver, defaults
@@ -139,12 +140,9 @@ def solve_batch(
             )
     full = problems
     solver = as_solver(method, "solve_batch")
-    choices = [_reduce.choose(p, reduce, i, "solve_batch") for p, i in zip(problems, inits)]
-    reduced = None if any(c is None for c in choices) else tuple(choices)
+    reduced, layout, tol, cfg = _plan(problems, solver, inits, reduce, tol, max_steps, history_every, "solve_batch")
     problems = full if reduced is None else reduced
     p0 = problems[0]
-    layout = program_form(p0)[0]
-    tol, cfg = settings(layout, solver, p0.dtype, tol, max_steps, history_every, "solve_batch")
     x0s = [initial_point(p, s, i, init_scale) for p, s, i in zip(problems, seeds, inits)]
     tol_a = jnp.asarray(tol, p0.dtype)
     if execution == "map" and (devices is None or len(devices) <= 1):
@@ -177,6 +175,76 @@ def solve_batch(
     return sol if reduced is None else lift(full, sol, out)
 
 
+def _plan(problems, solver, inits, reduce, tol, max_steps, history_every, owner):
+    """What a batch of same-shape problems is solved as: (the reduced problems or None, the program's layout,
+    tol, `Settings`). The one plan of `solve_batch` and `prepare`."""
+    choices = [_reduce.choose(p, reduce, i, owner) for p, i in zip(problems, inits)]
+    reduced = None if any(c is None for c in choices) else tuple(choices)
+    p0 = (problems if reduced is None else reduced)[0]
+    layout = program_form(p0)[0]
+    tol, cfg = settings(layout, solver, p0.dtype, tol, max_steps, history_every, owner)
+    return reduced, layout, tol, cfg
+
+
+@float64()
+def prepare(
+    problems: Sequence[Problem],
+    method="auto",
+    *,
+    tol: float | None = None,
+    max_steps: int | None = None,
+    history_every: int | None = None,
+    execution: str = "auto",
+    reduce: str = "auto",
+    second_order: bool = True,
+    batched: bool = True,
+    workers: int | None = None,
+) -> tuple[int, float]:
+    """Compile ahead, in parallel, the programs that solving `problems` will run: the caller that knows its
+    problems before it solves any (a battery, a census, a scan) plans first, and the programs compile
+    concurrently on `workers` threads (default: this process's CPUs) instead of one after another at each first
+    solve. Problems are grouped by shape as `solve_batch` needs them (`batched=True`: each group is one
+    `solve_batch` call with these settings; False: one `solve` each — the same program where the execution is
+    "map", as on CPU). second_order: also the second-order test's program of each shape (a probe of the end
+    points, as `solve` runs it). Returns (programs compiled, wall seconds); later solves find them compiled
+    (`compile_seconds` 0). Arguments as in `solve_batch`; the start points do not matter (only their shapes)."""
+    from ._executables import compile_many
+
+    problems = tuple(problems)
+    for i, p in enumerate(problems):
+        if not isinstance(p, Problem):
+            raise TypeError(f"prepare(problems): problems[{i}] must be a ufm.Problem; got {type(p).__name__}")
+    if execution not in EXECUTIONS:
+        raise ParameterError("execution", execution, "one of " + ", ".join(EXECUTIONS), "prepare")
+    if workers is not None:
+        check_int("workers", workers, 1, "prepare", hi=1024)
+    execution = default_execution() if execution == "auto" else execution
+    solver = as_solver(method, "prepare")
+    groups: dict = {}
+    for p in problems:
+        groups.setdefault(p.static, []).append(p)
+    jobs = []
+    for group in groups.values():
+        reduced, layout, tol_g, cfg = _plan(group, solver, [None] * len(group), reduce, tol, max_steps,
+                                            history_every, "prepare")
+        members = group if reduced is None else reduced
+        hyper = program_form(members[0])[1]
+        x_flat = initial_point(members[0])
+        x0 = device_free(layout, x_flat)
+        tol_a = jnp.asarray(tol_g, members[0].dtype)
+        if execution == "map" or not batched:
+            jobs.append(_program_job(cfg, None, None, hyper, x0, tol_a)[0])
+        else:
+            B = len(members)
+            xb = tuple(jnp.stack([a] * B) for a in x0)
+            hb = Hyper(*(jnp.stack([v] * B) for v in hyper))
+            jobs.append(_program_job(cfg, B, execution, hb, xb, tol_a)[0])
+        if second_order:
+            jobs.append(_curvature.layout_job(layout, Hyper(*(np.asarray(v) for v in hyper)), x_flat,
+                                              _curvature.PROBE_BUDGET))
+    return compile_many(jobs, workers)
+
+
 @keyword_only_since_0_3
 def minimize(fun, x0, method="auto", *, tol: float | None = None, max_steps: int | None = None) -> Minimum:
     """Minimise any smooth scalar JAX function `fun(x)` over a pytree of arrays x0 with a solver (a method name
@@ -198,5 +266,5 @@ def minimize(fun, x0, method="auto", *, tol: float | None = None, max_steps: int
     return Minimum(r.x, float(r.f), float(T.norm(r.g)), int(r.steps), status, lam)
 
 
-__all__ = ["solve", "solve_batch", "minimize", "initial_point", "Solution", "Minimum", "EXECUTIONS",
+__all__ = ["solve", "solve_batch", "prepare", "minimize", "initial_point", "Solution", "Minimum", "EXECUTIONS",
            "default_execution"]

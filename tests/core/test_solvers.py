@@ -179,3 +179,57 @@ def test_auto_runs_newton_alone_on_small_float64_problems_only():
     one, two = ufm.solve(p, reduce="never"), ufm.solve(p, method=ufm.Auto(small=0), reduce="never")
     assert one.status == two.status == "converged"
     assert one.objective == pytest.approx(two.objective, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- buckets and planned compiles
+
+
+class _OwnProgram(ufm.Newton):
+    """Newton-CG under another type: a solver `ufm._program.bucket` does not know, so it gets a program per layout."""
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_class_mean_shapes_share_the_program_of_their_K_and_solve_the_same(loss):
+    """d < K and no bias run in the (d = K, bias) program with the extra numbers masked: no compile for the second
+    shape, and the same end point as the program of the shape's own (tolerance: the padded sums reassociate)."""
+    with ufm.float64():
+        first = ufm.solve(ufm.Problem(K=5, n=2, d=5, loss=loss, lam_w=3e-3, lam_h=2e-3), method="newton",
+                          second_order=False)
+        assert first.path == "reduced" and first.compile_seconds > 0
+        for d, bias in ((2, True), (3, False), (5, False), (9, False)):
+            p = ufm.Problem(K=5, n=3, d=d, loss=loss, bias=bias, lam_w=3e-3, lam_h=2e-3)
+            with ufm.compilations() as c:
+                s = ufm.solve(p, method="newton", second_order=False)
+            assert s.compile_seconds == 0 and c.by_name.get("jit(ufm_solve)") is None, (d, bias)
+            own = ufm.solve(p, method=_OwnProgram(), second_order=False)
+            if d <= 5:  # a program of its own (d = 9 reduces to d = 5 and finds it): not compared with itself
+                assert own.compile_seconds > 0
+            assert s.status == own.status == "converged"
+            assert s.W.shape == (5, d) and s.H.shape == (d, 15) and (bias or not np.any(s.b))
+            assert abs(s.objective - own.objective) <= 1e-12 * abs(own.objective)
+            assert np.allclose(s.W @ s.H, own.W @ own.H, atol=1e-8)
+
+
+def test_prepare_compiles_the_plan_once_and_the_solves_find_it():
+    ps = [ufm.Problem(K=3, n=2, d=d, loss=loss, lam_w=1e-2, lam_h=1e-2) for d in (2, 4) for loss in ("mse", "ce")]
+    ps.append(ufm.Problem(K=3, n=2, d=4, loss="fl", gamma=2.0, lam_w=1e-2, lam_h=1e-2))  # solved in full
+    ufm.clear_caches()
+    count, seconds = ufm.prepare(ps, method="newton", max_steps=50, workers=2)
+    # mse and softmax programs of K = 3 (every d shares it), FL's full program, a probe program per layout
+    assert count >= 3 and seconds > 0
+    with ufm.compilations() as c:
+        for p in ps:
+            s = ufm.solve_batch([p, p.replace(lam_w=2e-2)], method="newton", max_steps=50)
+            assert s.compile_seconds == 0 and np.all(np.isfinite(s.objective))
+    assert c.by_name.get("jit(ufm_solve)") is None and c.by_name.get("jit(ufm_curvature)") is None
+    assert ufm.prepare(ps, method="newton", max_steps=50) == (0, pytest.approx(0.0, abs=1.0))
+
+
+def test_prepare_checks_its_arguments():
+    p = ufm.Problem(K=3, n=2, d=3)
+    with pytest.raises(ufm.ParameterError, match="workers"):
+        ufm.prepare([p], workers=0)
+    with pytest.raises(ufm.ParameterError, match="execution"):
+        ufm.prepare([p], execution="threads")
+    with pytest.raises(TypeError, match=r"problems\[0\]"):
+        ufm.prepare(["K=3"])
