@@ -34,7 +34,7 @@ from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
 from ._objective import Layout, value_x
 from ._problem import Hyper, Problem
-from ._program import program_form
+from ._program import Padding, bucket, program_form
 from .solvers import Status
 
 # A Ritz value below −NEGATIVE·max(|θ₁|, |θ_j|) is negative curvature, not rounding (float64, float32).
@@ -146,20 +146,25 @@ def check_budget(budget, owner: str) -> int:
     return check_int("budget", budget, 1, owner, hi=100_000)
 
 
-def run(step, x, budget: int, seed: int, progress=None) -> Curvature:
+def run(step, x, budget: int, seed: int, progress=None, padded: tuple | None = None) -> Curvature:
     """The test, driven from the host: `step(V, alphas, betas, j, count, scale)` runs Lanczos steps (a compiled
-    `lanczos_steps` on this point's Hessian); x: the point as a flat array (its size and dtype)."""
+    `lanczos_steps` on this point's Hessian); x: the point as a flat array (its size and dtype). padded: None,
+    or (size, index) of a bucketed program (`_program.bucket`) whose vectors hold x's numbers at `index`: the
+    start vector is the same one embedded there, and the steps stop at the same count."""
     n, dtype = int(x.size), np.dtype(x.dtype)
     m = max(1, min(int(budget), n))
     v0 = np.random.default_rng(seed).standard_normal(n)
     v0 /= np.linalg.norm(v0)
+    n_p, where = (n, slice(None)) if padded is None else padded
+    m_p = max(1, min(int(budget), n_p))
     # Host arrays in, device arrays between chunks, host arrays out: no eager device operation (each would
     # compile a small program of its own per shape).
-    V = np.zeros((m + 1, n), dtype)
-    V[0] = v0
-    alphas, betas = np.zeros(m, dtype), np.zeros(m, dtype)
-    j, scale, count = np.zeros((), np.int32), np.zeros((), dtype), np.asarray(CHUNK, np.int32)
+    V = np.zeros((m_p + 1, n_p), dtype)
+    V[0, where] = v0
+    alphas, betas = np.zeros(m_p, dtype), np.zeros(m_p, dtype)
+    j, scale = np.zeros((), np.int32), np.zeros((), dtype)
     while True:
+        count = np.asarray(min(CHUNK, m - int(j)), np.int32)  # never past m (a padded program could go on)
         V, alphas, betas, j, live, scale = step(V, alphas, betas, j, count, scale)
         k, live = int(j), bool(live)
         verdict, lo, hi, err, noise = judge(np.asarray(alphas, np.float64)[:k], np.asarray(betas, np.float64)[:k],
@@ -173,7 +178,7 @@ def run(step, x, budget: int, seed: int, progress=None) -> Curvature:
             if verdict == "negative":
                 a, b = np.asarray(alphas, np.float64)[:k], np.asarray(betas, np.float64)[:k]
                 S = np.linalg.eigh(np.diag(a) + np.diag(b[:-1], 1) + np.diag(b[:-1], -1))[1]
-                vec = np.asarray(V, np.float64)[:k].T @ S[:, 0]
+                vec = np.asarray(V, np.float64)[:k][:, where].T @ S[:, 0]
                 vec = (vec / np.linalg.norm(vec)).astype(dtype)
             return Curvature(verdict, lo, hi, err, noise, k, int(budget), int(seed), vec)
 
@@ -181,27 +186,44 @@ def run(step, x, budget: int, seed: int, progress=None) -> Curvature:
 _PROGRAMS = Executables()
 
 
-def _layout_steps(layout, hyper, x, V, alphas, betas, j, count, scale):
-    hvp = lambda v: jax.jvp(jax.grad(lambda z: value_x(layout, hyper, z)), (x,), (v,))[1]  # noqa: E731
+def _layout_steps(layout, hyper, x, V, alphas, betas, j, count, scale, mask=None):
+    f = (lambda z: value_x(layout, hyper, z)) if mask is None else (lambda z: value_x(layout, hyper, z * mask))
+    hvp = lambda v: jax.jvp(jax.grad(f), (x,), (v,))[1]  # noqa: E731
     return lanczos_steps(hvp, V, alphas, betas, j, count, scale)
 
 
 def layout_test(layout, hyper, x, *, budget: int = CURVATURE_BUDGET, seed: int = 0, progress=None) -> tuple:
     """The test of f (`layout`, `hyper`: a solve program's form) at the free vector x (numpy): returns
-    (`Curvature`, compile seconds). One program per (layout, min(budget, size of x)), cached."""
+    (`Curvature`, compile seconds). One program per (bucket of the layout, min(budget, size)), cached: a
+    one-layer layout runs in its bucket's program (`_program.bucket`), x embedded in the padded vector and the
+    start vector too, so the Krylov space — and the verdict — are those of the layout's own (the padded numbers
+    are masked: their rows of the Hessian are 0 and no Lanczos vector enters them)."""
     x = np.asarray(x)
-    exe, seconds = compiled(*layout_job(layout, hyper, x, budget))
-    return run(lambda *s: exe(hyper, x, *s), x, budget, seed, progress), seconds
+    spec, padding = layout_job(layout, hyper, x, budget)
+    exe, seconds = compiled(*spec)
+    if padding is None:
+        return run(lambda *s: exe(hyper, x, *s), x, budget, seed, progress), seconds
+    where = padding.index()
+    xp, mask = np.zeros(padding.padded.size, x.dtype), np.zeros(padding.padded.size, x.dtype)
+    xp[where], mask[where] = x, 1
+    return run(lambda *s: exe(hyper, xp, *s, mask), x, budget, seed, progress, (xp.size, where)), seconds
 
 
 def layout_job(layout, hyper, x, budget: int = PROBE_BUDGET) -> tuple:
-    """The program of `layout_test` as `_executables.compile_many` takes it: (cache, key, fn, args, name)."""
+    """The program of `layout_test` as `_executables.compile_many` takes it — (cache, key, fn, args, name) —
+    and its padding (None: the layout's own program)."""
     x = np.asarray(x)
-    m = max(1, min(int(budget), x.size))
-    args = (hyper, x, np.zeros((m + 1, x.size), x.dtype), np.zeros(m, x.dtype), np.zeros(m, x.dtype),
+    padded = bucket(layout)
+    padding = None if padded is None else Padding(layout, padded)
+    n = x.size if padded is None else padded.size
+    m = max(1, min(int(budget), n))
+    args = (hyper, np.zeros(n, x.dtype), np.zeros((m + 1, n), x.dtype), np.zeros(m, x.dtype), np.zeros(m, x.dtype),
             np.zeros((), np.int32), np.zeros((), np.int32), np.zeros((), x.dtype))
-    fn = lambda h, x, *s: _layout_steps(layout, h, x, *s)  # noqa: E731
-    return _PROGRAMS, (layout, m), fn, args, "ufm_curvature"
+    if padded is None:
+        fn = lambda h, x, *s: _layout_steps(layout, h, x, *s)  # noqa: E731
+        return (_PROGRAMS, (layout, m), fn, args, "ufm_curvature"), None
+    fn = lambda h, x, V, a, b, j, c, s, mask: _layout_steps(padded, h, x, V, a, b, j, c, s, mask)  # noqa: E731
+    return (_PROGRAMS, (padded, m, "masked"), fn, args + (np.zeros(n, x.dtype),), "ufm_curvature"), padding
 
 
 def function_test(fun, x, *, budget: int = PROBE_BUDGET, seed: int = 0) -> Curvature:

@@ -95,25 +95,37 @@ def default_execution() -> str:
 _SOLVES = Executables()
 
 # ------------------------------------------------------------------------------------------------- buckets
-# A class-mean problem at d < K, or without a bias, is solved by the program of its K — d padded to K and a bias
-# added, the extra numbers masked (`solve_program`'s mask): one program per (K, loss family, solver) instead of
-# one per (K, d, bias, ...). Masked numbers start at 0 and their gradient is exactly 0, so the iterates are those
-# of the unpadded solve (the Krylov space of Newton-CG stays in the real numbers too); sums gain exact zeros and
-# may reassociate (results agree to rounding). Bucketed only where the padded program stays small (compile-bound
-# sizes) and the solver's behaviour does not depend on the size of x.
-BUCKET_MAX = 4096  # free numbers of a padded program: 2K² + K ≤ 4096, i.e. K ≤ 44 (Auto.small's bound too)
+# A one-layer problem is solved by the program of its bucket: d padded (class-mean form: to K; in full: to K + 1
+# where d ≤ K + 1, else to the next power of two) and a bias added, the extra numbers masked (`solve_program`'s
+# mask) — one program per (K, n, loss family, solver) instead of one per (K, n, d, bias, ...). Masked numbers
+# start at 0 and their gradient is exactly 0, so the iterates are those of the unpadded solve (the Krylov space
+# of Newton-CG stays in the real numbers too); sums gain exact zeros and may reassociate (results agree to
+# rounding). Bucketed only where the padded program stays small (compile-bound sizes) and the solver's
+# behaviour does not depend on the size of x.
+BUCKET_MAX = 4096  # free numbers of a padded program: class-mean 2K² + K ≤ 4096, i.e. K ≤ 44 (Auto.small's bound)
 _SIZE_FREE = (Newton, LBFGS, GD, Adam, Auto)  # solvers whose steps do not depend on the size of x
 
 
-def bucket(layout: Layout, solver) -> Layout | None:
-    """The layout of the masked program that solves `layout` with `solver` — for a one-layer class-mean layout
-    (d ≤ K, a free W, a ufm solver, 2K² + K ≤ BUCKET_MAX) the layout with d = K and a bias —, or None: `layout`
-    has a program of its own."""
-    if not (layout.means and layout.depth == 1 and not layout.fixed_w and layout.d <= layout.K):
+def bucket_d(layout: Layout) -> int:
+    """The feature dimension of `layout`'s bucket: K in the class-mean form (where d ≤ K), else K + 1 up to
+    d = K + 1 and the next power of two above."""
+    if layout.means:
+        return layout.K
+    return layout.K + 1 if layout.d <= layout.K + 1 else 1 << (layout.d - 1).bit_length()
+
+
+_ANY = object()
+
+
+def bucket(layout: Layout, solver=_ANY) -> Layout | None:
+    """The layout of the masked program that solves `layout` with `solver` — for a one-layer layout with a free
+    W (d ≤ K in the class-mean form) and a ufm solver, where the padded layout holds ≤ BUCKET_MAX numbers: the
+    layout with d = `bucket_d` and a bias —, or None: `layout` has a program of its own."""
+    if layout.depth != 1 or layout.fixed_w or (layout.means and layout.d > layout.K):
         return None
-    if type(solver) not in _SIZE_FREE:
+    if solver is not _ANY and type(solver) not in _SIZE_FREE:  # no solver given: the second-order test's program
         return None
-    padded = dataclasses.replace(layout, d=layout.K, bias=True)
+    padded = dataclasses.replace(layout, d=bucket_d(layout), bias=True)
     if padded.size > BUCKET_MAX:
         return None
     if isinstance(solver, Auto) and (layout.size <= solver.small) != (padded.size <= solver.small):
@@ -128,17 +140,25 @@ class Padding(NamedTuple):
     padded: Layout
 
     def masks(self) -> tuple:
-        d, K, dt = self.real.d, self.real.K, self.real.dtype
-        W, H = np.zeros((K, K), dt), np.zeros((K, K), dt)
+        d, K, dp, dt = self.real.d, self.real.K, self.padded.d, self.real.dtype
+        W, H = np.zeros((K, dp), dt), np.zeros((dp, self.real.N), dt)
         W[:, :d], H[:d, :] = 1, 1
         return W, H, np.full(K, 1 if self.real.bias else 0, dt)
+
+    def index(self) -> np.ndarray:
+        """Where the numbers of `real`'s free vector x sit in `padded`'s (`Layout.pack` order: W, H, b)."""
+        K, d, dp, N = self.real.K, self.real.d, self.padded.d, self.real.N
+        w = (np.arange(K)[:, None] * dp + np.arange(d)[None, :]).ravel()
+        h = K * dp + (np.arange(d)[:, None] * N + np.arange(N)[None, :]).ravel()
+        b = K * dp + dp * N + np.arange(K) if self.real.bias else np.zeros(0, int)
+        return np.concatenate([w, h, b])
 
     def pad(self, x) -> tuple:
         """The free arrays (W, H[, b]) of `real` (any leading batch axes) as those of `padded`, zeros added."""
         x = [np.asarray(a) for a in x]
         W, H = x[0], x[1]
-        lead, K, d = W.shape[:-2], self.real.K, self.real.d
-        Wp, Hp = np.zeros(lead + (K, K), W.dtype), np.zeros(lead + (K, H.shape[-1]), H.dtype)
+        lead, K, d, dp = W.shape[:-2], self.real.K, self.real.d, self.padded.d
+        Wp, Hp = np.zeros(lead + (K, dp), W.dtype), np.zeros(lead + (dp, H.shape[-1]), H.dtype)
         Wp[..., :d], Hp[..., :d, :] = W, H
         b = x[2] if self.real.bias else np.zeros(lead + (K,), W.dtype)
         return Wp, Hp, b
@@ -227,4 +247,4 @@ def settings(layout: Layout, solver, dtype: str, tol, max_steps, history_every, 
 
 
 __all__ = ["Settings", "Out", "program_form", "solve_program", "executable", "settings", "check_tol",
-           "EXECUTIONS", "default_execution", "bucket", "Padding", "Program", "program_key", "BUCKET_MAX", "job"]
+           "EXECUTIONS", "default_execution", "bucket", "Padding", "Program", "program_key", "BUCKET_MAX", "job", "bucket_d"]

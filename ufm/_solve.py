@@ -241,7 +241,7 @@ def prepare(
             jobs.append(_program_job(cfg, B, execution, hb, xb, tol_a)[0])
         if second_order:
             jobs.append(_curvature.layout_job(layout, Hyper(*(np.asarray(v) for v in hyper)), x_flat,
-                                              _curvature.PROBE_BUDGET))
+                                              _curvature.PROBE_BUDGET)[0])
     return compile_many(jobs, workers)
 
 

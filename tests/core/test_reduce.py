@@ -86,7 +86,10 @@ def test_shapes_differing_in_n_and_in_d_at_least_K_share_one_compiled_program():
     with ufm.compilations() as c:
         ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6), method="lbfgs")  # another method: its own program
     assert c.by_name["jit(ufm_solve)"][0] == 1 and c.count >= 1 and c.seconds > 0
-    assert ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=2)).compile_seconds > 0  # d < K: its own shape
+    with ufm.compilations() as c:  # d < K, or no bias: the programs of K = 4, the extra numbers masked
+        for p in (ufm.Problem(loss="ce", K=4, n=3, d=2), ufm.Problem(loss="ls", delta=0.2, K=4, n=3, d=3, bias=False)):
+            assert ufm.solve(p).compile_seconds == 0.0 and ufm.solve(p).converged
+    assert not any("ufm_" in name for name in c.by_name), c.by_name
 
 
 def test_auto_solves_in_full_where_the_reduction_is_not_exact_for_local_minima():
