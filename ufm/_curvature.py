@@ -214,6 +214,8 @@ def layout_job(layout, hyper, x, budget: int = PROBE_BUDGET) -> tuple:
     and its padding (None: the layout's own program)."""
     x = np.asarray(x)
     padded = bucket(layout)
+    if padded is not None and padded.deep:  # the class-mean form of the same numbers: no mask
+        layout, padded = padded, None
     padding = None if padded is None else Padding(layout, padded)
     n = x.size if padded is None else padded.size
     m = max(1, min(int(budget), n))

@@ -250,6 +250,21 @@ def objective(problem: Problem) -> Objective:
     def f_x(x):
         return value_x(layout, hyper, x)
 
+    if _hashable(layout):  # compiled per shape and shared by every problem of it (λ's, δ, γ, ... are traced)
+        return Objective(
+            problem=problem,
+            layout=layout,
+            f=functools.partial(_f, layout, hyper),
+            g=functools.partial(_g, layout, hyper),
+            per_sample=functools.partial(_per_sample, layout, hyper),
+            grad=functools.partial(_grad, layout, hyper),
+            hvp=functools.partial(_hvp_params, layout, hyper),
+            f_x=functools.partial(_f_x, layout, hyper),
+            grad_x=functools.partial(grad_x, layout, hyper),
+            hvp_x=functools.partial(hvp_x, layout, hyper),
+            pack=layout.pack,
+            unpack=layout.unpack,
+        )
     return Objective(
         problem=problem,
         layout=layout,
@@ -268,6 +283,45 @@ def objective(problem: Problem) -> Objective:
 
 # Compiled derivatives shared by the theory checks: the layout is static (one compilation per shape), the
 # numbers of the problem are traced (no recompilation when λ, δ, γ, α, M change).
+
+
+def _hashable(layout) -> bool:
+    try:
+        hash(layout)
+    except TypeError:  # a user's loss that cannot be hashed: `objective` returns plain functions
+        return False
+    return True
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _f(layout: Layout, hyper: Hyper, params):
+    """`Objective.f`, compiled once per shape (an eager call ran each operation as a program of its own)."""
+    return value(layout, hyper, Params(*params))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _grad(layout: Layout, hyper: Hyper, params):
+    return jax.grad(lambda p: value(layout, hyper, Params(*p)))(params)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _hvp_params(layout: Layout, hyper: Hyper, params, v):
+    return jax.jvp(jax.grad(lambda p: value(layout, hyper, Params(*p))), (params,), (v,))[1]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _f_x(layout: Layout, hyper: Hyper, x):
+    return value_x(layout, hyper, x)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _g(layout: Layout, hyper: Hyper, Z):
+    return data_term(layout, hyper, Z)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _per_sample(layout: Layout, hyper: Hyper, Z):
+    return _losses.per_sample(layout.loss, Z, layout.Y(), hyper)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -118,10 +118,20 @@ _ANY = object()
 
 
 def bucket(layout: Layout, solver=_ANY) -> Layout | None:
-    """The layout of the masked program that solves `layout` with `solver` — for a one-layer layout with a free
-    W (d ≤ K in the class-mean form) and a ufm solver, where the padded layout holds ≤ BUCKET_MAX numbers: the
-    layout with d = `bucket_d` and a bias —, or None: `layout` has a program of its own."""
-    if layout.depth != 1 or layout.fixed_w or (layout.means and layout.d > layout.K):
+    """The layout of the program that solves `layout` with `solver`, or None: `layout` has a program of its own.
+
+    One sample per class in full (N = K; deep, or d ≤ K) is the class-mean form with counts 1 — the same numbers
+    and the same f — and runs in that program. A one-layer layout with a free W (d ≤ K in the class-mean form)
+    and a ufm solver runs, where the padded layout holds ≤ BUCKET_MAX numbers, in the masked program of the
+    layout with d = `bucket_d` and a bias (`Padding`)."""
+    if layout.fixed_w:
+        return None
+    one = dataclasses.replace(layout, means=True, n=None) if not layout.means and layout.N == layout.K and \
+        (layout.deep or layout.d <= layout.K) else None
+    if layout.deep:
+        return one  # same free arrays: no padding
+    layout = one or layout
+    if layout.means and layout.d > layout.K:
         return None
     if solver is not _ANY and type(solver) not in _SIZE_FREE:  # no solver given: the second-order test's program
         return None
@@ -205,7 +215,7 @@ def program_key(cfg: Settings, batch, execution) -> tuple:
     """(the compiled program's settings, its cache key, its padding or None) of a solve with `cfg`."""
     sharded = isinstance(batch, tuple)  # (size, devices): inputs placed across devices stay as they are
     layout = None if sharded else bucket(cfg.layout, cfg.solver)
-    padding = None if layout is None else Padding(cfg.layout, layout)
+    padding = None if layout is None or layout.deep else Padding(cfg.layout, layout)  # deep: same arrays
     cfg = cfg if layout is None else cfg._replace(layout=layout)
     return cfg, (cfg, batch, execution if batch is not None else None, padding is not None), padding
 

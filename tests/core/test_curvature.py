@@ -103,3 +103,31 @@ def test_minimize_flags_a_saddle_through_the_same_test():
     with ufm.float64():
         m = ufm.minimize(lambda x: x[0] ** 2 - x[1] ** 2 + x[1] ** 4, jnp.asarray([0.3, 0.0]))
     assert m.status is ufm.Status.SADDLE and m.min_curvature < 0
+
+
+@pytest.mark.parametrize("kw", [dict(K=3, n=2, d=2, loss="ce"), dict(K=4, n=1, d=5, loss="fl", gamma=2.0, bias=False),
+                                dict(K=3, n=1, d=1, loss="mse", bias=False), dict(K=4, n=3, d=2, loss="mse", means=True),
+                                dict(K=3, n=1, d=4, depth=2, loss="mse", bias=False)])
+@pytest.mark.parametrize("budget", [5, 300])
+def test_the_bucketed_program_gives_the_verdicts_of_the_layouts_own(kw, budget, monkeypatch):
+    """The test runs in the program of the layout's bucket (padded and masked, or the class-mean form of one
+    sample per class): same verdict, same number of products, θ₁ and the Ritz vector to rounding (the padded
+    sums reassociate), at a random point (negative curvature) and at a solve's end point (none)."""
+    rng = np.random.default_rng(3)
+    p = ufm.Problem(**kw, lam_w=1e-2, lam_h=1e-2)
+    cols = p.K if p.means else p.N
+    Ws = [rng.standard_normal(s) for s in ufm.Layout.of(p).w_shapes]
+    W = tuple(Ws) if p.depth > 1 else Ws[0]
+    s = ufm.solve(p, method="newton", reduce="never")
+    points = [(W, rng.standard_normal((p.d, cols)), rng.standard_normal(p.K) if p.bias else None),
+              (s.W, s.H, s.b if p.bias else None)]
+    with ufm.float64():
+        got = [ufm.curvature(p, *pt, budget=budget) for pt in points]
+        monkeypatch.setattr(_curvature, "bucket", lambda layout: None)
+        own = [ufm.curvature(p, *pt, budget=budget) for pt in points]
+    assert [c.verdict for c in got] == [c.verdict for c in own] and got[0].negative
+    for a, b in zip(got, own):
+        assert a.hvps == b.hvps
+        assert abs(a.lambda_min - b.lambda_min) <= 1e-9 * max(1.0, abs(b.lambda_max))  # rounding of padded sums
+        if b.vector is not None:
+            assert min(np.linalg.norm(a.vector - b.vector), np.linalg.norm(a.vector + b.vector)) <= 1e-6

@@ -131,3 +131,17 @@ def test_deep_trajectory_snapshots_metrics_and_layers():
     last = ufm.metrics.all(W[-1], ufm.features((W, H, b), "relu")[-1], b)
     assert ufm.metrics.all(W, H, b, activation="relu") == pytest.approx(dict(last), rel=1e-12, nan_ok=True)
     assert m["nc1"][2] == pytest.approx(last["nc1"], rel=1e-12)
+
+
+def test_one_sample_per_class_runs_in_the_class_mean_program():
+    """Full with n = 1 is the class-mean form with counts 1 (same numbers, same f): one program serves both, and
+    the solve is the one of the class-mean problem."""
+    full = ufm.Problem(K=3, n=1, d=4, depth=2, loss="mse", bias=False, lam_w=1e-3, lam_h=1e-3)
+    means = full.replace(means=True)
+    with ufm.float64():
+        a = ufm.solve(means, method="newton", seed=1)
+        with ufm.compilations() as c:
+            b = ufm.solve(full, method="newton", reduce="never", seed=1)
+    assert b.compile_seconds == 0 and not any("ufm_" in name for name in c.by_name), c.by_name
+    assert a.status == b.status == "converged" and a.steps == b.steps
+    assert abs(a.objective - b.objective) <= 1e-14 * a.objective
