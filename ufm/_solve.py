@@ -236,8 +236,8 @@ def prepare(
             jobs.append(_program_job(cfg, None, None, hyper, x0, tol_a)[0])
         else:
             B = len(members)
-            xb = tuple(jnp.stack([a] * B) for a in x0)
-            hb = Hyper(*(jnp.stack([v] * B) for v in hyper))
+            xb = tuple(np.stack([np.asarray(a)] * B) for a in x0)  # host stacks: shapes only, no device program
+            hb = Hyper(*(np.stack([np.asarray(v)] * B) for v in hyper))
             jobs.append(_program_job(cfg, B, execution, hb, xb, tol_a)[0])
         if second_order:
             jobs.append(_curvature.layout_job(layout, Hyper(*(np.asarray(v) for v in hyper)), x_flat,

@@ -223,6 +223,11 @@ def test_prepare_compiles_the_plan_once_and_the_solves_find_it():
             assert s.compile_seconds == 0 and np.all(np.isfinite(s.objective))
     assert c.by_name.get("jit(ufm_solve)") is None and c.by_name.get("jit(ufm_curvature)") is None
     assert ufm.prepare(ps, method="newton", max_steps=50) == (0, pytest.approx(0.0, abs=1.0))
+    # vmap: one program per batch size, as solve_batch(execution="vmap") compiles it
+    group = [ps[0], ps[0].replace(lam_w=3e-2), ps[0].replace(lam_h=3e-2)]
+    assert ufm.prepare(group, method="newton", max_steps=50, execution="vmap", second_order=False)[0] == 1
+    s = ufm.solve_batch(group, method="newton", max_steps=50, execution="vmap", second_order=False)
+    assert s.compile_seconds == 0 and np.all(np.isfinite(s.objective))
 
 
 def test_prepare_checks_its_arguments():
