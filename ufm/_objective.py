@@ -13,6 +13,7 @@ import numpy as np
 from . import losses as _losses
 from ._config import require_float64
 from ._problem import Hyper, Problem, class_labels, one_hot, simplex_etf
+from ._executables import hashable
 
 
 class Params(NamedTuple):
@@ -250,7 +251,9 @@ def objective(problem: Problem) -> Objective:
     def f_x(x):
         return value_x(layout, hyper, x)
 
-    if _hashable(layout):  # compiled per shape and shared by every problem of it (λ's, δ, γ, ... are traced)
+    # compiled per shape and shared by every problem of it (λ's, δ, γ, ... are traced); a user's loss that
+    # cannot be hashed (no static argument) gets plain functions
+    if hashable(layout):
         return Objective(
             problem=problem,
             layout=layout,
@@ -283,14 +286,6 @@ def objective(problem: Problem) -> Objective:
 
 # Compiled derivatives shared by the theory checks: the layout is static (one compilation per shape), the
 # numbers of the problem are traced (no recompilation when λ, δ, γ, α, M change).
-
-
-def _hashable(layout) -> bool:
-    try:
-        hash(layout)
-    except TypeError:  # a user's loss that cannot be hashed: `objective` returns plain functions
-        return False
-    return True
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -156,12 +156,9 @@ class Padding(NamedTuple):
         return W, H, np.full(K, 1 if self.real.bias else 0, dt)
 
     def index(self) -> np.ndarray:
-        """Where the numbers of `real`'s free vector x sit in `padded`'s (`Layout.pack` order: W, H, b)."""
-        K, d, dp, N = self.real.K, self.real.d, self.padded.d, self.real.N
-        w = (np.arange(K)[:, None] * dp + np.arange(d)[None, :]).ravel()
-        h = K * dp + (np.arange(d)[:, None] * N + np.arange(N)[None, :]).ravel()
-        b = K * dp + dp * N + np.arange(K) if self.real.bias else np.zeros(0, int)
-        return np.concatenate([w, h, b])
+        """Where the numbers of `real`'s free vector x sit in `padded`'s: the unmasked places of the packed masks
+        (`Layout.pack` keeps W, H, b in order, so they come in x's order)."""
+        return np.flatnonzero(self.padded.pack(self.masks()))
 
     def pad(self, x) -> tuple:
         """The free arrays (W, H[, b]) of `real` (any leading batch axes) as those of `padded`, zeros added."""
