@@ -44,6 +44,7 @@ class _Carry(NamedTuple):
     state: Any
     k: jax.Array
     status: jax.Array
+    handed: jax.Array  # the phase's solver said done and a later phase takes over
     buf: Any
 
 
@@ -51,31 +52,44 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder) -> Run:
     """Minimise `fun` from x0 with `solver` until ‖∇f‖/min(|f|, |f(x0)|) ≤ tol (CONVERGED), the solver's
     `terminate` says so, the step count reaches max_steps (MAX_STEPS), or a step is non-finite or blows up
     (DIVERGED: the run ends at the last finite iterate).
+
+    A solver with `phases(x0)` (a tuple of solvers, `ufm.Auto`) is run as one `lax.while_loop` per phase, in
+    turn: a phase ends where its `terminate` says done (then the next phase starts from its end point with a
+    fresh `init`; only the last phase's `terminate` ends the run) or where the run ends. The step count, f(x0),
+    the tolerance, the budget and the record run across phases; a phase's state lives only in its own loop, so
+    the program's peak memory is the largest phase's, not their sum.
     (The second-order test of a converged end point is `ufm._curvature`'s, run after the program.)"""
+    own = getattr(solver, "phases", None)
+    stages = tuple(own(x0)) if callable(own) else (solver,)
     f, g = jax.value_and_grad(fun)(x0)
     f0 = f
-    state = solver.init(fun, x0, f, g, max_steps)
     finite = jnp.isfinite(f) & T.all_finite(g)
     status = jnp.where(~finite, Status.DIVERGED.code,
                        jnp.where(relative_gradient(f, g, f0) <= tol, Status.CONVERGED.code, Status.RUNNING.code))
     cap = BLOWUP * jnp.maximum(jnp.abs(f0), 1.0)
+    x, k, status, buf = x0, jnp.zeros((), jnp.int32), status.astype(jnp.int32), recorder.init(x0, f, g)
+    for i, stage in enumerate(stages):
+        last = i == len(stages) - 1
+        state = stage.init(fun, x, f, g, max_steps)
+        handed = jnp.zeros((), bool) if last else stage.terminate(fun, x, f, g, state, max_steps)[0]
 
-    def body(c: _Carry) -> _Carry:
-        x1, f1, g1, state1 = solver.step(fun, c.x, c.f, c.g, c.state, max_steps)
-        k1 = c.k + 1
-        ok = jnp.isfinite(f1) & T.all_finite(g1) & T.all_finite(x1) & (f1 <= cap)
-        x1, f1, g1 = T.where(ok, x1, c.x), jnp.where(ok, f1, c.f), T.where(ok, g1, c.g)
-        done, code = solver.terminate(fun, x1, f1, g1, state1, max_steps)
-        status = jnp.select(
-            [~ok, relative_gradient(f1, g1, f0) <= tol, done, k1 >= max_steps],
-            [Status.DIVERGED.code, Status.CONVERGED.code, code, Status.MAX_STEPS.code],
-            Status.RUNNING.code,
-        ).astype(jnp.int32)
-        return _Carry(x1, f1, g1, state1, k1, status, recorder.write(c.buf, k1, x1, f1, g1))
+        def body(c: _Carry, stage=stage, last=last) -> _Carry:
+            x1, f1, g1, state1 = stage.step(fun, c.x, c.f, c.g, c.state, max_steps)
+            k1 = c.k + 1
+            ok = jnp.isfinite(f1) & T.all_finite(g1) & T.all_finite(x1) & (f1 <= cap)
+            x1, f1, g1 = T.where(ok, x1, c.x), jnp.where(ok, f1, c.f), T.where(ok, g1, c.g)
+            done, code = stage.terminate(fun, x1, f1, g1, state1, max_steps)
+            status = jnp.select(
+                [~ok, relative_gradient(f1, g1, f0) <= tol, done & last, k1 >= max_steps],
+                [Status.DIVERGED.code, Status.CONVERGED.code, code, Status.MAX_STEPS.code],
+                Status.RUNNING.code,
+            ).astype(jnp.int32)
+            return _Carry(x1, f1, g1, state1, k1, status, jnp.logical_and(done, not last), recorder.write(c.buf, k1, x1, f1, g1))
 
-    c = _Carry(x0, f, g, state, jnp.zeros((), jnp.int32), status.astype(jnp.int32), recorder.init(x0, f, g))
-    c = lax.while_loop(lambda c: c.status == Status.RUNNING.code, body, c)
-    return Run(c.x, c.f, c.g, f0, c.k, c.status, recorder.close(c.buf, c.k, c.x, c.f, c.g))
+        c = _Carry(x, f, g, state, k, status, jnp.asarray(handed, bool), buf)
+        c = lax.while_loop(lambda c: (c.status == Status.RUNNING.code) & ~c.handed, body, c)
+        x, f, g, k, status, buf = c.x, c.f, c.g, c.k, c.status, c.buf
+    return Run(x, f, g, f0, k, status, recorder.close(buf, k, x, f, g))
 
 
 class History(NamedTuple):

@@ -102,7 +102,7 @@ _SOLVES = Executables()
 # of Newton-CG stays in the real numbers too); sums gain exact zeros and may reassociate (results agree to
 # rounding). Bucketed only where the padded program stays small (compile-bound sizes) and the solver's
 # behaviour does not depend on the size of x.
-BUCKET_MAX = 4096  # free numbers of a padded program: class-mean 2K² + K ≤ 4096, i.e. K ≤ 44 (Auto.small's bound)
+BUCKET_MAX = 4096  # free numbers of a padded program: class-mean 2K² + K ≤ 4096, i.e. K ≤ 44
 _SIZE_FREE = (Newton, LBFGS, GD, Adam, Auto)  # solvers whose steps do not depend on the size of x
 
 
@@ -138,7 +138,8 @@ def bucket(layout: Layout, solver=_ANY) -> Layout | None:
     padded = dataclasses.replace(layout, d=bucket_d(layout), bias=True)
     if padded.size > BUCKET_MAX:
         return None
-    if isinstance(solver, Auto) and (layout.size <= solver.small) != (padded.size <= solver.small):
+    if isinstance(solver, Auto) and solver.small is not None and \
+            (layout.size <= solver.small) != (padded.size <= solver.small):
         return None  # Auto's phases depend on the size: the two programs would differ
     return padded
 

@@ -55,7 +55,7 @@ def measure(K: int, n: int, d: int, method: str, dtype: str = "float64") -> dict
 
 # Vectors of the free variables x each method holds at once (beyond the objective's own temporaries):
 # L-BFGS keeps `memory` pairs (s, y); Newton-CG a handful of CG vectors; GD the iterate and gradient.
-HELD = {"auto": "L-BFGS history 2×10 vectors, then Newton-CG", "newton": "CG and trust-region vectors",
+HELD = {"auto": "float64: Newton-CG from the start", "newton": "CG and trust-region vectors",
         "lbfgs": "2×20 history vectors + line search", "gd": "iterate, gradient, optax state"}
 
 

@@ -167,18 +167,49 @@ def test_bad_solver_settings_name_the_field(make, match):
         make()
 
 
-def test_auto_runs_newton_alone_on_small_float64_problems_only():
-    """Auto's phase choice is static (size and dtype of x): small float64 problems skip L-BFGS — the same
-    minimum as both phases (1e-12: two converged float64 solves) — while float32 and large problems keep it."""
+def test_auto_phase_choice_is_by_dtype_and_optional_size_bound():
+    """Auto's phase choice is static (dtype, and size where `small` is set): float64 runs Newton from the start
+    at any size by default — the same minimum as both phases (1e-12: two converged float64 solves) — while
+    float32, or a size above `small`, keeps L-BFGS first."""
     auto = ufm.Auto()
     small = (np.zeros((4, 6)), np.zeros((6, 20)), np.zeros(4))
-    assert auto.newton_only(small) and not ufm.Auto(small=0).newton_only(small)
+    large = (np.zeros((10, 64)), np.zeros((64, 500)), np.zeros(10))
+    assert auto.newton_only(small) and auto.newton_only(large) and len(auto.phases(large)) == 1
+    assert not ufm.Auto(small=0).newton_only(small) and len(ufm.Auto(small=0).phases(small)) == 2
+    assert ufm.Auto(small=200).newton_only(small) and not ufm.Auto(small=200).newton_only(large)
     assert not auto.newton_only(tuple(a.astype(np.float32) for a in small))
-    assert not auto.newton_only((np.zeros((10, 64)), np.zeros((64, 500)), np.zeros(10)))
     p = ufm.Problem(K=4, n=5, d=6, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
     one, two = ufm.solve(p, reduce="never"), ufm.solve(p, method=ufm.Auto(small=0), reduce="never")
     assert one.status == two.status == "converged"
     assert one.objective == pytest.approx(two.objective, rel=1e-12)
+
+
+def test_auto_phases_are_lbfgs_then_newton_from_its_end_point():
+    """The phases run in turn: Auto(small=0, lbfgs_steps=3) is 3 L-BFGS steps, then Newton from that point
+    with the rest of the budget — the same iterates as the two solves done by hand (L-BFGS with max_steps=3,
+    then Newton from its end; the tolerance's scale min(|f|, |f(x0)|) is |f| in both as f decreases), so the
+    same objective to rounding (1e-13: identical arithmetic up to the loop boundaries) and steps summing up."""
+    p = ufm.Problem(K=3, n=4, d=5, loss="ce", lam_w=1e-2, lam_h=1e-2, lam_b=1e-2)
+    auto = ufm.Auto(small=0, lbfgs_steps=3, switch=1e-9)
+    both = ufm.solve(p, method=auto, reduce="never", second_order=False)
+    first = ufm.solve(p, method=auto.lbfgs, max_steps=3, reduce="never", second_order=False)
+    assert first.steps == 3 and first.status == "max_steps"
+    then = ufm.solve(p, method=auto.newton, init=(first.W, first.H, first.b), reduce="never", second_order=False)
+    assert both.status == then.status == "converged"
+    assert both.steps == 3 + then.steps
+    assert both.objective == pytest.approx(then.objective, rel=1e-13)
+
+
+def test_auto_peak_memory_is_the_larger_phase_not_the_sum():
+    """Two loops run in turn: XLA's buffers of the float32 two-phase solve are within 5 % of the larger phase's
+    own solve (L-BFGS) and well below the sum of the two (one loop holding both states measured 36× the
+    parameters, with 10 pairs, against L-BFGS's 32× and Newton's 10×: 1.12× the larger phase)."""
+    p = ufm.Problem(K=10, n=10, d=32, loss="ce", dtype="float32")
+    auto = ufm.Auto()
+    mem = {name: ufm.solve_memory(p, method=m, max_steps=20)["total"]
+           for name, m in (("auto", auto), ("lbfgs", auto.lbfgs), ("newton", auto.newton))}
+    assert mem["auto"] <= 1.05 * max(mem["lbfgs"], mem["newton"])
+    assert mem["auto"] < 0.8 * (mem["lbfgs"] + mem["newton"])
 
 
 # ----------------------------------------------------------------------------- buckets and planned compiles

@@ -5,7 +5,7 @@ there too; see `Solver`.
     GD, SGD, Adam      full-batch first-order methods (optax transformations)
     LBFGS              limited-memory BFGS with a zoom line search (optax)
     Newton             trust-region Newton-CG on Hessian-vector products
-    Auto               LBFGS, then Newton: the default
+    Auto               the default: Newton (float64), or LBFGS then Newton (float32), one loop per phase
 """
 
 from ._protocol import (

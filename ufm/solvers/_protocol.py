@@ -15,6 +15,11 @@ no further progress). `max_steps` is the run's step budget (a static int), for s
 The engine (`ufm.solve`, `solve_batch`, `trajectory`) owns everything else: the relative-gradient tolerance,
 the step budget, divergence (a non-finite or blown-up step stops the run at the last finite iterate) and the
 history. Optionally, `defaults(dtype) -> (tol, max_steps)` gives a solver its own default tolerance and budget.
+
+A composite is an object with `phases(x0) -> tuple of solvers` in place of the three methods (`Auto`): the
+engine runs each phase as a loop of its own, in turn; a phase hands over when its `terminate` says done, and the
+last phase's `terminate` ends the run. A phase's state exists only during its loop (peak memory: the largest
+phase's).
 """
 
 from __future__ import annotations
@@ -113,10 +118,10 @@ def as_solver(method, owner: str = "solve"):
             raise ParameterError("method", method, "one of " + ", ".join(table) + " or a solver object", owner)
         return table[method]()
     missing = [m for m in ("init", "step", "terminate") if not callable(getattr(method, m, None))]
-    if missing:
+    if missing and not callable(getattr(method, "phases", None)):
         raise ParameterError(
             "method", method,
-            "one of " + ", ".join(methods()) + " or an object with init/step/terminate (missing: "
+            "one of " + ", ".join(methods()) + " or an object with init/step/terminate or phases (missing: "
             + ", ".join(missing) + ")", owner,
         )
     return method
