@@ -42,8 +42,8 @@ def solve(
 ) -> Solution:
     """Minimise f of `problem` from a random (or given) point in one compiled `lax.while_loop`.
 
-    method: "auto" (L-BFGS then Newton-CG polish), "gd", "sgd", "adam", "lbfgs", "newton", a solver object
-      from `ufm.solvers` with its own settings (learning rate, schedule, memory, ...), or any object following
+    method: "auto" (Newton-CG in float64; L-BFGS then Newton-CG in float32), "gd", "sgd", "adam", "lbfgs",
+      "newton", a solver object from `ufm.solvers` with its own settings (learning rate, schedule, memory, ...), or any object following
       the `ufm.Solver` protocol.
     tol: stop when ‖∇f‖₂ ≤ tol·min(|f|, |f(x0)|) (default 1e-12 for auto/newton, 1e-10 for lbfgs, 1e-8 for
       first-order methods and solvers without `defaults` in float64; 1e-5, 1e-5, 1e-4 in float32).

@@ -50,6 +50,32 @@ def _rows(store) -> dict:
         con.close()
 
 
+def _workers(work, store: str) -> list[int]:
+    """PIDs of the `ufm scan run` processes working in `work` on `store` (from /proc)."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+            if "scan run" in cmd and store in cmd and "srun" not in cmd and os.readlink(f"/proc/{pid}/cwd") == str(work):
+                out.append(int(pid))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return out
+
+
+def _stopped(work, store: str) -> bool:
+    """Whether every worker on `store` exists and is stopped (state T in /proc/PID/stat)."""
+    pids = _workers(work, store)
+
+    def state(pid):
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return "gone"
+
+    return bool(pids) and all(state(pid) == "T" for pid in pids)
+
+
 def test_a_stepped_array_with_a_cancelled_task_resubmitted_and_merged_holds_every_configuration_once(
         cluster, tmp_path):
     t_start = time.time()
@@ -76,11 +102,19 @@ def test_a_stepped_array_with_a_cancelled_task_resubmitted_and_merged_holds_ever
             f"task 2 left the queue before storing a row: {cluster.queued(job)}"
         time.sleep(0.1)
     cluster.run("scontrol", "suspend", victim)
+    # Suspension is asynchronous (slurmctld → slurmd → SIGSTOP): cancelling before the stop lands lets the late
+    # SIGSTOP freeze the task after the cancel's SIGCONT/SIGTERM, leaving it stopped for good (seen: the victim
+    # alive in state T after the job ended, its claims never released). Wait until it is stopped.
+    deadline = time.time() + 60
+    while not _stopped(work, "shard-2.db"):
+        assert time.time() < deadline, f"task 2 not stopped 60 s after scontrol suspend\n{cluster.logs()}"
+        time.sleep(0.1)
     frozen = _rows(shard[2])
     share = sum(1 for i in range(TOTAL) if i % 4 == 1)
     assert len(frozen) == share and 1 <= list(frozen.values()).count("done") < share, frozen
     cluster.run("scancel", victim)
     cluster.wait(job)
+    assert not _workers(work, "shard-2.db"), "the cancelled task 2 is still alive after its job ended"
     left = _rows(shard[2])
     assert list(left.values()).count("done") < share  # the cancel landed mid-run: rows are missing
     for t in (0, 4, 6):
