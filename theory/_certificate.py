@@ -24,6 +24,7 @@ A user loss (`ufm.losses.Custom`) counts as convex where declared so (convex in 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import NamedTuple
@@ -33,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ufm import Problem, float64
-from ufm.functional import Layout, data_term_and_grad, value_x
+from ufm.functional import Layout, data_term_and_grad, family_form, value_x
 
 from ._userloss import is_convex
 
@@ -63,8 +64,32 @@ def _value_and_stationarity(layout: Layout, hyper, params):
 
 
 def _logit_gradient(problem: Problem, Zb):
-    g, G = data_term_and_grad(Layout.of(problem), problem.hyper, jnp.asarray(Zb))
+    layout, hyper = family_form(problem)
+    # g(Z) reads the loss, K and the class counts only: one program per (loss family, K, n), whatever d or b.
+    layout = dataclasses.replace(layout, d=1, bias=False, fixed_w=None, etf_norm=1.0)
+    g, G = data_term_and_grad(layout, hyper, jnp.asarray(Zb))
     return np.asarray(G), float(g)
+
+
+def _bucket_d(d: int, K: int) -> int:
+    """The padded d of `_stationarity`: the power of two ≥ max(d, K + 2)."""
+    return 1 << (max(d, K + 2) - 1).bit_length()
+
+
+def _stationarity(problem: Problem, params) -> tuple[float, float, float]:
+    """(f, ‖∇f‖ over the free variables, ‖x‖) of a one-layer (W, H, b) (free W): in the program of the loss family
+    with d padded by zero rows of H and columns of W to a power of two ≥ K + 2 — exact: those numbers add 0 to f
+    and ‖x‖, and their gradient is exactly 0 (∂f/∂W_pad = ∇_Z g · H_padᵀ + λ_W W_pad, ∂f/∂H_pad = W_padᵀ ∇_Z g
+    + λ_H H_pad, both 0) — so every d up to that bucket shares one program per (K, n, loss family, bias)."""
+    layout, hyper = family_form(problem)
+    W, H, b = params
+    if layout.depth == 1 and not layout.fixed_w:
+        d = W.shape[1]
+        dp = _bucket_d(d, layout.K)
+        W, H = np.pad(W, ((0, 0), (0, dp - d))), np.pad(H, ((0, dp - d), (0, 0)))
+        layout = dataclasses.replace(layout, d=dp)
+    f, g, x = _value_and_stationarity(layout, hyper, (W, H, b))
+    return float(f), float(g), float(x)
 
 
 @float64()
@@ -76,15 +101,14 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
         Ws = tuple(jnp.asarray(np.asarray(w, np.float64)) for w in W)
         b = np.zeros(problem.K) if not problem.bias else np.asarray(b, np.float64)
         f, stationarity, _ = (float(v) for v in _value_and_stationarity(
-            Layout.of(problem), problem.hyper, (Ws, jnp.asarray(np.asarray(H, np.float64)), jnp.asarray(b))))
+            *family_form(problem), (Ws, jnp.asarray(np.asarray(H, np.float64)), jnp.asarray(b))))
         return Certificate(None, stationarity, 0.0, stationarity, None,
                            f"depth {problem.depth}: no certificate (the convex relaxation is one-layer); "
                            "stationarity only")
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
     if not problem.bias:
         b = np.zeros(problem.K)
-    f, stationarity, norm_x = (float(v) for v in _value_and_stationarity(
-        Layout.of(problem), problem.hyper, (jnp.asarray(W), jnp.asarray(H), jnp.asarray(b))))
+    f, stationarity, norm_x = _stationarity(problem, (W, H, b))
     convex = is_convex(problem)
 
     if problem.fixed_w:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ufm import Problem, etf_basis, float64
 from ufm import losses as _losses
+from ufm.functional import family_form
 
 CONTRASTIVE = ("ce", "ls", "fl")
 
@@ -37,8 +38,9 @@ def scale_slope(problem: Problem) -> float:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _g_and_slope(loss: str, K: int, hyper, c, a):
-    """g(a) and g'(a) for a vector of scales a (one compilation per (loss, K))."""
+def _g_and_slope(loss, K: int, hyper, c, a):
+    """g(a) and g'(a) for a vector of scales a: one compilation per (loss program, K, length of a) — CE, LS and FL
+    run as their shared softmax family with (δ, γ) as numbers, and `_g_fn` pads a to a power-of-two length."""
     e1 = jnp.zeros(K).at[0].set(1.0)
     u = (e1 - 1.0 / K)[:, None]
 
@@ -48,16 +50,31 @@ def _g_and_slope(loss: str, K: int, hyper, c, a):
     return jax.vmap(g)(a), jax.vmap(jax.grad(g))(a)
 
 
+def _family(problem: Problem) -> tuple:
+    """(loss, hyper) as ufm's programs run them (`ufm.functional.family_form`: CE, LS and FL as one family)."""
+    layout, hyper = family_form(problem)
+    return layout.loss, hyper
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _per_sample(loss, Z, Y, hyper):
+    """The loss of each column, compiled once per (loss program, shape): run eagerly, each of its operations was a
+    program of its own, per shape and loss."""
+    return _losses.per_sample(loss, Z, Y, hyper)
+
+
 def _g_fn(problem: Problem):
-    args = (problem.loss, problem.K, problem.hyper, scale_slope(problem))
+    loss, hyper = _family(problem)
+    args = (loss, problem.K, hyper, scale_slope(problem))
 
-    def g(a):
-        return _g_and_slope(*args, jnp.asarray(a, jnp.float64))[0]
+    def both(a):
+        a = np.atleast_1d(np.asarray(a, np.float64))
+        size = 1 << max(a.size - 1, 0).bit_length()  # lengths 1, 2, 4, ...: a program per bucket, not per length
+        padded = np.concatenate([a, np.full(size - a.size, a[-1] if a.size else 0.0)])
+        g, dg = _g_and_slope(*args, jnp.asarray(padded))
+        return np.asarray(g)[:a.size], np.asarray(dg)[:a.size]
 
-    def dg(a):
-        return _g_and_slope(*args, jnp.asarray(a, jnp.float64))[1]
-
-    return g, dg
+    return (lambda a: both(a)[0]), (lambda a: both(a)[1])
 
 
 @float64()
@@ -66,7 +83,7 @@ def scale_objective(problem: Problem, a) -> np.ndarray:
     along the NC family Z = aΠY, b = 0, with balanced factors."""
     _check(problem)
     g, _ = _g_fn(problem)
-    return np.asarray(g(jnp.atleast_1d(jnp.asarray(a, jnp.float64))))
+    return g(a)
 
 
 @float64()
@@ -80,11 +97,11 @@ def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
     """
     _check(problem)
     g, dg = _g_fn(problem)
-    g0 = float(g(jnp.zeros(1))[0])
+    g0 = float(g(0.0)[0])
     A = 1.05 * g0 / scale_slope(problem)
     grid = np.unique(np.concatenate([np.linspace(0.0, A, points), np.geomspace(1e-9 * A, A, points)]))
-    slope = np.asarray(dg(jnp.asarray(grid)))
-    d1 = lambda a: float(dg(jnp.asarray([a]))[0])  # noqa: E731
+    slope = dg(grid)
+    d1 = lambda a: float(dg(a)[0])  # noqa: E731
     local = []
     if slope[0] >= 0:
         local.append((0.0, g0))
@@ -92,7 +109,7 @@ def scale_minima(problem: Problem, points: int = 4001) -> ScaleMinima:
 
     for i in np.nonzero((slope[:-1] < 0) & (slope[1:] >= 0))[0]:
         a = brentq(d1, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
-        local.append((a, float(g(jnp.asarray([a]))[0])))
+        local.append((a, float(g(a)[0])))
     a_best, g_best = min(local, key=lambda t: t[1])
     return ScaleMinima(a_best, g_best, tuple(local))
 
@@ -175,7 +192,8 @@ def lower_bound_gap(problem: Problem, Z) -> np.ndarray:
     _check(problem)
     Z = np.asarray(Z, dtype=float)
     Y = problem.Y
-    L = np.asarray(_losses.per_sample(problem.loss, jnp.asarray(Z), jnp.asarray(Y), problem.hyper))
+    loss, hyper = _family(problem)
+    L = np.asarray(_per_sample(loss, jnp.asarray(Z), jnp.asarray(Y, jnp.float64), hyper))
     zk = np.sum(Y * Z, axis=0)
     t = np.sum(Z, axis=0) - problem.K * zk
     return L - phi(problem.loss, t, problem.K, problem.delta, problem.gamma)

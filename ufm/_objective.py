@@ -319,6 +319,15 @@ def _per_sample(layout: Layout, hyper: Hyper, Z):
     return _losses.per_sample(layout.loss, Z, layout.Y(), hyper)
 
 
+def family_form(problem: Problem) -> tuple["Layout", Hyper]:
+    """(layout, hyper) of `problem` as ufm's compiled programs run it: a loss with a program family (CE, LS(δ) and
+    FL(γ): "softmax", `ufm.losses.softmax_family`) as that family, at the numbers the family runs it with — so
+    one program per shape serves the three (solves, the second-order test, the theory's checks)."""
+    layout, rec = Layout.of(problem), _losses.record(problem.loss)
+    hyper = rec.program_numbers(problem.hyper)
+    return (dataclasses.replace(layout, loss=rec.program) if rec.program else layout), hyper
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def data_term_and_grad(layout: Layout, hyper: Hyper, Z):
     """(g(Z), ∇_Z g(Z)) with the 1/N included."""

@@ -14,10 +14,9 @@ import numpy as np
 from jax import lax
 
 from . import _engine
-from . import losses as _losses
 from ._errors import ParameterError, check_int
 from ._executables import Executables, compiled
-from ._objective import Layout, value
+from ._objective import Layout, family_form, value
 from ._problem import Hyper, Problem
 from .solvers import GD, LBFGS, Adam, Auto, Newton, defaults, relative_gradient
 from .solvers import _tree as T
@@ -52,10 +51,7 @@ def program_form(problem: Problem) -> tuple[Layout, Hyper]:
     names the loss's program family (`ufm.losses.Loss.program`) and the numbers switch off the family's terms
     the loss does not have (`Loss.program_numbers`). So CE, LS(δ) and FL(γ) are one program — a shape compiles
     once whichever of the three it is solved with (`trajectory` and the second-order test too)."""
-    layout, rec = Layout.of(problem), _losses.record(problem.loss)
-    h = rec.program_numbers(problem.hyper)
-    if rec.program:
-        layout = dataclasses.replace(layout, loss=rec.program)
+    layout, h = family_form(problem)
     return layout, Hyper(*(jnp.asarray(v, problem.dtype) for v in h))
 
 

@@ -70,3 +70,31 @@ def test_frozen_w_convex_bound():
     rough = ufm.solve(p, method=ufm.GD(lr=1.0), max_steps=30, tol=0.0)
     c = theory.certificate(p, rough.W, rough.H, rough.b)
     assert c.ratio is None and rough.objective - f_star <= c.gap_bound
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_certificates_of_every_d_up_to_the_bucket_share_their_programs_and_numbers(loss, monkeypatch):
+    """The certificate evaluates f and ∇f with d padded by zeros (to 8 at K = 4) and g(Z) without d at all: after
+    d = 6, the d = 2, 3, 5 points (and CE's LS/FL siblings) compile nothing, and every field equals the
+    certificate computed without padding (1e-12 relative: the padding adds exact zeros, sums may reassociate)."""
+    import numpy as np
+
+    from ufm.theory import _certificate
+
+    rng = np.random.default_rng(0)
+    ps = {d: problem(dict(loss=loss, d=d)) for d in (6, 2, 3, 5)}
+    if loss == "ce":
+        ps["ls"] = problem(dict(loss="ls", delta=0.2, d=5))
+        ps["fl"] = problem(dict(loss="fl", gamma=2.0, d=3))
+    points = {k: (rng.standard_normal((4, p.d)), rng.standard_normal((p.d, p.N)), rng.standard_normal(4))
+              for k, p in ps.items()}
+    certs = {6: theory.certificate(ps[6], *points[6])}
+    with ufm.compilations() as c:
+        certs.update({k: theory.certificate(p, *points[k]) for k, p in ps.items() if k != 6})
+    assert c.count == 0
+    monkeypatch.setattr(_certificate, "_bucket_d", lambda d, K: d)  # each d its own program
+    for k, p in ps.items():
+        own = theory.certificate(p, *points[k])
+        for field in ("ratio", "stationarity", "imbalance", "subgradient", "gap_bound"):
+            want, got = getattr(own, field), getattr(certs[k], field)
+            assert (want is None and got is None) or got == pytest.approx(want, rel=1e-12, abs=1e-14), (k, field)
