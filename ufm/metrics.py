@@ -338,9 +338,26 @@ def all(W, H, b, labels=None, *, layout: str = "d,N", activation: str = "linear"
         lab = None
         K, N = W.shape[-2], H.shape[-1]
         groups = class_groups(np.asarray(_label_array(None, K, N)), K)
+    W, H = _pad_d(W, H)
     if W.ndim == 3:
         return _finish(_all_batched(W, H, b, lab, groups), np.asarray)
     return _finish(_all_jit(W, H, b, lab, groups), float)
+
+
+PAD_MAX = 2**16  # numbers of H up to which `all` pads d (compile-bound sizes; larger features keep their d)
+
+
+def _pad_d(W, H):
+    """W (…, K, d), H (…, d, N) with d padded by zeros to the power of two ≥ max(d, K + 2) where H stays within
+    PAD_MAX numbers: every d up to that bucket shares one program per (K, N). Exact: a zero feature coordinate
+    adds nothing to a mean, a scatter, a norm, a distance or a logit, and only zero singular values to an SVD
+    (which every rank and pseudo-inverse here drops: their thresholds are relative to the largest value)."""
+    K, d, N = W.shape[-2], W.shape[-1], H.shape[-1]
+    dp = 1 << (max(d, K + 2) - 1).bit_length()
+    if dp == d or dp * N > PAD_MAX:
+        return W, H
+    lead = [(0, 0)] * (W.ndim - 2)
+    return np.pad(W, lead + [(0, 0), (0, dp - d)]), np.pad(H, lead + [(0, dp - d), (0, 0)])
 
 
 RANK_TOL = 1e-9  # a singular value below RANK_TOL × the largest counts as zero in `layers`

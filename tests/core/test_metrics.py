@@ -128,3 +128,36 @@ def test_numerical_rank_in_all_equals_the_masked_definition(K_, d_, counts_seed)
     assert groups.shape[1] >= counts.max() and (groups.shape[1] & (groups.shape[1] - 1) == 0 or groups.shape[1] == labels.size)
     for k in range(K_):  # every column of class k once, the rest padding
         assert sorted(groups[k][groups[k] < labels.size]) == sorted(np.flatnonzero(labels == k))
+
+
+@pytest.mark.parametrize("point", ["random", "imbalanced", "collapsed", "rank-deficient", "zero-W"])
+def test_padding_d_changes_no_metric_and_shares_the_program(point, monkeypatch):
+    """`metrics.all` pads d with zeros to the power of two ≥ K + 2 on small shapes: every value equals the unpadded
+    program's (rel 1e-10, abs 1e-12: SVDs of the padded matrices round differently; NaN where unpadded is NaN),
+    and after d = 7 the shapes d = 1, 3, 6 at the same (K, N) compile nothing."""
+    rng = np.random.default_rng(1)
+    labels = None
+    Ws, Hs = {}, {}
+    for dd in (7, 1, 3, 6):
+        if point == "collapsed" and dd >= K - 1:
+            W, H, _ = etf_point()
+            W, H = W[:, :dd], H[:dd]
+        else:
+            W, H = rng.standard_normal((K, dd)), rng.standard_normal((dd, n * K))
+        if point == "imbalanced":
+            labels = np.repeat(np.arange(K), [1, 2, 5, 6, 6])
+        if point == "rank-deficient":
+            H = np.outer(rng.standard_normal(dd), rng.standard_normal(n * K))
+        if point == "zero-W":
+            W = np.zeros_like(W)
+        Ws[dd], Hs[dd] = W, H
+    b = rng.standard_normal(K)
+    got = {7: metrics.all(Ws[7], Hs[7], b, labels)}
+    with ufm.compilations() as c:
+        got.update({dd: metrics.all(Ws[dd], Hs[dd], b, labels) for dd in (1, 3, 6)})
+    assert c.count == 0
+    monkeypatch.setattr(metrics, "PAD_MAX", 0)  # each d its own program
+    for dd, m in got.items():
+        own = metrics.all(Ws[dd], Hs[dd], b, labels)
+        for key in metrics.KEYS:
+            np.testing.assert_allclose(m[key], own[key], rtol=1e-10, atol=1e-12, err_msg=f"d={dd} {key}")
