@@ -40,7 +40,7 @@ def scale_slope(problem: Problem) -> float:
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _g_and_slope(loss, K: int, hyper, c, a):
     """g(a) and g'(a) for a vector of scales a: one compilation per (loss program, K, length of a) — CE, LS and FL
-    run as their shared softmax family with (δ, γ) as numbers, and `_g_fn` pads a to a power-of-two length."""
+    run as their shared softmax family with (δ, γ) as numbers, and `_g_fn` pads a to one length."""
     e1 = jnp.zeros(K).at[0].set(1.0)
     u = (e1 - 1.0 / K)[:, None]
 
@@ -63,13 +63,18 @@ def _per_sample(loss, Z, Y, hyper):
     return _losses.per_sample(loss, Z, Y, hyper)
 
 
+_G_LENGTH = 8192  # `_g_fn`'s padded length: scale_minima's grids (2 × 4 001 points) and ξ's 4 001 fit
+
+
 def _g_fn(problem: Problem):
     loss, hyper = _family(problem)
     args = (loss, problem.K, hyper, scale_slope(problem))
 
     def both(a):
         a = np.atleast_1d(np.asarray(a, np.float64))
-        size = 1 << max(a.size - 1, 0).bit_length()  # lengths 1, 2, 4, ...: a program per bucket, not per length
+        # One length for every call up to the grids' 8 192 points (a Brent step evaluates 1 point, at the cost of
+        # 8 192 evaluations of a K-vector loss: microseconds), powers of two beyond: a program per K, not per length.
+        size = max(_G_LENGTH, 1 << max(a.size - 1, 0).bit_length())
         padded = np.concatenate([a, np.full(size - a.size, a[-1] if a.size else 0.0)])
         g, dg = _g_and_slope(*args, jnp.asarray(padded))
         return np.asarray(g)[:a.size], np.asarray(dg)[:a.size]
