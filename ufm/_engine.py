@@ -84,7 +84,8 @@ def run(solver, fun, x0, tol, max_steps: int, recorder: Recorder) -> Run:
                 [Status.DIVERGED.code, Status.CONVERGED.code, code, Status.MAX_STEPS.code],
                 Status.RUNNING.code,
             ).astype(jnp.int32)
-            return _Carry(x1, f1, g1, state1, k1, status, jnp.logical_and(done, not last), recorder.write(c.buf, k1, x1, f1, g1))
+            handed = jnp.logical_and(done, not last)
+            return _Carry(x1, f1, g1, state1, k1, status, handed, recorder.write(c.buf, k1, x1, f1, g1))
 
         c = _Carry(x, f, g, state, k, status, jnp.asarray(handed, bool), buf)
         c = lax.while_loop(lambda c: (c.status == Status.RUNNING.code) & ~c.handed, body, c)

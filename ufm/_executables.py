@@ -197,7 +197,8 @@ def _register(tree) -> list:
             path = f"{kind.__module__}:{kind.__qualname__}"
             paths.append(path)
             if path not in _REGISTERED:
-                assert getattr(importlib.import_module(kind.__module__), kind.__qualname__) is kind
+                if getattr(importlib.import_module(kind.__module__), kind.__qualname__, None) is not kind:
+                    raise ValueError(f"{path} cannot be imported back by a later process")
                 export.register_namedtuple_serialization(kind, serialized_name=f"ufm-program:{path}")
                 _REGISTERED.add(path)
         stack.extend(node.children())
@@ -268,7 +269,7 @@ def lowered(key, fn, args: tuple, name: str):
             head, blob = fh.read().split(b"\n", 1)
         _load_types(json.loads(head))
         exp = export.deserialize(bytearray(blob))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, ImportError):  # absent or unreadable
+    except Exception:  # noqa: BLE001 — absent, damaged or from another format: trace it again
         exp = export.export(jax.jit(fn))(*args)
         try:
             types = _register(exp.in_tree) + _register(exp.out_tree)

@@ -46,7 +46,8 @@ class Handover:
 
 @dataclasses.dataclass(frozen=True)
 class Auto:
-    """L-BFGS until the relative gradient norm reaches `switch`, L-BFGS stalls, or `lbfgs_steps` run out; then
+    """The default method. float64: `Newton` from the start. float32 (and float64 above `small` variables, where
+    set): L-BFGS until the relative gradient norm reaches `switch`, L-BFGS stalls, or `lbfgs_steps` run out; then
     `Newton` until the solve's `max_steps` (default lbfgs_steps + polish_steps) run out. The two phases are two
     loops run in turn (`phases`): L-BFGS's pairs and line search are gone before Newton's vectors exist, so the
     peak memory is the larger phase's, not the sum. XLA's buffers of a CE solve, K = 40, n = 20, d = 128, float32,
