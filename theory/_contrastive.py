@@ -72,8 +72,9 @@ def _g_fn(problem: Problem):
 
     def both(a):
         a = np.atleast_1d(np.asarray(a, np.float64))
-        # One length for every call up to the grids' 8 192 points (a Brent step evaluates 1 point, at the cost of
-        # 8 192 evaluations of a K-vector loss: microseconds), powers of two beyond: a program per K, not per length.
+        # One length for every call up to the grids' 8 192 points, powers of two beyond: a program per K, not per
+        # length. A Brent step's single point then costs 8 192 evaluations of a K-vector loss; a whole
+        # scale_minima (grids and Brent steps) measured 0.04 s once compiled (FL, K = 4).
         size = max(_G_LENGTH, 1 << max(a.size - 1, 0).bit_length())
         padded = np.concatenate([a, np.full(size - a.size, a[-1] if a.size else 0.0)])
         g, dg = _g_and_slope(*args, jnp.asarray(padded))
