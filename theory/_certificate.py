@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ufm import Problem, float64
-from ufm.functional import Layout, data_term_and_grad, family_form, value_x
+from ufm.functional import Layout, data_term_and_grad, family_form, padded_d, value_x
 
 from ._userloss import is_convex
 
@@ -71,21 +71,16 @@ def _logit_gradient(problem: Problem, Zb):
     return np.asarray(G), float(g)
 
 
-def _bucket_d(d: int, K: int) -> int:
-    """The padded d of `_stationarity`: the power of two ≥ max(d, K + 2)."""
-    return 1 << (max(d, K + 2) - 1).bit_length()
-
-
 def _stationarity(problem: Problem, params) -> tuple[float, float, float]:
     """(f, ‖∇f‖ over the free variables, ‖x‖) of a one-layer (W, H, b) (free W): in the program of the loss family
-    with d padded by zero rows of H and columns of W to a power of two ≥ K + 2 — exact: those numbers add 0 to f
+    with d padded by zero rows of H and columns of W to `ufm.functional.padded_d` — exact: those numbers add 0 to f
     and ‖x‖, and their gradient is exactly 0 (∂f/∂W_pad = ∇_Z g · H_padᵀ + λ_W W_pad, ∂f/∂H_pad = W_padᵀ ∇_Z g
     + λ_H H_pad, both 0) — so every d up to that bucket shares one program per (K, n, loss family, bias)."""
     layout, hyper = family_form(problem)
     W, H, b = params
     if layout.depth == 1 and not layout.fixed_w:
         d = W.shape[1]
-        dp = _bucket_d(d, layout.K)
+        dp = padded_d(d, layout.K)
         W, H = np.pad(W, ((0, 0), (0, dp - d))), np.pad(H, ((0, dp - d), (0, 0)))
         layout = dataclasses.replace(layout, d=dp)
     f, g, x = _value_and_stationarity(layout, hyper, (W, H, b))

@@ -319,6 +319,13 @@ def _per_sample(layout: Layout, hyper: Hyper, Z):
     return _losses.per_sample(layout.loss, Z, layout.Y(), hyper)
 
 
+def padded_d(d: int, K: int) -> int:
+    """The feature dimension the checks of a solution pad d to (`ufm.metrics.all`, the certificate): the power of
+    two ≥ max(d, K + 2), so that every d a study draws around K (1, K − 1, K, K + 1, K + 2, ...) shares one
+    program per K. Zero features change neither f, its gradient in the real numbers, nor any NC quantity."""
+    return 1 << (max(d, K + 2) - 1).bit_length()
+
+
 def family_form(problem: Problem) -> tuple["Layout", Hyper]:
     """(layout, hyper) of `problem` as ufm's compiled programs run it: a loss with a program family (CE, LS(δ) and
     FL(γ): "softmax", `ufm.losses.softmax_family`) as that family, at the numbers the family runs it with — so

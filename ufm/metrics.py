@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import float64
+from ._objective import padded_d
 from ._problem import class_labels
 from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
 
@@ -348,12 +349,12 @@ PAD_MAX = 2**16  # numbers of H up to which `all` pads d (compile-bound sizes; l
 
 
 def _pad_d(W, H):
-    """W (…, K, d), H (…, d, N) with d padded by zeros to the power of two ≥ max(d, K + 2) where H stays within
+    """W (…, K, d), H (…, d, N) with d padded by zeros to `ufm.functional.padded_d` where H stays within
     PAD_MAX numbers: every d up to that bucket shares one program per (K, N). Exact: a zero feature coordinate
     adds nothing to a mean, a scatter, a norm, a distance or a logit, and only zero singular values to an SVD
     (which every rank and pseudo-inverse here drops: their thresholds are relative to the largest value)."""
     K, d, N = W.shape[-2], W.shape[-1], H.shape[-1]
-    dp = 1 << (max(d, K + 2) - 1).bit_length()
+    dp = padded_d(d, K)
     if dp == d or dp * N > PAD_MAX:
         return W, H
     lead = [(0, 0)] * (W.ndim - 2)

@@ -92,7 +92,7 @@ def test_certificates_of_every_d_up_to_the_bucket_share_their_programs_and_numbe
     with ufm.compilations() as c:
         certs.update({k: theory.certificate(p, *points[k]) for k, p in ps.items() if k != 6})
     assert c.count == 0
-    monkeypatch.setattr(_certificate, "_bucket_d", lambda d, K: d)  # each d its own program
+    monkeypatch.setattr(_certificate, "padded_d", lambda d, K: d)  # each d its own program
     for k, p in ps.items():
         own = theory.certificate(p, *points[k])
         for field in ("ratio", "stationarity", "imbalance", "subgradient", "gap_bound"):
