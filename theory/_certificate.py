@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ufm import Problem, float64
+from ufm import Problem, float64, persistent_jit
 from ufm.functional import Layout, data_term_and_grad, family_form, padded_d, value_x
 
 from ._userloss import is_convex
@@ -54,7 +54,7 @@ class Certificate(NamedTuple):
     note: str
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _value_and_stationarity(layout: Layout, hyper, params):
     """(f, ‖∇f‖ over the free variables, ‖x‖) in one compiled program per layout: run eagerly, the packing and
     the loss were ~40 one-op programs, ~1 s of a first certificate."""

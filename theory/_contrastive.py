@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ufm import Problem, etf_basis, float64
+from ufm import Problem, etf_basis, float64, persistent_jit
 from ufm import losses as _losses
 from ufm.functional import family_form
 
@@ -37,7 +37,7 @@ def scale_slope(problem: Problem) -> float:
     return (problem.K - 1) * math.sqrt(problem.n) * problem.lam_z
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
+@functools.partial(persistent_jit, static_argnums=(0, 1))
 def _g_and_slope(loss, K: int, hyper, c, a):
     """g(a) and g'(a) for a vector of scales a: one compilation per (loss program, K, length of a) — CE, LS and FL
     run as their shared softmax family with (δ, γ) as numbers, and `_g_fn` pads a to one length."""
@@ -56,7 +56,7 @@ def _family(problem: Problem) -> tuple:
     return layout.loss, hyper
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _per_sample(loss, Z, Y, hyper):
     """The loss of each column, compiled once per (loss program, shape): run eagerly, each of its operations was a
     program of its own, per shape and loss."""

@@ -30,7 +30,7 @@ _EXPORTS = {
     "logits": "._objective", "features": "._objective",
     "solve": "._solve", "solve_batch": "._solve", "prepare": "._solve", "minimize": "._solve",
     "Solution": "._solution", "Minimum": "._solution", "initial_point": "._start",
-    "clear_caches": "._executables", "compilations": "._executables",
+    "clear_caches": "._executables", "compilations": "._executables", "persistent_jit": "._executables",
     "solve_memory": "._memory", "estimate_bytes": "._memory", "default_execution": "._program",
     "reduction": "._reduce", "Reduction": "._reduce", "reduced_problem": "._reduce", "lift": "._reduce",
     "trajectory": "._trajectory", "Trajectory": "._trajectory",
@@ -75,7 +75,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._objective import Layout, Objective, Params, features, logits, objective  # noqa: F401
     from ._problem import Problem, class_counts, class_labels, etf_basis, one_hot, simplex_etf  # noqa: F401
     from ._reduce import Reduction, lift, reduced_problem, reduction  # noqa: F401
-    from ._executables import clear_caches, compilations  # noqa: F401
+    from ._executables import clear_caches, compilations, persistent_jit  # noqa: F401
     from ._memory import estimate_bytes, solve_memory  # noqa: F401
     from ._program import default_execution  # noqa: F401
     from ._solution import Minimum, Solution  # noqa: F401

@@ -13,7 +13,7 @@ import numpy as np
 from . import losses as _losses
 from ._config import require_float64
 from ._problem import Hyper, Problem, class_labels, one_hot, simplex_etf
-from ._executables import hashable
+from ._executables import hashable, persistent_jit
 
 
 class Params(NamedTuple):
@@ -288,33 +288,33 @@ def objective(problem: Problem) -> Objective:
 # numbers of the problem are traced (no recompilation when λ, δ, γ, α, M change).
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _f(layout: Layout, hyper: Hyper, params):
     """`Objective.f`, compiled once per shape (an eager call ran each operation as a program of its own)."""
     return value(layout, hyper, Params(*params))
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _grad(layout: Layout, hyper: Hyper, params):
     return jax.grad(lambda p: value(layout, hyper, Params(*p)))(params)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _hvp_params(layout: Layout, hyper: Hyper, params, v):
     return jax.jvp(jax.grad(lambda p: value(layout, hyper, Params(*p))), (params,), (v,))[1]
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _f_x(layout: Layout, hyper: Hyper, x):
     return value_x(layout, hyper, x)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _g(layout: Layout, hyper: Hyper, Z):
     return data_term(layout, hyper, Z)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _per_sample(layout: Layout, hyper: Hyper, Z):
     return _losses.per_sample(layout.loss, Z, layout.Y(), hyper)
 
@@ -335,25 +335,25 @@ def family_form(problem: Problem) -> tuple["Layout", Hyper]:
     return (dataclasses.replace(layout, loss=rec.program) if rec.program else layout), hyper
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def data_term_and_grad(layout: Layout, hyper: Hyper, Z):
     """(g(Z), ∇_Z g(Z)) with the 1/N included."""
     return jax.value_and_grad(data_term, argnums=2)(layout, hyper, Z)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def hessian_x(layout: Layout, hyper: Hyper, x):
     """Dense ∇²f on the free vector x."""
     return jax.hessian(value_x, argnums=2)(layout, hyper, x)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def hvp_x(layout: Layout, hyper: Hyper, x, v):
     """∇²f(x)·v on the free vector (forward-over-reverse)."""
     return jax.jvp(lambda y: jax.grad(value_x, argnums=2)(layout, hyper, y), (x,), (v,))[1]
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def grad_x(layout: Layout, hyper: Hyper, x):
     """∇f on the free vector x."""
     return jax.grad(value_x, argnums=2)(layout, hyper, x)

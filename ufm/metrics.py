@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import float64
+from ._executables import persistent_jit
 from ._objective import padded_d
 from ._problem import class_labels
 from ._vocabulary import ALIASES, KEYS, VOCABULARY, Metrics, Quantity, quantity
@@ -294,7 +295,7 @@ def _all(W, H, b, labels, groups):
 
 
 # Labels are traced (an int array, or None for the class-major layout): a new labelling does not recompile.
-_all_jit = jax.jit(_all)
+_all_jit = persistent_jit(_all)  # a warm process loads it (every record runs it)
 _all_batched = jax.jit(jax.vmap(_all, in_axes=(0, 0, 0, None, None)))
 
 

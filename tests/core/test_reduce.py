@@ -76,8 +76,8 @@ def test_the_lift_is_a_critical_point_with_the_reduced_value_and_the_full_solve_
 
 def test_shapes_differing_in_n_and_in_d_at_least_K_share_one_compiled_program():
     ufm.clear_caches()
-    first = ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6))
-    assert first.compile_seconds > 0
+    first = ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6))  # compiled, or read back from a persistent cache
+    assert first.path == "reduced"
     with ufm.compilations() as c:
         for n, d in ((10, 4), (50, 32), (1, 5), (200, 128)):
             sol = ufm.solve(ufm.Problem(loss="ce", K=4, n=n, d=d, lam_h=1e-3 * n ** -0.5))
@@ -85,7 +85,7 @@ def test_shapes_differing_in_n_and_in_d_at_least_K_share_one_compiled_program():
     assert not any("ufm_" in name for name in c.by_name), c.by_name  # no solve and no second-order program
     with ufm.compilations() as c:
         ufm.solve(ufm.Problem(loss="ce", K=4, n=3, d=6), method="lbfgs")  # another method: its own program
-    assert c.by_name["jit(ufm_solve)"][0] == 1 and c.count >= 1 and c.seconds > 0
+    assert c.by_name.get("jit(ufm_solve)", [0])[0] + c.loaded >= 1
     with ufm.compilations() as c:  # d < K, or no bias: the programs of K = 4, the extra numbers masked
         for p in (ufm.Problem(loss="ce", K=4, n=3, d=2), ufm.Problem(loss="ls", delta=0.2, K=4, n=3, d=3, bias=False)):
             assert ufm.solve(p).compile_seconds == 0.0 and ufm.solve(p).converged

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Callable, NamedTuple, Union
+from typing import TYPE_CHECKING, Callable, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from .._errors import ParameterError
 from ._protocol import FIRST_ORDER_DEFAULTS, Status
+
+if TYPE_CHECKING:  # optax is imported where a solver runs (a Newton solve never loads it)
+    import optax
 
 SCHEDULES = ("constant", "cosine", "step")
 LearningRate = Union[float, Callable]
@@ -24,6 +26,8 @@ def _schedule(lr: LearningRate, schedule: str, max_steps: int) -> LearningRate:
     step: lr, ×0.1 at T/3 and again at 2T/3 (the step decay of the papers' experiments).
     A callable `lr` is used as given.
     """
+    import optax
+
     if callable(lr):
         return lr
     if schedule == "constant":
@@ -64,6 +68,8 @@ class _Optax(abc.ABC):
         return OptaxState(self.transform(max_steps).init(x))
 
     def step(self, fun, x, f, g, state, max_steps):
+        import optax
+
         updates, opt_state = self.transform(max_steps).update(g, state.opt_state, x)
         x = optax.apply_updates(x, updates)
         f, g = jax.value_and_grad(fun)(x)
@@ -85,6 +91,8 @@ class GD(_Optax):
         _check("GD", self.lr, self.schedule)
 
     def transform(self, max_steps):
+        import optax
+
         return optax.sgd(_schedule(self.lr, self.schedule, max_steps))
 
 
@@ -101,6 +109,8 @@ class SGD(_Optax):
         _check("SGD", self.lr, self.schedule, momentum=(self.momentum, 0.0, 1.0))
 
     def transform(self, max_steps):
+        import optax
+
         return optax.sgd(_schedule(self.lr, self.schedule, max_steps), momentum=self.momentum, nesterov=self.nesterov)
 
 
@@ -118,4 +128,6 @@ class Adam(_Optax):
         _check("Adam", self.lr, self.schedule, b1=(self.b1, 0.0, 1.0), b2=(self.b2, 0.0, 1.0))
 
     def transform(self, max_steps):
+        import optax
+
         return optax.adam(_schedule(self.lr, self.schedule, max_steps), b1=self.b1, b2=self.b2, eps=self.eps)

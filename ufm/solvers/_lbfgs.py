@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from .._errors import check_int
 from . import _tree as T
 from ._protocol import Status
+
+if TYPE_CHECKING:  # optax is imported where a solver runs (a Newton solve never loads it)
+    import optax
 
 
 class LBFGSState(NamedTuple):
@@ -40,6 +42,8 @@ class LBFGS:
         return (1e-10 if dtype == "float64" else 1e-5), 5000
 
     def _tx(self):
+        import optax
+
         ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=self.linesearch_steps)
         return optax.lbfgs(memory_size=self.memory, linesearch=ls)
 
@@ -47,6 +51,8 @@ class LBFGS:
         return LBFGSState(self._tx().init(x), jnp.zeros((), jnp.int32))
 
     def step(self, fun, x, f, g, state, max_steps):
+        import optax
+
         updates, opt_state = self._tx().update(g, state.opt_state, x, value=f, grad=g, value_fn=fun)
         x_new = optax.apply_updates(x, updates)
         f_new, g_new = optax.value_and_grad_from_state(fun)(x_new, state=opt_state)
