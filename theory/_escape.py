@@ -23,14 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import ufm
-from ufm import ParameterError, Problem, float64
+from ufm import ParameterError, Problem, float64, persistent_jit
 
 from ufm.functional import Hyper, Layout, value_x
 
 from . import _hessian
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
+@functools.partial(persistent_jit, static_argnums=(0, 1))
 def _descend(layout, max_steps, hyper, x0, eta, target, f_s):
     """x ← x − η∇f(x) until f(x) ≤ target or max_steps; one compilation per (layout, max_steps)."""
     f = functools.partial(value_x, layout, hyper)
@@ -142,7 +142,7 @@ class LocalRate(NamedTuple):
     steps: int
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
+@functools.partial(persistent_jit, static_argnums=(0, 1))
 def _grad_norms(layout, steps, hyper, x0, eta):
     g = jax.grad(functools.partial(value_x, layout, hyper))
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ufm import Problem, float64
+from ufm import Problem, float64, persistent_jit
 from ufm import losses as _losses
 from ufm.functional import Layout, data_term, hessian_x, hvp_x
 
@@ -67,13 +67,13 @@ def spectrum(eigs, rtol: float = 1e-8) -> Spectrum:
     return Spectrum(eigs, clusters(eigs, rtol), cond)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _hessian_w(layout: Layout, hyper, W, H, b):
     fn = lambda w: data_term(layout, hyper, w.reshape(W.shape) @ H + b[:, None])  # noqa: E731
     return jax.hessian(fn)(W.ravel())
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _hessian_h_blocks(layout: Layout, hyper, W, H, b):
     Z = W @ H + b[:, None]
     Y = layout.Y()

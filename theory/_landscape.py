@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ufm import etf_basis, float64
+from ufm import etf_basis, float64, persistent_jit
 from ufm import losses as _losses
 
 # ---------------------------------------------------------------------------------------------- focal loss
@@ -22,7 +22,7 @@ def _fl(z, k, gamma):
     return _losses.fl(z[:, None], Y, gamma)[0]
 
 
-_fl_hessian = jax.jit(jax.hessian(_fl), static_argnums=1)
+_fl_hessian = persistent_jit(jax.hessian(_fl), static_argnums=1, name="_fl_hessian")
 
 
 @float64()

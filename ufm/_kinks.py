@@ -34,6 +34,7 @@ import numpy as np
 from ._config import float64
 from ._curvature import point_x
 from ._errors import ParameterError
+from ._executables import persistent_jit
 from ._objective import Layout, features, value, value_x
 from ._problem import Hyper, Problem
 from ._program import program_form
@@ -94,7 +95,7 @@ def _pieces(masks, slopes):
     return [lambda z, m=m, s=s: jnp.where(m, s * z, jnp.maximum(z, 0.0)) for m, s in zip(masks, slopes)]
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _piece_grads(layout: Layout, hyper: Hyper, x, masks, slopes):
     """(∇f_S(x), ∂f_S/∂Z_l for each hidden layer) of the piece S (`slopes`)."""
     def f(x, E):
@@ -105,7 +106,7 @@ def _piece_grads(layout: Layout, hyper: Hyper, x, masks, slopes):
     return jax.grad(f, argnums=(0, 1))(x, E)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(persistent_jit, static_argnums=0)
 def _rows(layout: Layout, hyper: Hyper, x, masks, slopes, which, rows, cols):
     """∇z_k^S for the kinks k = (which, rows, cols) (a padded batch): the rows of B, shape (batch, len(x))."""
     def zs(x):
@@ -126,7 +127,7 @@ def _rows(layout: Layout, hyper: Hyper, x, masks, slopes, which, rows, cols):
     return jax.vmap(row)(which, rows, cols)
 
 
-_value = jax.jit(value_x, static_argnums=0)
+_value = persistent_jit(value_x, static_argnums=0)
 
 
 def _bucket(m: int) -> int:

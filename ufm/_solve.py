@@ -16,6 +16,7 @@ from . import _curvature, _engine, _reduce
 from ._compat import keyword_only_since_0_3
 from ._config import float64
 from ._errors import ParameterError, check_int
+from ._executables import compiler_options
 from ._problem import Hyper, Problem
 from ._program import EXECUTIONS, check_tol, default_execution, executable, program_form, settings
 from ._program import job as _program_job
@@ -258,7 +259,8 @@ def minimize(fun, x0, method="auto", *, tol: float | None = None, max_steps: int
     tol = check_tol(tol0 if tol is None else tol, "minimize")
     max_steps = check_int("max_steps", steps0 if max_steps is None else max_steps, 1, "minimize", hi=2**31 - 2)
     run = jax.jit(lambda x, t: _engine.run(solver, fun, x, t, max_steps, _engine.History(max_steps + 1, 2)))
-    r = run(x0, jnp.asarray(tol, dtype))
+    t = jnp.asarray(tol, dtype)
+    r = run.lower(x0, t).compile(compiler_options=compiler_options((x0,)))(x0, t)  # small x0: a cheaper compile
     status, lam = Status.from_code(r.status), float("nan")
     if status is Status.CONVERGED:  # the one second-order test, on the end point
         c = _curvature.function_test(fun, r.x)

@@ -384,7 +384,7 @@ def _all_deep(W, H, b, labels, layout: str, activation: str) -> Metrics:
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
 
-@functools.partial(jax.jit, static_argnums=2)
+@functools.partial(persistent_jit, static_argnums=2)
 def _layer_stats(A, y, K: int):
     """(the vocabulary's statistics-only quantities, the class means) of features A (d, N): one program per shape."""
     s = stats_of(A, y, K)
