@@ -64,6 +64,7 @@ def _per_sample(loss, Z, Y, hyper):
 
 
 _G_LENGTH = 8192  # `_g_fn`'s padded length: scale_minima's grids (2 × 4 001 points) and ξ's 4 001 fit
+_G_SHORT = 8  # ... and for a few points (a prediction's one scale, a Brent step): 8 192 evaluations cost ~6 ms
 
 
 def _g_fn(problem: Problem):
@@ -72,10 +73,10 @@ def _g_fn(problem: Problem):
 
     def both(a):
         a = np.atleast_1d(np.asarray(a, np.float64))
-        # One length for every call up to the grids' 8 192 points, powers of two beyond: a program per K, not per
-        # length. A Brent step's single point then costs 8 192 evaluations of a K-vector loss; a whole
-        # scale_minima (grids and Brent steps) measured 0.04 s once compiled (FL, K = 4).
-        size = max(_G_LENGTH, 1 << max(a.size - 1, 0).bit_length())
+        # Two lengths for every call up to the grids' 8 192 points (8, and 8 192), powers of two beyond: two
+        # programs per K, not one per length. A single point in the long program cost ~6 ms (8 192 evaluations of
+        # a K-vector loss): per row of a scan's prediction, 5.4 s of a 900-row scan's 44 s (cProfile).
+        size = _G_SHORT if a.size <= _G_SHORT else max(_G_LENGTH, 1 << max(a.size - 1, 0).bit_length())
         padded = np.concatenate([a, np.full(size - a.size, a[-1] if a.size else 0.0)])
         g, dg = _g_and_slope(*args, jnp.asarray(padded))
         return np.asarray(g)[:a.size], np.asarray(dg)[:a.size]

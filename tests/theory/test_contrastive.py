@@ -120,19 +120,22 @@ def test_unknown_regimes_say_so():
 
 
 def test_the_scale_of_ce_ls_fl_shares_one_program_per_k():
-    """g(a) of CE, LS and FL runs as their softmax family (one program per K, a padded to one length): after
-    one CE call, LS and FL at the same K and any length up to 8 192 compile nothing, and each g agrees with
-    the loss's own formula evaluated directly (1e-13: the family's formula reassociates a few terms)."""
+    """g(a) of CE, LS and FL runs as their softmax family (two programs per K: a padded to 8 points, or to 8 192):
+    after one CE call of each length, LS and FL at the same K and any length up to 8 192 compile nothing, and each
+    g agrees with the loss's own formula evaluated directly (1e-13: the family's formula reassociates a few
+    terms)."""
     ps = [problem(kw) for kw in (dict(loss="ce", d=6), dict(loss="ls", delta=0.3, d=6), dict(loss="fl", gamma=3.0, d=6))]
     a = np.linspace(0.0, 6.0, 4001)
     theory.scale_objective(ps[0], a)
+    theory.scale_objective(ps[0], a[:1])
     with ufm.compilations() as c:
         values = [theory.scale_objective(p, a[:n]) for p, n in zip(ps, (4001, 1, 65))]
+        values.append(theory.scale_objective(ps[2], a[:8]))
         theory.scale_minima(ps[1])
     assert c.count == 0
     K = 4
     e1 = np.eye(K)[:, :1]
-    for p, v in zip(ps, values):
+    for p, v in zip(ps + ps[2:], values):
         direct = [float(ufm.losses.per_sample(p.loss, t * (e1 - 1 / K), e1, p.hyper)[0]) + theory.scale_slope(p) * t
                   for t in a[:v.size:50]]
         np.testing.assert_allclose(v[::50], direct, rtol=1e-13, atol=1e-15)
