@@ -20,6 +20,11 @@ With W frozen (fixed_w="etf"), f is convex in (H, b) for a convex loss and the b
 f − f* ≤ ‖∇f‖·(‖(H, b)‖ + R*), R*² = 2f/λ_H + 2f/λ_b.
 FL is not convex in z: only the ratio and the residual are reported (local statement, Zhou et al. 2022, arXiv 2210.02192, Cor. 2).
 A user loss (`ufm.losses.Custom`) counts as convex where declared so (convex in z and ≥ 0; `theory.probe_loss`).
+
+A point whose features are equal within each class (the lift of a class-mean solve) is certified on K columns
+instead of N, exactly: a K × N matrix A whose columns repeat ā_k n_k times acts as A_c = Ā diag(√n_k) in every
+quantity here (A Bᵀ = A_c B_cᵀ, the same nonzero singular values and left singular vectors, the same Frobenius
+norm), and f, ∇f come from the class-mean form of the problem (∇_{h_k} of that form is n_k times a sample's).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ufm import Problem, float64, persistent_jit
-from ufm.functional import Layout, data_term_and_grad, family_form, padded_d, value_x
+from ufm.functional import Layout, Params, data_term_and_grad, family_form, padded_d, value, value_x
 
 from ._userloss import is_convex
 
@@ -87,6 +92,56 @@ def _stationarity(problem: Problem, params) -> tuple[float, float, float]:
     return float(f), float(g), float(x)
 
 
+@functools.partial(persistent_jit, static_argnums=0)
+def _means_value_and_grads(layout: Layout, hyper, params):
+    """(f, ∇_W f, ∇_H f, ∇_b f) of the class-mean form (`layout.means`): f is the full problem's at the lift."""
+    f, g = jax.value_and_grad(lambda p: value(layout, hyper, Params(*p)))(params)
+    return (f, *g)
+
+
+class _Means(NamedTuple):
+    """A point's features as class means: Hbar (d, K), the counts n_k (float), and the class-mean form's layout
+    and numbers (`ufm.functional.family_form` of the problem with means=True)."""
+
+    Hbar: np.ndarray
+    counts: np.ndarray
+    layout: Layout
+    hyper: tuple
+
+
+def _as_means(problem: Problem, H) -> _Means | None:
+    """H as class means where every class's columns are exactly equal (one layer, W free, the full form), else
+    None."""
+    if problem.depth > 1 or problem.fixed_w or problem.means or H.shape[1] <= problem.K:
+        return None
+    y = problem.labels
+    first = np.searchsorted(y, np.arange(problem.K))  # class-major: the first column of each class
+    Hbar = H[:, first]
+    if not np.array_equal(H, Hbar[:, y]):
+        return None
+    layout, hyper = family_form(problem.replace(means=True))
+    return _Means(Hbar, np.asarray(problem.counts, np.float64), layout, hyper)
+
+
+def _stationarity_of_means(m: _Means, W, b) -> tuple[float, float, float]:
+    """(f, ‖∇f‖ over the free variables, ‖x‖) at the lift of (W, Hbar, b), from the class-mean form:
+    ‖∇_H f‖² = Σ_k n_k ‖∇_{h_i} f‖² = Σ_k ‖∇_{h_k} f_means‖² / n_k, ‖H‖² = Σ_k n_k ‖h_k‖²."""
+    f, gW, gH, gb = (np.asarray(v) for v in _means_value_and_grads(m.layout, m.hyper, (W, m.Hbar, b)))
+    grad2 = np.sum(gW**2) + np.sum(np.sum(gH**2, axis=0) / m.counts) + (np.sum(gb**2) if m.layout.bias else 0.0)
+    x2 = np.sum(W**2) + np.sum(m.counts * np.sum(m.Hbar**2, axis=0)) + (b @ b if m.layout.bias else 0.0)
+    return float(f), math.sqrt(grad2), math.sqrt(x2)
+
+
+def _gradient_of_means(m: _Means, Zc, b):
+    """(G_c, g, G·1) at the logits whose compressed form is Zc (K, K): G_c = G diag(1/√n_k) in the compressed
+    coordinates (G's column of class k is (1/N)∇L(z̄_k), the class-mean form's is n_k times it)."""
+    root = np.sqrt(m.counts)
+    layout = dataclasses.replace(m.layout, d=1, bias=False, fixed_w=None, etf_norm=1.0)
+    g, G = data_term_and_grad(layout, m.hyper, jnp.asarray(Zc / root + b[:, None]))
+    G = np.asarray(G)
+    return G / root, float(g), G.sum(axis=1)
+
+
 @float64()
 def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificate:
     """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
@@ -103,7 +158,11 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
     if not problem.bias:
         b = np.zeros(problem.K)
-    f, stationarity, norm_x = _stationarity(problem, (W, H, b))
+    means = _as_means(problem, H)
+    if means is None:
+        f, stationarity, norm_x = _stationarity(problem, (W, H, b))
+    else:
+        f, stationarity, norm_x = _stationarity_of_means(means, W, b)
     convex = is_convex(problem)
 
     if problem.fixed_w:
@@ -114,7 +173,17 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
         gap = stationarity * (norm_x + R)
         return Certificate(None, stationarity, 0.0, stationarity, gap, "frozen W: convex in (H, b)")
 
-    Z = W @ H
+    if means is None:
+        Z = W @ H
+
+        def gradient(Zr):
+            G, g_val = _logit_gradient(problem, Zr + b[:, None])
+            return G, g_val, G.sum(axis=1)
+    else:
+        Z = (W @ means.Hbar) * np.sqrt(means.counts)  # compressed: the same singular values and U
+
+        def gradient(Zr):
+            return _gradient_of_means(means, Zr, b)
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
     # Relative to max(σ_max, 1): logits are O(1), so a Z of norm 1e-12 counts as 0, not as rank 1.
     rank = int(np.sum(s > rank_tol * max(s[0] if s.size else 0.0, 1.0)))
@@ -124,9 +193,9 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     # so the ranks that drop only such small values are tried and the tightest bound is reported.
     # The ratio is always the one at the rank_tol truncation (the point itself). Only truncations that drop
     # small singular values (below 1e-2·σ_max) can tighten the bound; trying every rank cost 8 s at K=100.
-    at_rank = _at_rank(problem, f, U, s, Vt, b, rank)
+    at_rank = _at_rank(problem, gradient, f, U, s, Vt, b, rank)
     small = [r for r in range(rank) if s[r] < 1e-2 * s[0]]
-    best = min((_at_rank(problem, f, U, s, Vt, b, r) for r in small), key=lambda c: c[3], default=at_rank)
+    best = min((_at_rank(problem, gradient, f, U, s, Vt, b, r) for r in small), key=lambda c: c[3], default=at_rank)
     best = best if bounded and best[3] < at_rank[3] else at_rank
     ratio = at_rank[0]
     _, imbalance, subgradient, gap = best
@@ -142,11 +211,12 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
                        "convex relaxation F(Z, b) with nuclear norm (ufm.theory.certificate)")
 
 
-def _at_rank(problem: Problem, f: float, U, s, Vt, b, r: int):
-    """(ratio, imbalance, subgradient, gap bound) with Ẑ the rank-r truncation of WH (gap: inf if unbounded)."""
+def _at_rank(problem: Problem, gradient, f: float, U, s, Vt, b, r: int):
+    """(ratio, imbalance, subgradient, gap bound) with Ẑ the rank-r truncation of WH (gap: inf if unbounded).
+    gradient(Ẑ) → (G, g(Ẑ + b1ᵀ), G·1), in the coordinates of U, s, Vt (compressed for class means)."""
     lam_z = problem.lam_z
     Zr = (U[:, :r] * s[:r]) @ Vt[:r]
-    G, g_val = _logit_gradient(problem, Zr + b[:, None])
+    G, g_val, G_sum = gradient(Zr)
     ratio = float(np.linalg.norm(G, 2)) / lam_z
     F = g_val + lam_z * float(np.sum(s[:r])) + 0.5 * problem.lam_b * float(b @ b)
     imbalance = f - F
@@ -158,7 +228,7 @@ def _at_rank(problem: Problem, f: float, U, s, Vt, b, r: int):
     a_, sg, ct = np.linalg.svd(G_perp, full_matrices=False)
     excess = (a_ * np.maximum(sg - lam_z, 0.0)) @ ct
     sZ = (G - G_perp) + lam_z * Ur @ Vr.T + excess
-    sb = G.sum(axis=1) + problem.lam_b * b if problem.bias else np.zeros(0)
+    sb = G_sum + problem.lam_b * b if problem.bias else np.zeros(0)
     subgradient = float(math.sqrt(np.sum(sZ**2) + np.sum(sb**2)))
     if not is_convex(problem) or (problem.bias and problem.lam_b == 0):
         return ratio, imbalance, subgradient, math.inf

@@ -98,3 +98,64 @@ def test_certificates_of_every_d_up_to_the_bucket_share_their_programs_and_numbe
         for field in ("ratio", "stationarity", "imbalance", "subgradient", "gap_bound"):
             want, got = getattr(own, field), getattr(certs[k], field)
             assert (want is None and got is None) or got == pytest.approx(want, rel=1e-12, abs=1e-14), (k, field)
+
+
+CLASS_MEAN_CASES = [dict(loss="ce"), dict(loss="mse"), dict(loss="ls", delta=0.2), dict(loss="fl", gamma=2.0),
+                    dict(loss="ce", bias=False), dict(loss="ce", n=(3, 5, 2, 4)), dict(loss="mse", K=2, n=7),
+                    dict(loss="ce", d=2), dict(loss="ce", lam_b=0.0), dict(loss="mse", n=1, d=3)]
+
+
+@pytest.mark.parametrize("kw, kind", [(kw, kind) for kw in CLASS_MEAN_CASES for kind in ("solved", "random")
+                                      if not (kind == "solved" and kw["loss"] == "fl")],  # FL(2): solved in full
+                         ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else v)
+def test_a_point_equal_within_classes_is_certified_on_its_class_means_with_the_same_numbers(kw, kind, monkeypatch):
+    """The features of a class-mean solve's lift (and any point whose columns repeat within each class) are
+    certified on K columns (A ↦ Ā diag(√n_k), exact): every field equals the certificate on all N columns
+    (1e-12 relative or 1e-13 absolute: sums reassociate), at solved and at random points (balanced, imbalanced,
+    K = 2, d < K, n = 1, no bias, λ_b = 0, FL's local certificate)."""
+    import numpy as np
+
+    from ufm.theory import _certificate
+
+    base = dict(K=4, n=3, d=6, lam_w=1e-2, lam_h=2e-3)
+    p = ufm.Problem(**{**base, **kw})
+    if kind == "solved":
+        sol = ufm.solve(p)
+        assert sol.path == "reduced" or p.n == 1
+        W, H, b = sol.W, sol.H, sol.b
+    else:
+        rng = np.random.default_rng(1)
+        W, Hbar, b = rng.normal(size=(p.K, p.d)), rng.normal(size=(p.d, p.K)), rng.normal(size=p.K)
+        H = Hbar[:, p.labels]
+    assert (_certificate._as_means(p, np.asarray(H)) is None) == (p.n == 1)  # n = 1: nothing to compress
+    fast = theory.certificate(p, W, H, b)
+    monkeypatch.setattr(_certificate, "_as_means", lambda *a: None)
+    full = theory.certificate(p, W, H, b)
+    assert fast.note == full.note
+    for field in ("ratio", "stationarity", "imbalance", "subgradient", "gap_bound"):
+        want, got = getattr(full, field), getattr(fast, field)
+        assert (want is None and got is None) or got == pytest.approx(want, rel=1e-12, abs=1e-13), (field, got, want)
+
+
+def test_a_point_not_equal_within_classes_is_certified_on_all_columns():
+    from ufm.theory import _certificate
+
+    p = ufm.Problem(K=3, n=4, d=5)
+    H = ufm.solve(p).H.copy()
+    assert _certificate._as_means(p, H) is not None
+    H[2, 5] += 1e-12  # one feature of one sample: no longer the lift of class means
+    assert _certificate._as_means(p, H) is None
+
+
+def test_class_mean_certificates_compile_nothing_per_sample_count():
+    """On class means the certificate's programs have K columns: a new n at the same (K, d, loss) compiles
+    nothing (the full path compiled f and ∇f, and g(Z), for every N)."""
+    p = ufm.Problem(K=3, n=4, d=5)
+    s = ufm.solve(p)
+    theory.certificate(p, s.W, s.H, s.b)
+    with ufm.compilations() as c:
+        for n in (7, 50):
+            q = p.replace(n=n)
+            t = ufm.solve(q)
+            theory.certificate(q, t.W, t.H, t.b)
+    assert c.count == 0, c.by_name
