@@ -82,22 +82,32 @@ def batch_size(spec: Spec, p: ufm.Problem, n_shape: int, n_dev: int) -> int:
 METRICS_BATCH_BYTES = 2**30
 
 
-def _metrics(batch) -> dict:
+def _metrics(batch, size: int | None = None) -> dict:
     """`ufm.metrics.all` of every member: one batched program while the batch's per-class working copies
     (numerical_rank's SVDs see each class's columns gathered into K × d × m, m ≥ the largest count: ~d × N per
-    member for balanced classes) fit in METRICS_BATCH_BYTES, else member by member (one program)."""
+    member for balanced classes) fit in METRICS_BATCH_BYTES, else member by member (one program). The batch is
+    padded to `size` members (copies of the last, dropped after) so that a scan's short last chunk of a shape
+    runs in the program of its full chunks (the batched program compiles per batch size: ~0.7 s each, K = 10)."""
     p0 = batch.problem[0]
     if p0.depth > 1:  # deep: the last layer's W_L and features H_L (metrics.all of the tuple of layers)
         return ufm.metrics.all(batch.W, batch.H, batch.b, labels=p0.labels, activation=p0.activation)
     B, K, d = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1]
+    size = max(B, size or B)
+
+    def padded(*arrays):
+        return [a if size == B else np.concatenate([a, np.repeat(a[-1:], size - B, axis=0)]) for a in arrays]
+
+    def first_b(out: dict) -> dict:
+        return {k: np.asarray(v)[:B] for k, v in out.items()}
+
     if batch.reduced is not None and p0.balanced:
         # A reduced solve's lift repeats each class mean n times (class-major): every metric of the lift is
         # that of one column per class (balanced: each class weighs the same), at O(K) columns instead of N.
-        return ufm.metrics.all(batch.W, batch.H[:, :, ::p0.n], batch.b, labels=np.arange(K))
+        return first_b(ufm.metrics.all(*padded(batch.W, batch.H[:, :, ::p0.n], batch.b), labels=np.arange(K)))
     labels = p0.labels  # the members share their counts (one shape per batch)
     m = ufm.metrics.class_groups(labels, K).shape[1]
-    if B * K * d * m * 8 * 2 <= METRICS_BATCH_BYTES:
-        return ufm.metrics.all(batch.W, batch.H, batch.b, labels=labels)
+    if size * K * d * m * 8 * 2 <= METRICS_BATCH_BYTES:
+        return first_b(ufm.metrics.all(*padded(batch.W, batch.H, batch.b), labels=labels))
     rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i], labels=labels) for i in range(B)]
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
 
@@ -115,7 +125,7 @@ def solve_chunk(items, size: int, devices=None) -> list:
     pad = size - len(items) if execution == "vmap" else 0
     batch = ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
                             seeds=seeds + [seeds[-1]] * pad, devices=devices, execution=execution)
-    metrics = _metrics(batch)
+    metrics = _metrics(batch, size)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
         sol = batch[i]

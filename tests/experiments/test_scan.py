@@ -306,3 +306,23 @@ def test_a_deep_scan_has_depth_and_activation_axes(tmp_path):
         assert r["err_objective"] < 1e-10, r
     relu = [r for r in rows if r.get("activation") == "relu"]
     assert {r["depth"] for r in relu} == {2, 3} and all(r["pred_objective"] is None for r in relu)
+
+
+@pytest.mark.parametrize("kw", [dict(n=4), dict(n=(2, 3, 4))], ids=["reduced-balanced", "imbalanced"])
+def test_a_short_chunk_runs_in_the_metrics_program_of_its_full_chunks(kw):
+    """A scan's metrics of a chunk shorter than the chunk size are computed padded to it (copies of the last
+    member, dropped after): the same numbers as unpadded (1e-12: another batch size may round differently), and
+    no compilation after a full chunk of the shape."""
+    from ufm.experiments.scan import _run
+
+    ps = [ufm.Problem(K=3, d=4, lam_w=lw, **kw) for lw in (1e-3, 2e-3, 3e-3, 4e-3, 5e-3)]
+    full, short = ufm.solve_batch(ps), ufm.solve_batch(ps[:2])
+    _run._metrics(full, 5)
+    with ufm.compilations() as c:
+        padded = _run._metrics(short, 5)
+    assert c.count == 0, c.by_name
+    own = _run._metrics(short)
+    assert set(padded) == set(own)
+    for k in own:
+        assert np.asarray(padded[k]).shape == (2,)
+        np.testing.assert_allclose(padded[k], own[k], rtol=1e-12, atol=1e-14, err_msg=k)
