@@ -126,7 +126,11 @@ def _as_means(problem: Problem, H) -> _Means | None:
 def _stationarity_of_means(m: _Means, W, b) -> tuple[float, float, float]:
     """(f, ‖∇f‖ over the free variables, ‖x‖) at the lift of (W, Hbar, b), from the class-mean form:
     ‖∇_H f‖² = Σ_k n_k ‖∇_{h_i} f‖² = Σ_k ‖∇_{h_k} f_means‖² / n_k, ‖H‖² = Σ_k n_k ‖h_k‖²."""
-    f, gW, gH, gb = (np.asarray(v) for v in _means_value_and_grads(m.layout, m.hyper, (W, m.Hbar, b)))
+    d = W.shape[1]
+    dp = padded_d(d, m.layout.K)  # zero features, as `_stationarity`: one program for every d of the bucket
+    layout = dataclasses.replace(m.layout, d=dp)
+    Wp, Hp = np.pad(W, ((0, 0), (0, dp - d))), np.pad(m.Hbar, ((0, dp - d), (0, 0)))
+    f, gW, gH, gb = (np.asarray(v) for v in _means_value_and_grads(layout, m.hyper, (Wp, Hp, b)))
     grad2 = np.sum(gW**2) + np.sum(np.sum(gH**2, axis=0) / m.counts) + (np.sum(gb**2) if m.layout.bias else 0.0)
     x2 = np.sum(W**2) + np.sum(m.counts * np.sum(m.Hbar**2, axis=0)) + (b @ b if m.layout.bias else 0.0)
     return float(f), math.sqrt(grad2), math.sqrt(x2)
