@@ -417,11 +417,13 @@ class persistent_jit:
         self._cache = Executables()
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         import jax
 
         from ._config import x64_enabled
 
+        if kwargs:  # keyword arguments: jax.jit's own path (programs keyed by position only here)
+            return self._jit(*args, **kwargs)
         if self.static:
             static = tuple(args[i] for i in self.static)
             dyn = tuple(a for i, a in enumerate(args) if i not in self.static)

@@ -123,6 +123,8 @@ def test_persistent_jit_is_jax_jit_per_static_value_and_shape(folder):
             np.testing.assert_allclose(u, v, rtol=1e-14)
         assert got[0].shape == (2,) and f(A, 3)[0].shape == (3,) and f(A[:3], 2)[0].shape == (2,)
         assert len(os.listdir(folder)) == 3  # one program per static value and per shape
+        for u, v in zip(f(A, k=2), got):  # by keyword: jax.jit's path (default optimisation level), same function
+            np.testing.assert_allclose(u, v, rtol=1e-14)
         with ufm.compilations() as c:
             f(A, 2), f(A[:3], 2)
         assert c.count == 0  # held by this process
