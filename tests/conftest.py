@@ -2,23 +2,24 @@
 does for the command line (ufm itself changes no global state on import; tests/core/test_architecture.py checks the
 library without the switch, in fresh processes)."""
 
-import sys
-from pathlib import Path
-
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 # The persistent compilation cache of the commands the suite runs (in this process, and the processes it
-# starts) is a folder of this session, not ~/.cache/ufm: no test depends on what an earlier run left there. A
-# command-line test turns it on for the rest of this process, so a program may be read back instead of compiled
-# in a later test: the suite's compile checks count both (`ufm.compilations().loaded`).
-os.environ["UFM_CACHE_DIR"] = tempfile.mkdtemp(prefix="ufm-test-cache-")
-atexit.register(shutil.rmtree, os.environ["UFM_CACHE_DIR"], True)
+# starts): $UFM_CACHE_DIR where the runner names one (CI shares the site's build with the tests), else a folder
+# of this session, never ~/.cache/ufm — no test depends on what an earlier run left there. A command-line test
+# turns it on for the rest of this process, so a program may be read back instead of compiled in a later test:
+# the suite's compile checks count both (`ufm.compilations().loaded`).
+if not os.environ.get("UFM_CACHE_DIR"):
+    os.environ["UFM_CACHE_DIR"] = tempfile.mkdtemp(prefix="ufm-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["UFM_CACHE_DIR"], True)
 
 # The suite mirrors the packages (core/, theory/, experiments/, cli/, docs/); helpers shared across them
 # (mse_reference.py, an independent numpy value route) sit here.
