@@ -68,10 +68,15 @@ def _value_and_stationarity(layout: Layout, hyper, params):
     return f, jnp.linalg.norm(g), jnp.linalg.norm(x)
 
 
+def _logit_layout(layout: Layout) -> Layout:
+    """The layout g(Z) is evaluated in: it reads the loss, K and the class counts only — one program per (loss
+    family, K, counts), whatever d or b."""
+    return dataclasses.replace(layout, d=1, bias=False, fixed_w=None, etf_norm=1.0)
+
+
 def _logit_gradient(problem: Problem, Zb):
     layout, hyper = family_form(problem)
-    # g(Z) reads the loss, K and the class counts only: one program per (loss family, K, n), whatever d or b.
-    layout = dataclasses.replace(layout, d=1, bias=False, fixed_w=None, etf_norm=1.0)
+    layout = _logit_layout(layout)
     g, G = data_term_and_grad(layout, hyper, jnp.asarray(Zb))
     return np.asarray(G), float(g)
 
@@ -140,7 +145,7 @@ def _gradient_of_means(m: _Means, Zc, b):
     """(G_c, g, G·1) at the logits whose compressed form is Zc (K, K): G_c = G diag(1/√n_k) in the compressed
     coordinates (G's column of class k is (1/N)∇L(z̄_k), the class-mean form's is n_k times it)."""
     root = np.sqrt(m.counts)
-    layout = dataclasses.replace(m.layout, d=1, bias=False, fixed_w=None, etf_norm=1.0)
+    layout = _logit_layout(m.layout)
     g, G = data_term_and_grad(layout, m.hyper, jnp.asarray(Zc / root + b[:, None]))
     G = np.asarray(G)
     return G / root, float(g), G.sum(axis=1)

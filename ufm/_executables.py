@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 
 MAXSIZE = 32
@@ -79,22 +80,16 @@ def compiled(cache: Executables, key, fn, args: tuple, name: str, file_key=None)
     compile profiles (`ufm.compilations`) show; `file_key` names the kept file instead of `key` (which then
     need only be unique in `cache`). The one compile-and-cache path of `solve`, `solve_batch`, `trajectory`,
     the second-order test and `persistent_jit`."""
-    import time
-
-    import jax
 
     cacheable = hashable(key)
     exe = cache.get(key) if cacheable else None
     if exe is not None:
         return exe, 0.0
-    options = compiler_options(args)
-    path = program_file(key if file_key is None else file_key, args, name, options)
-    exe = _load(path)
+    t0 = time.perf_counter()
+    exe, job = _loaded_or_lowered(key if file_key is None else file_key, fn, args, name)
     seconds = 0.0
     if exe is None:
-        t0 = time.perf_counter()
-        fn.__name__ = _module_name(name, path)
-        low = jax.jit(fn).lower(*args)
+        low, options, path = job
         with _hits_seen():
             exe, hit = _compile(low, options)
         seconds = time.perf_counter() - t0
@@ -103,6 +98,20 @@ def compiled(cache: Executables, key, fn, args: tuple, name: str, file_key=None)
     if cacheable:
         cache.put(key, exe)
     return exe, seconds
+
+
+def _loaded_or_lowered(key, fn, args: tuple, name: str):
+    """(the kept executable of (key, args), None), or (None, (lowered program, compiler options, file to keep it
+    in)) — the first step of `compiled` and `compile_many`."""
+    import jax
+
+    options = compiler_options(args)
+    path = program_file(key, args, name, options)
+    exe = _load(path)
+    if exe is not None:
+        return exe, None
+    fn.__name__ = _module_name(name, path)
+    return None, (jax.jit(fn).lower(*args), options, path)
 
 
 _THREAD = threading.local()  # per compiling thread: whether JAX's persistent cache answered its compile
@@ -157,11 +166,7 @@ def compile_many(jobs, workers: int | None = None) -> tuple[int, float]:
     Python's lock), then they compile concurrently on `workers` threads (default: the CPUs this process may use;
     XLA compiles outside the lock), and each is kept in its cache (at most a cache's `maxsize` per cache: more
     would evict the first) and beside the persistent cache. Returns (programs compiled, wall seconds)."""
-    import os
-    import time
     from concurrent.futures import ThreadPoolExecutor
-
-    import jax
 
     t0 = time.perf_counter()
     todo, seen, per_cache = [], set(), {}
@@ -172,14 +177,11 @@ def compile_many(jobs, workers: int | None = None) -> tuple[int, float]:
             continue
         seen.add((id(cache), key))
         per_cache[id(cache)] = per_cache.get(id(cache), 0) + 1
-        options = compiler_options(args)
-        path = program_file(key, args, name, options)
-        exe = _load(path)
+        exe, job = _loaded_or_lowered(key, fn, args, name)
         if exe is not None:
             cache.put(key, exe)
             continue
-        fn.__name__ = _module_name(name, path)
-        todo.append((cache, key, jax.jit(fn).lower(*args), options, path))
+        todo.append((cache, key, *job))
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = max(1, min(int(workers), len(todo)))
@@ -253,7 +255,6 @@ def _machine() -> str:
 def _package_digest() -> str:
     import hashlib
     import importlib.util
-    import os
 
     import jax
     import jaxlib
@@ -280,7 +281,6 @@ def _package_digest() -> str:
 
 def programs_dir() -> str | None:
     """<JAX's persistent compilation cache>/ufm-programs, or None where that cache is off."""
-    import os
 
     import jax
 
@@ -292,7 +292,6 @@ def program_file(key, args, name: str, options: dict | None = None) -> str | Non
     """Where the compiled program of (key, argument shapes, compiler options) is kept, or None (no persistent
     cache, or a key that does not name its program portably)."""
     import hashlib
-    import os
 
     import jax
 
@@ -313,7 +312,6 @@ def program_file(key, args, name: str, options: dict | None = None) -> str | Non
 def _load(path: str | None):
     """The executable kept at `path`, or None (no path, absent, damaged, or not loadable here)."""
     import pickle
-    import time
 
     import jax.monitoring
     from jax.experimental import serialize_executable
@@ -364,9 +362,7 @@ def _keep(path: str | None, exe, low) -> None:
     """Keep `exe` (compiled from `low`) at `path`, atomically: a reader never sees a partial file. A program that
     calls an external kernel other than LAPACK's (which `_load` knows how to prepare) is not kept; a failure to
     keep one is not an error (the program is still right)."""
-    import os
     import pickle
-    import re
     import tempfile
 
     from jax.experimental import serialize_executable
