@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import threading
 import time
 from collections import defaultdict
 from typing import Callable, NamedTuple
@@ -279,25 +281,36 @@ def _describe(p: Problem) -> str:
 
 
 @float64()
-def verify(quick: bool = True, seed: int = 0, progress=None) -> Report:
+def verify(quick: bool = True, seed: int = 0, progress=None, workers: int | None = None) -> Report:
     """Run the battery, quick or full (`ufm bench --only verify` times both). `progress(msg)` receives status lines.
-    The report counts the XLA compilations the battery performed (`ufm.compilations`)."""
+    workers: how many families of checks run at once on threads (default: the CPUs this process may use; 1 runs
+    them one after another). The report is the same for any `workers`: each family draws from its own seeded
+    generator and adds cases only to its own claims. The report counts the XLA compilations the battery performed
+    (`ufm.compilations`)."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    elif isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
+        raise ufm.ParameterError("workers", workers, "an integer in [1, 1024]", "verify")
     with ufm.compilations() as comp:
-        report = _battery(quick, seed, progress)
+        report = _battery(quick, seed, progress, workers)
     return dataclasses.replace(report, compilations=comp.count, compile_seconds=comp.seconds)
 
 
 @dataclasses.dataclass
 class _Battery:
-    """What the families of checks share: the settings, the seeded generator, the drawn problems and their
-    solves, and the claims (key → `Claim`) they add cases to."""
+    """What a family of checks reads: the settings, its own seeded generator, the drawn problems, their solves
+    (`sols`: waits for them where they are still running) and the claims (key → `Claim`) it adds cases to."""
 
     quick: bool
     seed: int
     rng: np.random.Generator
     problems: list
-    sols: dict
+    solves: "_Task"
     C: dict
+
+    @property
+    def sols(self) -> dict:
+        return self.solves.result()
 
 
 class Family(NamedTuple):
@@ -313,20 +326,80 @@ class Family(NamedTuple):
         return tuple(c for c in CLAIMS if c.family == self.name)
 
 
-def _battery(quick: bool, seed: int, progress) -> Report:
+class _Task:
+    """A piece of the battery run on a worker thread, in JAX's 64-bit mode (a thread-local switch): its result,
+    or its exception re-raised, from `result()` (which waits for it)."""
+
+    def __init__(self, fn: Callable):
+        self.fn, self.done, self.value, self.error = fn, threading.Event(), None, None
+
+    def run(self) -> None:
+        try:
+            with float64():
+                self.value = self.fn()
+        except BaseException as e:  # noqa: BLE001  (handed to the waiting thread)
+            self.error = e
+        finally:
+            self.done.set()
+
+    def result(self):
+        while not self.done.wait(0.2):  # short waits: Ctrl-C reaches a waiting main thread
+            pass
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _run_tasks(tasks: list, workers: int) -> None:
+    """Run `tasks` in their order on `workers` threads (one: in this thread) and wait for all; the first task's
+    exception in list order is raised. The threads are daemons: an interrupted battery does not wait for the
+    families still running. Families overlap usefully because XLA compiles and runs outside Python's lock
+    (measured, the quick battery on 2 cores: see docs/performance.md)."""
+    if workers == 1:
+        for t in tasks:
+            t.run()
+    else:
+        queue = list(reversed(tasks))
+        lock = threading.Lock()
+
+        def worker():
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    task = queue.pop()
+                task.run()
+
+        for i in range(min(workers, len(tasks))):
+            threading.Thread(target=worker, name=f"ufm-verify-{i}", daemon=True).start()
+    for t in tasks:
+        t.result()
+
+
+def _battery(quick: bool, seed: int, progress, workers: int = 1) -> Report:
     progress = progress or (lambda msg: None)
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    problems = draw(rng, quick)
+    problems = draw(np.random.default_rng(seed), quick)
     progress(f"{len(problems)} problems drawn (seed {seed})")
-    sols = solve_all(problems, seed, progress)
-    ctx = _Battery(quick, seed, rng, problems, sols, {c.key: Claim.of(c) for c in CLAIMS})
-    for family in FAMILIES:
-        progress(family.title)
-        family.check(ctx)
-    progress("re-checking the errata")
-    errata = _errata.errata()
-    return Report([c for c in ctx.C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
+    C = {c.key: Claim.of(c) for c in CLAIMS}
+    solves = _Task(lambda: solve_all(problems, seed, progress))
+    errata: list = []
+
+    def check(i: int, family: Family) -> Callable:
+        def run():
+            progress(family.title)
+            family.check(_Battery(quick, seed, np.random.default_rng([seed, i]), problems, solves, C))
+        return run
+
+    def recheck():
+        progress("re-checking the errata")
+        errata.extend(_errata.errata())
+
+    # The drawn solves first (the "solutions" family waits for them), then the families and the errata in the
+    # order of _START.
+    named = {f.name: _Task(check(i, f)) for i, f in enumerate(FAMILIES)} | {"errata": _Task(recheck)}
+    _run_tasks([solves] + [named[name] for name in _START], workers)
+    return Report([c for c in C.values() if c.cases], errata, time.perf_counter() - t0, quick, seed)
 
 
 def _check_solutions(ctx: _Battery) -> None:
@@ -862,3 +935,8 @@ FAMILIES: tuple[Family, ...] = (
            _check_deep),
 )
 assert {f.name for f in FAMILIES} == {c.family for c in CLAIMS}, "every claim family has one check"
+# The order in which the families and the errata start on the battery's threads: the longest first (measured on
+# the quick battery, 2 cores), so that the last to finish is a short one. Any order gives the same report.
+_START = ("deep", "solutions", "errata", "saddles", "imbalance", "census", "hessian", "fl", "rates", "scale",
+          "rescaled")
+assert sorted(_START) == sorted([f.name for f in FAMILIES] + ["errata"]), "every family has a start position"

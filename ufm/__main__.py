@@ -2,6 +2,6 @@
 
 import sys
 
-from ufm.cli import main
+from ufm.cli import run
 
-sys.exit(main())
+sys.exit(run())

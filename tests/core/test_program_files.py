@@ -172,3 +172,31 @@ def test_ufm_solve_in_later_processes_loads_its_programs_and_prints_the_same_rec
     fourth = _records(env)
     for k in ("objective", "grad_norm", "steps", "status", "metrics", "certificate", "prediction", "b"):
         assert cold[k] == warm[k] == third[k] == fourth[k], k
+
+
+def test_threads_compile_a_shared_program_once():
+    """Threads that need the same program at once (the battery's families run concurrently) compile it once:
+    the others wait for it instead of compiling it again."""
+    import threading
+
+    import jax.numpy as jnp
+
+    @ufm.persistent_jit
+    def shared_program(x):
+        return jnp.cumsum(jnp.sin(x) ** 2) @ x
+
+    x = np.linspace(0.0, 1.0, 37)
+    barrier, results = threading.Barrier(4), []
+
+    def call():
+        barrier.wait()
+        results.append(float(shared_program(x)))
+
+    with ufm.compilations() as c:
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(results) == 4 and len(set(results)) == 1
+    assert c.by_name.get("jit(shared_program)", [0])[0] + c.loaded <= 1, c.by_name

@@ -51,8 +51,51 @@ def test_quick_battery_passes_and_writes_json(tmp_path, capsys):
 def test_verify_bad_arguments(capsys):
     assert main(["verify", "--seed", "-1"]) == 2
     assert main(["verify", "--json", "/nonexistent/dir/x.json"]) == 2
+    assert main(["verify", "--quick", "--workers", "0"]) == 2
     err = capsys.readouterr().err
-    assert "--seed" in err and "--json" in err
+    assert "--seed" in err and "--json" in err and "--workers must be in [1, 1024]; got 0" in err
+    for bad in (0, -1, 2.0, True, 1025):
+        with pytest.raises(ufm.ParameterError, match="workers"):
+            theory.verify(quick=True, workers=bad)
+
+
+def _cases(report) -> list:
+    return [(c.name, json.dumps(c.cases, sort_keys=True, default=repr)) for c in report.claims]
+
+
+def test_battery_report_is_the_same_for_any_worker_count(monkeypatch):
+    """Families run concurrently on threads: each draws from its own generator and fills its own claims, so
+    the report (every case, its error and numbers, in order) does not depend on `workers`. Checked on the
+    families that draw random numbers (scale, fl) and a solving one (rates), with the errata re-check."""
+    from ufm.theory import _verify
+
+    keep = ("scale", "fl", "rates")
+    monkeypatch.setattr(_verify, "FAMILIES", tuple(f for f in _verify.FAMILIES if f.name in keep))
+    monkeypatch.setattr(_verify, "_START", keep)
+    monkeypatch.setattr(_verify, "solve_all", lambda problems, seed, progress: {})
+    one, two = theory.verify(quick=True, workers=1), theory.verify(quick=True, workers=2)
+    assert one.claims and _cases(one) == _cases(two)
+    assert {c.name for c in one.claims} == {c.name for c in two.claims}
+
+
+def test_a_failing_family_fails_the_battery(monkeypatch):
+    """An exception in a family on a worker thread reaches the caller (after the other families ran)."""
+    from ufm.theory import _verify
+
+    ran = []
+
+    def broken(ctx):
+        raise RuntimeError("family broke")
+
+    families = (_verify.Family("scale", "broken", broken),
+                _verify.Family("fl", "runs", lambda ctx: ran.append("fl")))
+    monkeypatch.setattr(_verify, "FAMILIES", families)
+    monkeypatch.setattr(_verify, "_START", ("scale", "fl"))
+    monkeypatch.setattr(_verify, "solve_all", lambda problems, seed, progress: {})
+    monkeypatch.setattr(_verify._errata, "errata", lambda: [])
+    with pytest.raises(RuntimeError, match="family broke"):
+        theory.verify(quick=True, workers=2)
+    assert ran == ["fl"]
 
 
 @pytest.mark.slow
