@@ -69,3 +69,26 @@ def test_table_says_plainly_when_the_end_point_is_not_the_global_minimum(capsys)
     assert "NOT the global minimum" in out
     assert main(["solve", *SMALL]) == 0
     assert "NOT the global minimum" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("before, after", [
+    (None, "--xla_cpu_use_fusion_emitters=false"),
+    ("--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x --xla_cpu_use_fusion_emitters=false"),
+    ("--xla_cpu_use_fusion_emitters=true", "--xla_cpu_use_fusion_emitters=true"),  # the user's value stays
+])
+def test_the_ufm_process_sets_its_xla_flag_and_main_sets_none(monkeypatch, before, after):
+    """`ufm.cli.run` (the executable, `python -m ufm`) adds the process's XLA flag before anything runs;
+    `main`, which users and tests call in their own process, leaves the environment alone."""
+    import os
+
+    import ufm.cli as cli
+
+    if before is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", before)
+    assert main(["verify", "--seed", "-1"]) == 2
+    assert os.environ.get("XLA_FLAGS") == before
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: seen.append(os.environ.get("XLA_FLAGS")) or 0)
+    assert cli.run() == 0 and seen == [after]
