@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 import time
 from collections import defaultdict
@@ -288,7 +287,7 @@ def verify(quick: bool = True, seed: int = 0, progress=None, workers: int | None
     generator and adds cases only to its own claims. The report counts the XLA compilations the battery performed
     (`ufm.compilations`)."""
     if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = ufm.available_cpus()
     elif isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
         raise ufm.ParameterError("workers", workers, "an integer in [1, 1024]", "verify")
     with ufm.compilations() as comp:
@@ -351,9 +350,9 @@ class _Task:
 
 
 def _run_tasks(tasks: list, workers: int) -> None:
-    """Run `tasks` in their order on `workers` threads (one: in this thread) and wait for all; the first task's
-    exception in list order is raised. The threads are daemons: an interrupted battery does not wait for the
-    families still running. Families overlap usefully because XLA compiles and runs outside Python's lock
+    """Run `tasks` in their order on `workers` threads (one: in this thread) and wait for them; the first task's
+    exception in list order is raised, and the tasks not started by then are dropped. The threads are daemons:
+    an interrupted battery does not wait for the families still running. Families overlap usefully because XLA compiles and runs outside Python's lock
     (measured, the quick battery on 2 cores: see docs/performance.md)."""
     if workers == 1:
         for t in tasks:
@@ -372,8 +371,14 @@ def _run_tasks(tasks: list, workers: int) -> None:
 
         for i in range(min(workers, len(tasks))):
             threading.Thread(target=worker, name=f"ufm-verify-{i}", daemon=True).start()
-    for t in tasks:
-        t.result()
+    try:
+        for t in tasks:
+            t.result()
+    except BaseException:  # a failed task or Ctrl-C: the tasks not started yet never start
+        if workers > 1:
+            with lock:
+                queue.clear()
+        raise
 
 
 def _battery(quick: bool, seed: int, progress, workers: int = 1) -> Report:

@@ -42,6 +42,7 @@ _EXPORTS = {
     "configure": "._config", "float64": "._config", "x64_enabled": "._config",
     "UFMError": "._errors", "ParameterError": "._errors", "Float64Unavailable": "._errors",
     "jsonable": "._json", "dumps": "._json", "write_atomic": "._files", "available_bytes": "._features",
+    "available_cpus": "._features",
 }
 _SUBMODULES = ("metrics", "solvers", "losses", "functional")
 
@@ -69,7 +70,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from ._curvature import CURVATURE_BUDGET, Curvature, curvature  # noqa: F401
     from ._kinks import KINK_VERDICTS, Kinks, kinks  # noqa: F401
     from ._errors import Float64Unavailable, ParameterError, UFMError  # noqa: F401
-    from ._features import available_bytes  # noqa: F401
+    from ._features import available_bytes, available_cpus  # noqa: F401
     from ._files import write_atomic  # noqa: F401
     from ._json import dumps, jsonable  # noqa: F401
     from ._objective import Layout, Objective, Params, features, logits, objective  # noqa: F401

@@ -223,7 +223,9 @@ def compile_many(jobs, workers: int | None = None) -> tuple[int, float]:
             continue
         todo.append((cache, key, *job))
     if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from ._features import available_cpus
+
+        workers = available_cpus()
     workers = max(1, min(int(workers), len(todo)))
     compile_one = lambda job: _compile(job[2], job[3])  # noqa: E731
     with _hits_seen():

@@ -147,6 +147,14 @@ def available_bytes() -> int | None:
         return None
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: a SLURM task's or a container's share, not the machine's
+    count), at least 1: the default number of threads of `ufm.prepare` and `ufm.theory.verify`."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def check_classes(y: np.ndarray, K: int, dim: int, inferred: bool, allow_empty: bool, where: str) -> None:
     """Before anything of size K is allocated: every class has samples (unless `allow_empty`), and the K×d
     statistics fit in the memory available. Where K was inferred from the labels (the largest + 1), a label far

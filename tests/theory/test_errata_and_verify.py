@@ -79,7 +79,7 @@ def test_battery_report_is_the_same_for_any_worker_count(monkeypatch):
 
 
 def test_a_failing_family_fails_the_battery(monkeypatch):
-    """An exception in a family on a worker thread reaches the caller (after the other families ran)."""
+    """An exception in a family on a worker thread reaches the caller, after the families before it ran."""
     from ufm.theory import _verify
 
     ran = []
@@ -90,9 +90,8 @@ def test_a_failing_family_fails_the_battery(monkeypatch):
     families = (_verify.Family("scale", "broken", broken),
                 _verify.Family("fl", "runs", lambda ctx: ran.append("fl")))
     monkeypatch.setattr(_verify, "FAMILIES", families)
-    monkeypatch.setattr(_verify, "_START", ("scale", "fl"))
+    monkeypatch.setattr(_verify, "_START", ("fl", "scale"))
     monkeypatch.setattr(_verify, "solve_all", lambda problems, seed, progress: {})
-    monkeypatch.setattr(_verify._errata, "errata", lambda: [])
     with pytest.raises(RuntimeError, match="family broke"):
         theory.verify(quick=True, workers=2)
     assert ran == ["fl"]
