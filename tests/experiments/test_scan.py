@@ -326,3 +326,31 @@ def test_a_short_chunk_runs_in_the_metrics_program_of_its_full_chunks(kw):
     for k in own:
         assert np.asarray(padded[k]).shape == (2,)
         np.testing.assert_allclose(padded[k], own[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_scan_metrics_of_every_d_run_in_one_program_with_the_same_numbers(loss):
+    """A reduced balanced chunk's metrics are computed in 2K feature coordinates (`feature_span`: zero
+    coordinates below, an orthonormal basis of the span of W's rows and the class means above): the same
+    numbers as `ufm.metrics.all` of the lifted solutions (1e-9 relative: a change of basis rounds differently;
+    ranks and decision fractions exactly), and one compiled program for d = 3, 12 and 40 at K = 5."""
+    from ufm.experiments.scan import _run
+
+    K, n = 5, 4
+    batches = {d: ufm.solve_batch([ufm.Problem(K=K, n=n, d=d, loss=loss, lam_w=lw, lam_h=2e-3)
+                                   for lw in (1e-3, 4e-3, 2e-2)]) for d in (3, 12, 40)}
+    with ufm.compilations() as c:
+        got = {d: _run._metrics(b) for d, b in batches.items()}
+    assert c.by_name.get("jit(_all)", [0])[0] <= 1, c.by_name
+    for d, b in batches.items():
+        assert b.reduced is not None
+        want = ufm.metrics.all(b.W, b.H, b.b, labels=b.problem[0].labels)
+        assert set(got[d]) == set(want)
+        for k in want:
+            np.testing.assert_allclose(got[d][k], want[k], rtol=1e-9, atol=1e-11, err_msg=f"d={d} {k}")
+    rng = np.random.default_rng(0)
+    W, Hbar = rng.standard_normal((2, K, 40)), rng.standard_normal((2, 40, K))
+    Ws, Hs = _run.feature_span(W, Hbar)
+    assert Ws.shape == (2, K, 2 * K) and Hs.shape == (2, 2 * K, K)
+    np.testing.assert_allclose(Ws @ Hs, W @ Hbar, rtol=1e-12, atol=1e-12)  # logits kept
+    np.testing.assert_allclose(np.linalg.norm(Ws, axis=-1), np.linalg.norm(W, axis=-1), rtol=1e-12)
