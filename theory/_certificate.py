@@ -119,10 +119,12 @@ def _as_means(problem: Problem, H) -> _Means | None:
     None."""
     if problem.depth > 1 or problem.fixed_w or problem.means or H.shape[1] <= problem.K:
         return None
-    y = problem.labels
-    first = np.searchsorted(y, np.arange(problem.K))  # class-major: the first column of each class
+    ends = np.cumsum(problem.counts)  # class-major labels: class k holds columns ends[k] − n_k … ends[k] − 1
+    first = ends - np.asarray(problem.counts)
     Hbar = H[:, first]
-    if not np.array_equal(H, Hbar[:, y]):
+    # Compared class by class against its first column (a broadcast: no N-column copy of H is made).
+    if not all(np.array_equal(H[:, a:e], np.broadcast_to(Hbar[:, k:k + 1], (H.shape[0], e - a)))
+               for k, (a, e) in enumerate(zip(first, ends))):
         return None
     layout, hyper = family_form(problem.replace(means=True))
     return _Means(Hbar, np.asarray(problem.counts, np.float64), layout, hyper)
