@@ -122,9 +122,8 @@ def _as_means(problem: Problem, H) -> _Means | None:
     ends = np.cumsum(problem.counts)  # class-major labels: class k holds columns ends[k] − n_k … ends[k] − 1
     first = ends - np.asarray(problem.counts)
     Hbar = H[:, first]
-    # Compared class by class against its first column (a broadcast: no N-column copy of H is made).
-    if not all(np.array_equal(H[:, a:e], np.broadcast_to(Hbar[:, k:k + 1], (H.shape[0], e - a)))
-               for k, (a, e) in enumerate(zip(first, ends))):
+    # Each class's columns against its first one, in place (no N-column copy of H).
+    if not all(np.all(H[:, a:e] == H[:, a:a + 1]) for a, e in zip(first, ends)):
         return None
     layout, hyper = family_form(problem.replace(means=True))
     return _Means(Hbar, np.asarray(problem.counts, np.float64), layout, hyper)
