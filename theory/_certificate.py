@@ -114,10 +114,21 @@ class _Means(NamedTuple):
     hyper: tuple
 
 
+def given_means(problem: Problem, H) -> bool:
+    """Whether `certificate` reads H (d, K) as the K class means of features equal within each class: a
+    one-layer problem in its full form whose N samples are not K (for N = K both readings are one)."""
+    return problem.depth == 1 and not problem.means and H.shape[1] == problem.K != problem.N
+
+
 def _as_means(problem: Problem, H) -> _Means | None:
-    """H as class means where every class's columns are exactly equal (one layer, W free, the full form), else
-    None."""
-    if problem.depth > 1 or problem.fixed_w or problem.means or H.shape[1] <= problem.K:
+    """H as class means where every class's columns are exactly equal, or where H is given as the K means
+    (`given_means`) (one layer, W free, the full form), else None."""
+    if problem.depth > 1 or problem.fixed_w or problem.means or H.shape[1] < problem.K:
+        return None
+    if given_means(problem, H):
+        layout, hyper = family_form(problem.replace(means=True))
+        return _Means(H, np.asarray(problem.counts, np.float64), layout, hyper)
+    if H.shape[1] == problem.K:
         return None
     ends = np.cumsum(problem.counts)  # class-major labels: class k holds columns ends[k] − n_k … ends[k] − 1
     first = ends - np.asarray(problem.counts)
@@ -154,7 +165,10 @@ def _gradient_of_means(m: _Means, Zc, b):
 
 @float64()
 def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificate:
-    """Certify (W, H, b) for `problem` (see the module docstring). `rank_tol`: singular values of WH below
+    """Certify (W, H, b) for `problem` (see the module docstring). H: the features (d, N), or for a point whose
+    features are equal within each class (a reduced solve's lift), their K class means (d, K) — read so whenever
+    the one-layer problem's N samples are not K; the certificate is the same (`Solution.class_means` gives them
+    without building H). `rank_tol`: singular values of WH below
     rank_tol·max(σ_max, 1) are truncated (the truncation is accounted for exactly in `imbalance`); the gap
     bound is the smallest over the truncation ranks r ≤ that rank (each is valid), the ratio is at that rank."""
     if problem.depth > 1:  # the nuclear-norm relaxation bounds the one-layer problem only
@@ -168,6 +182,8 @@ def certificate(problem: Problem, W, H, b, rank_tol: float = 1e-9) -> Certificat
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
     if not problem.bias:
         b = np.zeros(problem.K)
+    if given_means(problem, H) and problem.fixed_w:  # the frozen-W bound reads the N features themselves
+        H = np.repeat(H, problem.counts, axis=1)
     means = _as_means(problem, H)
     if means is None:
         f, stationarity, norm_x = _stationarity(problem, (W, H, b))

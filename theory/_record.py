@@ -42,7 +42,8 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
             "errors": {"objective": None, "b": None},
         })
     pred = predict(p)
-    cert = certificate(p, sol.W, sol.H, sol.b)
+    # A reduced solve's features are its class means repeated: certified on the K means, H is not built.
+    cert = certificate(p, sol.W, sol.class_means if sol.reduced is not None and p.depth == 1 else sol.H, sol.b)
     deep = {} if p.depth == 1 else {"layers": ufm.metrics.layers(sol.W, sol.H, sol.b, p.labels,
                                                                  activation=p.activation)}
     return ufm.jsonable({

@@ -9,13 +9,55 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _reduce
+from ._config import float64
 from ._objective import Layout, Params
 from ._problem import Problem
 from ._curvature import curvature_test
 from ._kinks import kink_test
 from ._program import Out
 from ._start import host_full
+from .metrics import class_means
 from .solvers import Status, gradient_scale
+
+
+class _Lift(NamedTuple):
+    """The features of a lifted class-mean solve before they are built: `problem` (a batch's first: its members
+    share counts and d) and the reduced solve's class means (..., d', K). Indexing takes a batch's member."""
+
+    problem: Problem
+    means: np.ndarray
+
+    def __getitem__(self, i):
+        return _Lift(self.problem, self.means[i])
+
+    def build(self) -> np.ndarray:
+        return _reduce.lift_features(self.problem, self.means)
+
+    def class_means(self) -> np.ndarray:
+        """(..., d, K): the means with the zero rows of the lift."""
+        pad = self.problem.d - self.means.shape[-2]
+        return np.pad(self.means, [(0, 0)] * (self.means.ndim - 2) + [(0, pad), (0, 0)]) if pad else self.means
+
+
+class _Features:
+    """`Solution.H`: stored as given, except a `_Lift`, which is built into the (…, d, N) array when H is first
+    read and kept from then on. A lift's N columns repeat K means (50 solutions at n = 500, d = 256 are 512 MB),
+    and what a caller often reads of them — the class means, the certificate — needs only the means."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError("H has no default")  # a dataclass field without default
+        value = obj.__dict__[self.slot]
+        if isinstance(value, _Lift):
+            value = value.build()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +92,7 @@ class Solution:
     problem: Problem | tuple
     method: object
     W: np.ndarray
-    H: np.ndarray
+    H: np.ndarray = _Features()
     b: np.ndarray
     objective: float | np.ndarray
     grad_norm: float | np.ndarray
@@ -90,7 +132,8 @@ class Solution:
         hist = self.history[i]
         return Solution(
             problem=self.problem[i], method=self.method,
-            W=tuple(w[i] for w in self.W) if isinstance(self.W, tuple) else self.W[i], H=self.H[i], b=self.b[i],
+            W=tuple(w[i] for w in self.W) if isinstance(self.W, tuple) else self.W[i], H=self.__dict__["_H"][i],
+            b=self.b[i],
             objective=float(self.objective[i]), grad_norm=float(self.grad_norm[i]),
             rel_grad_norm=float(self.rel_grad_norm[i]), steps=int(self.steps[i]), status=Status(self.status[i]),
             history=hist[~np.isnan(hist[:, 0])], seconds=self.seconds / n, compile_seconds=self.compile_seconds / n,
@@ -98,6 +141,40 @@ class Solution:
             reduced=None if self.reduced is None else self.reduced[i],
             kinks=int(np.asarray(self.kinks).ravel()[i]) if np.ndim(self.kinks) else int(self.kinks),
         )
+
+    @property
+    def class_means(self) -> np.ndarray:
+        """The class means of H: (d, K), or (B, d, K) for a batch. For a reduced solve they are the class-mean
+        solve's own features (zero rows added up to d) and H is not built; else `ufm.metrics.class_means` of H."""
+        raw = self.__dict__["_H"]
+        if isinstance(raw, _Lift):
+            return raw.class_means()
+        with float64():  # the metrics' precision, whatever the process's JAX setting
+            if isinstance(self.problem, Problem):
+                return np.asarray(class_means(raw, self.problem.labels)[0])
+            return np.stack([np.asarray(class_means(h, p.labels)[0]) for h, p in zip(raw, self.problem)])
+
+    def embed(self, problem: Problem) -> "Solution":
+        """This solution of a reduced solve as the solution of `problem`, a problem with the same class-mean
+        form (`ufm.reduction(problem).reduced == self.reduced`): the same problem at another d ≥ K, say. Exact:
+        `solve(problem, seed=s)` runs the same class-mean program from the same start as `solve(self.problem,
+        seed=s)` (same settings) and lifts its end point — the lift embedded here, zero-padded to problem.d.
+        seconds and compile_seconds are 0 (nothing ran). A scan over d solves each class-mean problem once."""
+        if not isinstance(self.problem, Problem):
+            raise TypeError("Solution.embed: a batch has no single problem; embed its members (solution[i])")
+        if not isinstance(problem, Problem):
+            raise TypeError(f"Solution.embed(problem): problem must be a ufm.Problem; got {type(problem).__name__}")
+        target = _reduce.reduction(problem).reduced
+        if self.reduced is None or target != self.reduced:
+            why = "this solution was solved in full" if self.reduced is None else (
+                "its class-mean form is not this solution's" if target is not None
+                else _reduce.reduction(problem).reason)
+            raise ValueError(f"Solution.embed(problem): cannot embed: {why}")
+        raw = self.__dict__["_H"]
+        means = raw.means if isinstance(raw, _Lift) else self.class_means[: self.reduced.d]
+        W = self.W if self.reduced.depth > 1 else self.W[:, : self.reduced.d]
+        return dataclasses.replace(self, problem=problem, W=_reduce.lift_weights(problem, W),
+                                   H=_Lift(problem, means), seconds=0.0, compile_seconds=0.0)
 
     def unstack(self) -> list["Solution"]:
         return [self[i] for i in range(len(self))]
@@ -147,7 +224,7 @@ def lift(problem, sol: Solution, out: Out) -> Solution:
     f at it (`Out.lifted_grad_norm`) and its relative form."""
     single = isinstance(problem, Problem)
     p0 = problem if single else problem[0]
-    W, H, b = _reduce.lift(p0, sol.W, sol.H, sol.b)
+    W, H, b = _reduce.lift_weights(p0, sol.W), _Lift(p0, np.asarray(sol.H)), np.asarray(sol.b)
     gnorm = np.asarray(out.lifted_grad_norm)
     rel = gnorm / gradient_scale(np.asarray(sol.objective), np.asarray(out.f0))
     if single:

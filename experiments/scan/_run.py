@@ -91,7 +91,7 @@ def _metrics(batch, size: int | None = None) -> dict:
     p0 = batch.problem[0]
     if p0.depth > 1:  # deep: the last layer's W_L and features H_L (metrics.all of the tuple of layers)
         return ufm.metrics.all(batch.W, batch.H, batch.b, labels=p0.labels, activation=p0.activation)
-    B, K, d = batch.W.shape[0], batch.W.shape[1], batch.H.shape[1]
+    B, K, d = batch.W.shape  # not batch.H: a reduced batch's features are built only when read
     size = max(B, size or B)
 
     def padded(*arrays):
@@ -104,7 +104,7 @@ def _metrics(batch, size: int | None = None) -> dict:
         # A reduced solve's lift repeats each class mean n times (class-major): every metric of the lift is
         # that of one column per class (balanced: each class weighs the same), at O(K) columns instead of N,
         # and in 2K feature coordinates whatever d (`feature_span`): one program per K for every d.
-        W, Hbar = feature_span(batch.W, batch.H[:, :, ::p0.n])
+        W, Hbar = feature_span(batch.W, batch.class_means)
         return first_b(ufm.metrics.all(*padded(W, Hbar, batch.b), labels=np.arange(K)))
     labels = p0.labels  # the members share their counts (one shape per batch)
     m = ufm.metrics.class_groups(labels, K).shape[1]
@@ -131,28 +131,93 @@ def feature_span(W, Hbar):
     return W @ Q, np.swapaxes(Q, -1, -2) @ Hbar
 
 
-def solve_chunk(items, size: int, devices=None) -> list:
+def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> list:
     """Solve claimed items (same shape and solver options), padded to `size` where the execution compiles per
-    batch size (vmap); returns store results."""
-    problems = [it[2] for it in items]
-    seeds = [it[1] for it in items]
+    batch size (vmap); returns store results.
+
+    shared: the run's solves by class-mean problem (`shared_key` → the solution of the item solved first), or
+    None. Where every item of the chunk is solved reduced, an item whose class-mean problem, seed and settings
+    were solved before in this run takes that solve, embedded in its own d (`ufm.Solution.embed`, exact: the
+    same program from the same start) — a scan over d ≥ K at fixed K solves each class-mean problem once. Its
+    row says so: `solved_d` is the d whose configuration ran the solve (the row's own d where it ran for this
+    row), `seconds` 0 (summed seconds count each solve once)."""
+    keys = [shared_key(it) for it in items] if shared is not None else [None] * len(items)
+    reuse = {} if None in keys else {i: shared[k] for i, k in enumerate(keys) if k in shared}
+    todo = [i for i in range(len(items)) if i not in reuse]
+    members, seconds = [None] * len(items), 0.0
+    if todo:
+        batch = _solve(items, todo, size, devices)
+        seconds = batch.seconds / len(batch)
+        for j, i in enumerate(todo):
+            members[i] = batch[j]
+            if keys[i] is not None:
+                shared[keys[i]] = batch[j]
+                if len(shared) > SHARED_SOLVES:
+                    shared.pop(next(iter(shared)))  # the oldest: a run's keys come grouped by grid order
+    for i, sol in reuse.items():
+        members[i] = sol.embed(items[i][2])
+    metrics = _metrics(batch if not reuse else _Stack(members), size)
+    out = []
+    for i, (h, s, p, *_rest) in enumerate(items):
+        sol = members[i]
+        m = {k: float(v[i]) for k, v in metrics.items()}
+        row = record(p, s, sol, m)
+        row["seconds"] = 0.0 if i in reuse else seconds
+        row["solved_d"] = reuse[i].problem.d if i in reuse else p.d
+        out.append((h, s, "failed" if sol.status == "diverged" else "done", row))
+    return out
+
+
+SHARED_SOLVES = 100_000  # a run keeps at most this many class-mean solves to share (each a few kB: K × K means)
+
+
+def shared_key(item) -> tuple | None:
+    """What makes two items' solves one: the class-mean problem `ufm.reduction` solves, the seed and the
+    solver settings (None: the item is solved in full)."""
+    _h, seed, p, method, tol, max_steps = item[:6]
+    reduced = ufm.reduction(p).reduced
+    key = None if reduced is None else (reduced, seed, method, tol, max_steps)
+    try:
+        hash(key)
+    except TypeError:  # a loss object that cannot be hashed: solved for itself
+        return None
+    return key
+
+
+def _solve(items, todo: list, size: int, devices):
+    """`ufm.solve_batch` of items[todo] (vmap: padded to `size` with copies of the last)."""
+    problems = [items[i][2] for i in todo]
+    seeds = [items[i][1] for i in todo]
     method, tol, max_steps = items[0][3], items[0][4], items[0][5]
     # Several devices: vmap lanes split across them; one device: the backend's default (map on CPU).
     execution = "vmap" if devices else ufm.default_execution()
     # vmap compiles one program per batch size: pad a short chunk to `size` with copies of its last item.
     # map runs the members one by one through the shape's single-solve program: nothing to pad.
-    pad = size - len(items) if execution == "vmap" else 0
-    batch = ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
-                            seeds=seeds + [seeds[-1]] * pad, devices=devices, execution=execution)
-    metrics = _metrics(batch, size)
-    out = []
-    for i, (h, s, p, *_rest) in enumerate(items):
-        sol = batch[i]
-        m = {k: float(v[i]) for k, v in metrics.items()}
-        row = record(p, s, sol, m)
-        row["seconds"] = batch.seconds / len(batch)
-        out.append((h, s, "failed" if sol.status == "diverged" else "done", row))
-    return out
+    pad = size - len(problems) if execution == "vmap" else 0
+    return ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
+                           seeds=seeds + [seeds[-1]] * pad, devices=devices, execution=execution)
+
+
+class _Stack:
+    """A chunk's members (some embedded from earlier solves) as the batch `_metrics` reads: problem, reduced,
+    W, b, class_means stacked; H built only if read."""
+
+    def __init__(self, members):
+        self.members = members
+        self.problem = tuple(m.problem for m in members)
+        self.reduced = tuple(m.reduced for m in members)
+        W0 = members[0].W
+        self.W = tuple(np.stack([m.W[i] for m in members]) for i in range(len(W0))) if isinstance(W0, tuple) \
+            else np.stack([m.W for m in members])
+        self.b = np.stack([m.b for m in members])
+
+    @property
+    def class_means(self):
+        return np.stack([m.class_means for m in self.members])
+
+    @property
+    def H(self):
+        return np.stack([m.H for m in self.members])
 
 
 class Progress:
@@ -242,6 +307,7 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
     """Claim and solve chunks until none is left, `max_chunks` ran, or `should_stop()`: (solved, stopped)."""
     spec, shard, per_shape, devices, n_dev = plan
     solved, chunks, stopped = 0, 0, False
+    shared: dict = {}  # class-mean solves this run shares between configurations (`solve_chunk`)
     while max_chunks is None or chunks < max_chunks:
         if should_stop is not None and should_stop():
             stopped = True
@@ -252,7 +318,7 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
         size = batch_size(spec, items[0][2], per_shape[_store.shape_key(items[0][2])], n_dev)
         results = []
         for k in range(0, len(items), size):
-            results += _solve_isolated(items[k : k + size], size, devices)
+            results += _solve_isolated(items[k : k + size], size, devices, shared)
         _store.finish(con, results)
         solved += len(items)
         chunks += 1
@@ -265,17 +331,17 @@ def _failed(item, e: Exception) -> tuple:
     return h, s, "failed", {**p.to_dict(), "seed": s, "error": f"{type(e).__name__}: {str(e)[:500]}"}
 
 
-def _solve_isolated(part, size: int, devices) -> list:
+def _solve_isolated(part, size: int, devices, shared: dict | None = None) -> list:
     """`solve_chunk`, and if the batch raises, each configuration alone: one bad configuration fails alone."""
     try:
-        return solve_chunk(part, size, devices)
+        return solve_chunk(part, size, devices, shared)
     except Exception as e:  # noqa: BLE001 - any error of a batch is retried per configuration
         if len(part) == 1:
             return [_failed(part[0], e)]
     out = []
     for item in part:
         try:
-            out += solve_chunk([item], 1, None)
+            out += solve_chunk([item], 1, None, shared)
         except Exception as e:  # noqa: BLE001 - recorded with its error, never retried forever
             out.append(_failed(item, e))
     return out

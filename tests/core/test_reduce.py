@@ -152,3 +152,58 @@ def test_tiny_lambda_edges_reduced_and_full_agree(K, n, d, loss, lw, lh, lb, bia
         assert s.status in ("converged", "stalled") and s.rel_grad_norm <= 1e-10, (s.status, s.rel_grad_norm)
     assert red.objective == pytest.approx(full.objective, rel=1e-11)
     assert _full_gradient(p, red) <= 1e-10 * abs(red.objective)
+
+
+@pytest.mark.parametrize("n", [3, (1, 2, 4)], ids=["balanced", "imbalanced"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_reduced_solution_builds_its_features_only_when_read(n, depth):
+    """A reduced solve's H (d, N) is its class means repeated: `Solution.class_means` gives the means without
+    building H, H is built on first read (then kept), a batch member's H is the batch's row, and both equal the
+    lift written out with np.repeat and zero rows (exactly: the same numbers copied)."""
+    kw = dict(depth=depth, activation="linear") if depth > 1 else {}
+    probs = [ufm.Problem(K=3, n=n, d=7, lam_w=lw, lam_h=2e-3, **kw) for lw in (1e-3, 5e-3)]
+    batch = ufm.solve_batch(probs, seeds=[0, 1])
+    assert batch.path == "reduced"
+    means = batch.class_means
+    assert means.shape == (2, 7, 3)
+    red = ufm.solve_batch([ufm.reduced_problem(p) for p in probs], seeds=[0, 1])  # the class-mean solves
+    dr = red.H.shape[1]
+    assert np.array_equal(means[:, :dr], red.H) and not means[:, dr:].any()
+    member = batch[1]
+    assert np.array_equal(member.class_means, means[1])
+    want = np.repeat(means[1], probs[1].counts, axis=1)
+    assert member.H is member.H and np.array_equal(member.H, want)  # built once, kept
+    assert np.array_equal(batch.H[1], want) and batch.H.shape == (2, 7, probs[1].N)
+    full = ufm.solve(probs[0], reduce="never")  # features not built from means: the mean of each class
+    with ufm.float64():
+        assert np.array_equal(full.class_means, np.asarray(ufm.metrics.class_means(full.H, probs[0].labels)[0]))
+
+
+@pytest.mark.parametrize("kw", [dict(loss="ce"), dict(loss="mse", bias=False), dict(loss="ls", delta=0.2, n=(2, 3, 5))],
+                         ids=["ce", "mse-nobias", "ls-imbalanced"])
+def test_a_reduced_solution_embeds_exactly_as_the_solve_at_another_d(kw):
+    """Problems that differ only in d ≥ K have one class-mean form: `Solution.embed` of the solve at one d is,
+    field by field, the solve at another (same seed): the same program from the same start, lifted (exact
+    equality; seconds are 0: nothing ran)."""
+    import dataclasses
+
+    p = ufm.Problem(**{**dict(K=3, n=4, d=3, lam_w=2e-3, lam_h=1e-3), **kw})
+    src = ufm.solve(p, seed=5)
+    for d in (4, 11):
+        q = p.replace(d=d)
+        got, want = src.embed(q), ufm.solve(q, seed=5)
+        assert got.seconds == 0.0 == got.compile_seconds
+        for f in dataclasses.fields(ufm.Solution):
+            if f.name in ("seconds", "compile_seconds"):
+                continue
+            a, b = getattr(got, f.name), getattr(want, f.name)
+            assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f.name
+        assert got.embed(p).W.shape == (3, 3)  # and back
+    with pytest.raises(ValueError, match="class-mean form is not this solution's"):
+        src.embed(p.replace(d=2))  # d < K: another class-mean problem
+    with pytest.raises(ValueError, match="class-mean form is not this solution's"):
+        src.embed(p.replace(lam_w=3e-3))
+    with pytest.raises(ValueError, match="solved in full"):
+        ufm.solve(p, reduce="never").embed(p.replace(d=5))
+    with pytest.raises(TypeError, match="batch"):
+        ufm.solve_batch([p, p]).embed(p)

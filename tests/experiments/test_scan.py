@@ -354,3 +354,42 @@ def test_scan_metrics_of_every_d_run_in_one_program_with_the_same_numbers(loss):
     assert Ws.shape == (2, K, 2 * K) and Hs.shape == (2, 2 * K, K)
     np.testing.assert_allclose(Ws @ Hs, W @ Hbar, rtol=1e-12, atol=1e-12)  # logits kept
     np.testing.assert_allclose(np.linalg.norm(Ws, axis=-1), np.linalg.norm(W, axis=-1), rtol=1e-12)
+
+
+def test_a_scan_over_d_solves_each_class_mean_problem_once(tmp_path):
+    """Configurations that differ only in d ≥ K (same seed and settings) have one class-mean problem: the scan
+    solves it once and embeds it in the other d's (`ufm.Solution.embed`). Every row still holds its own
+    configuration's record — equal to `ufm.solve` of it (objective, steps, status exactly: the same program from
+    the same start) — and a shared row names the d whose solve it embeds (`solved_d`) with seconds 0, so that
+    summed solve times count each solve once. Nothing is dropped: every configuration is done."""
+    text = textwrap.dedent("""
+        [solver]
+        chunk = 3
+
+        [[group]]
+        name = "ce"
+        loss = "ce"
+        K = 3
+        n = 2
+        d = [3, 5, 9]
+        lam_w = [1e-3, 1e-2]
+        lam_h = 1e-3
+        seeds = 2
+    """)
+    store = str(tmp_path / "s.db")
+    summary = scan.run(scan.parse(text), store, progress=False)
+    assert summary["done"] == 12 and summary["failed"] == 0
+    rows = json.loads(scan.export(store, "json"))
+    solved = {(r["lam_w"], r["seed"]): r for r in rows if r["solved_d"] == r["d"]}
+    assert len(solved) == 4 and {r["d"] for r in solved.values()} == {3}  # the grid's first d is solved
+    for r in rows:
+        p = ufm.Problem(loss="ce", K=3, n=2, d=r["d"], lam_w=r["lam_w"], lam_h=1e-3)
+        one = ufm.solve(p, seed=r["seed"])
+        assert (r["objective"], r["steps"], r["solver_status"]) == (one.objective, one.steps, one.status)
+        assert r["path"] == "reduced" and r["err_objective"] < 1e-10
+        if r["d"] != 3:
+            src = solved[(r["lam_w"], r["seed"])]
+            assert r["seconds"] == 0.0 and r["solved_d"] == 3 and src["seconds"] > 0
+            for k in ufm.metrics.KEYS:  # metrics and certificate of the embedded point: its own, the same numbers
+                assert r[k] == pytest.approx(src[k], rel=1e-9, abs=1e-12), k
+            assert r["cert_ratio"] == pytest.approx(src["cert_ratio"], rel=1e-12)

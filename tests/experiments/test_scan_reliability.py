@@ -111,10 +111,10 @@ def test_one_bad_configuration_fails_alone_and_retry_failed_reruns_it(tmp_path, 
     store = str(tmp_path / "s.db")
     real = _run.solve_chunk
 
-    def flaky(items, size, devices=None):
+    def flaky(items, size, devices=None, shared=None):
         if any(p.lam_b == 1.0 and s == 1 for _, s, p, *_ in items):
             raise FloatingPointError("injected failure")
-        return real(items, size, devices)
+        return real(items, size, devices, shared)
 
     monkeypatch.setattr(_run, "solve_chunk", flaky)
     assert main(["scan", "run", str(tmp_path / "spec.toml"), "--store", store, "--quiet"]) == 1

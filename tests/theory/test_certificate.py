@@ -159,3 +159,24 @@ def test_class_mean_certificates_compile_nothing_per_sample_count():
             t = ufm.solve(q)
             theory.certificate(q, t.W, t.H, t.b)
     assert c.count == 0, c.by_name
+
+
+@pytest.mark.parametrize("kw", [dict(loss="ce"), dict(loss="mse", n=(1, 2, 5)), dict(loss="ce", fixed_w="etf"),
+                                dict(loss="ls", delta=0.2, d=2), dict(loss="fl", gamma=2.0)],
+                         ids=["ce", "mse-imbalanced", "ce-frozen-w", "ls-d<K", "fl"])
+def test_the_certificate_of_class_means_is_that_of_their_lift(kw):
+    """`certificate(problem, W, Hbar, b)` with Hbar (d, K) the class means of features equal within classes is
+    the certificate of those features (d, N): the same numbers exactly (the same computation; frozen W reads
+    the N columns, rebuilt from the means). What `solution_record` uses for a reduced solve, so that H is not
+    built. n = 1 (N = K): H is the features themselves, both readings agree."""
+    import numpy as np
+
+    p = ufm.Problem(**{**dict(K=3, n=4, d=5, lam_w=1e-2, lam_h=2e-3), **kw})
+    rng = np.random.default_rng(2)
+    W, Hbar, b = rng.normal(size=(p.K, p.d)), rng.normal(size=(p.d, p.K)), rng.normal(size=p.K)
+    assert theory.certificate(p, W, Hbar, b) == theory.certificate(p, W, Hbar[:, p.labels], b)
+    sol = ufm.solve(p)
+    if sol.path == "reduced":  # FL at γ = 2 is solved in full: its features are not class means exactly
+        assert theory.certificate(p, sol.W, sol.class_means, sol.b) == theory.certificate(p, sol.W, sol.H, sol.b)
+    one = p.replace(n=1)
+    assert theory.certificate(one, W, Hbar, b) == theory.certificate(one, W, Hbar[:, one.labels], b)
