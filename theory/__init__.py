@@ -33,7 +33,7 @@ from ._imbalance import (
 from ._claimset import CLAIM_KEYS, CLAIMS, ClaimSpec, claim_spec
 from ._verify import FAMILIES, Claim, Family, Report, verify
 from ._claims import LedgerRow, claims, ledger_markdown
-from ._record import flat_record, solution_record
+from ._record import certificate_of, flat_record, solution_record
 from ._hessian import (
     PredictedSpectra, Spectrum, clusters, extreme_eigenvalues, hessian_full, hessian_h_blocks, hessian_w,
     predicted_spectra, rotation_zero_modes, spectrum, zero_modes, spectrum_full, spectrum_h, spectrum_w,
@@ -47,7 +47,7 @@ __all__ = ["DNC", "dnc", "LowRank", "low_rank", "DeepCensus", "DeepRun", "deep_c
     "Erratum", "errata", "PAPERS", "Paper", "references", "FLThreshold", "fl_convexity_margin", "fl_convexity_threshold", "fl_min_curvature",
     "polar_feature", "polar_logits", "polar_mse", "polar_ce", "polar_mse_limit_grad", "polar_ce_two_logit_grad",
     "Certificate", "certificate", "Census", "CensusPoint", "census", "Escape", "escape", "LocalRate", "local_rate", "LossProbe", "probe_loss", "ImbalancedMSE", "imbalanced_mse", "imbalanced_mse_minimizer", "minority_spread",
-    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "CLAIMS", "ClaimSpec", "claim_spec", "FAMILIES", "Family", "LedgerRow", "claims", "ledger_markdown", "solution_record", "flat_record", "Saddle", "saddles", "origin", "padded", "mse_subset", "mse_mean_direction",
+    "MinorityThreshold", "merge_threshold", "seli_gram", "minority_threshold", "Claim", "Report", "verify", "CLAIM_KEYS", "CLAIMS", "ClaimSpec", "claim_spec", "FAMILIES", "Family", "LedgerRow", "claims", "ledger_markdown", "certificate_of", "solution_record", "flat_record", "Saddle", "saddles", "origin", "padded", "mse_subset", "mse_mean_direction",
     "Spectrum", "PredictedSpectra", "clusters", "spectrum", "hessian_w", "hessian_h_blocks", "hessian_full",
     "spectrum_w", "spectrum_h", "spectrum_full", "extreme_eigenvalues", "predicted_spectra", "rotation_zero_modes", "zero_modes",
 ]

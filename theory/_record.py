@@ -16,7 +16,14 @@ from ._certificate import Certificate, certificate
 from ._predict import predict
 
 
-def solution_record(sol, metrics: dict | None = None) -> dict:
+def certificate_of(sol) -> Certificate:
+    """`certificate` of a solution's point (one member of a batch): a reduced solve's on its K class means
+    (`ufm.Solution.class_means`, the same numbers; its N feature columns are not built)."""
+    p = sol.problem
+    return certificate(p, sol.W, sol.class_means if sol.reduced is not None and p.depth == 1 else sol.H, sol.b)
+
+
+def solution_record(sol, metrics: dict | None = None, certificate: Certificate | None = None) -> dict:
     """A JSON-ready dict of one solution (a `ufm.Solution` of `ufm.solve`, or one member of a batch).
 
     Keys: problem, method, objective, grad_norm, rel_grad_norm, steps, converged, status, min_curvature, kinks, path,
@@ -28,6 +35,8 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
     A diverged solve (its objective or gradient was not finite, or blew up) gets no prediction, certificate or
     errors (None, with the reason in `certificate.note` and `prediction.case`): nothing downstream runs on the
     non-finite values of the loss. Its metrics are those of the last finite iterate it returns.
+    `certificate`: the point's `certificate_of(sol)` when the caller has it (a scan that embeds one solve in
+    several d: Z = WH, f and ∇f do not change with zero coordinates, so neither does the certificate).
     """
     p = sol.problem
     m = ufm.metrics.all(sol.W, sol.H, sol.b, labels=p.labels, activation=p.activation) if metrics is None \
@@ -42,8 +51,7 @@ def solution_record(sol, metrics: dict | None = None) -> dict:
             "errors": {"objective": None, "b": None},
         })
     pred = predict(p)
-    # A reduced solve's features are its class means repeated: certified on the K means, H is not built.
-    cert = certificate(p, sol.W, sol.class_means if sol.reduced is not None and p.depth == 1 else sol.H, sol.b)
+    cert = certificate_of(sol) if certificate is None else certificate
     deep = {} if p.depth == 1 else {"layers": ufm.metrics.layers(sol.W, sol.H, sol.b, p.labels,
                                                                  activation=p.activation)}
     return ufm.jsonable({
@@ -102,4 +110,4 @@ def flat_record(record: dict, seed: int) -> dict:
     return ufm.jsonable(row)
 
 
-__all__ = ["solution_record", "flat_record"]
+__all__ = ["certificate_of", "solution_record", "flat_record"]

@@ -65,10 +65,11 @@ def shard_from_env(shard: str | None, env=None) -> tuple[int, int] | None:
     return i, count
 
 
-def record(p: ufm.Problem, seed: int, sol, m: dict) -> dict:
+def record(p: ufm.Problem, seed: int, sol, m: dict, cert=None) -> dict:
     """One result row: config, solver outcome, metrics, theory prediction, certificate and errors — the flat form
-    of `ufm.theory.solution_record`, the record `ufm solve --json` prints."""
-    return theory.flat_record(theory.solution_record(sol, metrics=m), seed)
+    of `ufm.theory.solution_record`, the record `ufm solve --json` prints. cert: the point's certificate where
+    the caller has it."""
+    return theory.flat_record(theory.solution_record(sol, metrics=m, certificate=cert), seed)
 
 
 def batch_size(spec: Spec, p: ufm.Problem, n_shape: int, n_dev: int) -> int:
@@ -135,35 +136,38 @@ def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> l
     """Solve claimed items (same shape and solver options), padded to `size` where the execution compiles per
     batch size (vmap); returns store results.
 
-    shared: the run's solves by class-mean problem (`shared_key` → the solution of the item solved first), or
-    None. Where every item of the chunk is solved reduced, an item whose class-mean problem, seed and settings
-    were solved before in this run takes that solve, embedded in its own d (`ufm.Solution.embed`, exact: the
-    same program from the same start) — a scan over d ≥ K at fixed K solves each class-mean problem once. Its
-    row says so: `solved_d` is the d whose configuration ran the solve (the row's own d where it ran for this
-    row), `seconds` 0 (summed seconds count each solve once)."""
+    shared: the run's solves by class-mean problem (`shared_key` → (solution, metrics, certificate) of the item
+    solved first), or None. Where every item of the chunk is solved reduced, an item whose class-mean problem,
+    seed and settings were solved before in this run takes that solve, embedded in its own d
+    (`ufm.Solution.embed`, exact: the same program from the same start) — a scan over d ≥ K at fixed K solves each
+    class-mean problem once — with its metrics and certificate: zero coordinates change neither (Z = WH, f, ∇f
+    and every metric's Gram matrices and singular values are the same); its prediction is its own. The row says
+    so: `solved_d` is the d whose configuration ran the solve (the row's own d where it ran for this row),
+    `seconds` 0 (summed seconds count each solve once)."""
     keys = [shared_key(it) for it in items] if shared is not None else [None] * len(items)
     reuse = {} if None in keys else {i: shared[k] for i, k in enumerate(keys) if k in shared}
     todo = [i for i in range(len(items)) if i not in reuse]
-    members, seconds = [None] * len(items), 0.0
+    members, found, seconds = [None] * len(items), [(None, None)] * len(items), 0.0
     if todo:
         batch = _solve(items, todo, size, devices)
         seconds = batch.seconds / len(batch)
+        metrics = _metrics(batch, size)
         for j, i in enumerate(todo):
-            members[i] = batch[j]
-            if keys[i] is not None:
-                shared[keys[i]] = batch[j]
-                if len(shared) > SHARED_SOLVES:
-                    shared.pop(next(iter(shared)))  # the oldest: a run's keys come grouped by grid order
-    for i, sol in reuse.items():
-        members[i] = sol.embed(items[i][2])
-    metrics = _metrics(batch if not reuse else _Stack(members), size)
+            members[i] = sol = batch[j]
+            m = {k: float(v[j]) for k, v in metrics.items()}
+            found[i] = m, None if sol.status == ufm.Status.DIVERGED else theory.certificate_of(sol)
+    for i, (sol, m, cert) in reuse.items():
+        members[i], found[i] = sol.embed(items[i][2]), (m, cert)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
-        sol = members[i]
-        m = {k: float(v[i]) for k, v in metrics.items()}
-        row = record(p, s, sol, m)
+        sol, (m, cert) = members[i], found[i]
+        row = record(p, s, sol, m, cert)
         row["seconds"] = 0.0 if i in reuse else seconds
-        row["solved_d"] = reuse[i].problem.d if i in reuse else p.d
+        row["solved_d"] = reuse[i][0].problem.d if i in reuse else p.d
+        if keys[i] is not None and i not in reuse:
+            shared[keys[i]] = (sol, m, cert)
+            if len(shared) > SHARED_SOLVES:
+                shared.pop(next(iter(shared)))  # the oldest: a run's keys come grouped by grid order
         out.append((h, s, "failed" if sol.status == "diverged" else "done", row))
     return out
 
@@ -196,28 +200,6 @@ def _solve(items, todo: list, size: int, devices):
     pad = size - len(problems) if execution == "vmap" else 0
     return ufm.solve_batch(problems + [problems[-1]] * pad, method=method, tol=tol, max_steps=max_steps,
                            seeds=seeds + [seeds[-1]] * pad, devices=devices, execution=execution)
-
-
-class _Stack:
-    """A chunk's members (some embedded from earlier solves) as the batch `_metrics` reads: problem, reduced,
-    W, b, class_means stacked; H built only if read."""
-
-    def __init__(self, members):
-        self.members = members
-        self.problem = tuple(m.problem for m in members)
-        self.reduced = tuple(m.reduced for m in members)
-        W0 = members[0].W
-        self.W = tuple(np.stack([m.W[i] for m in members]) for i in range(len(W0))) if isinstance(W0, tuple) \
-            else np.stack([m.W for m in members])
-        self.b = np.stack([m.b for m in members])
-
-    @property
-    def class_means(self):
-        return np.stack([m.class_means for m in self.members])
-
-    @property
-    def H(self):
-        return np.stack([m.H for m in self.members])
 
 
 class Progress:
