@@ -102,17 +102,56 @@ def _metrics(batch, size: int | None = None) -> dict:
         return {k: np.asarray(v)[:B] for k, v in out.items()}
 
     if batch.reduced is not None and p0.balanced:
-        # A reduced solve's lift repeats each class mean n times (class-major): every metric of the lift is
-        # that of one column per class (balanced: each class weighs the same), at O(K) columns instead of N,
-        # and in 2K feature coordinates whatever d (`feature_span`): one program per K for every d.
-        W, Hbar = feature_span(batch.W, batch.class_means)
-        return first_b(ufm.metrics.all(*padded(W, Hbar, batch.b), labels=np.arange(K)))
+        return _mean_metrics(batch.W, batch.class_means, batch.b, size)
     labels = p0.labels  # the members share their counts (one shape per batch)
     m = ufm.metrics.class_groups(labels, K).shape[1]
     if size * K * d * m * 8 * 2 <= METRICS_BATCH_BYTES:
         return first_b(ufm.metrics.all(*padded(batch.W, batch.H, batch.b), labels=labels))
     rows = [ufm.metrics.all(batch.W[i], batch.H[i], batch.b[i], labels=labels) for i in range(B)]
     return {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
+
+
+def _mean_metrics(W, Hbar, b, size: int) -> dict:
+    """`_metrics` of a reduced balanced batch from its class means Hbar (B, d, K). A reduced solve's lift repeats
+    each class mean n times (class-major): every metric of the lift is that of one column per class (balanced:
+    each class weighs the same), at O(K) columns instead of N, and in 2K feature coordinates whatever d
+    (`feature_span`): one program per (K, size) for every d."""
+    B, K = W.shape[0], W.shape[1]
+    W, Hbar = feature_span(W, Hbar)
+    pad = lambda a: a if size == B else np.concatenate([a, np.repeat(a[-1:], size - B, axis=0)])  # noqa: E731
+    out = ufm.metrics.all(pad(W), pad(Hbar), pad(np.asarray(b)), labels=np.arange(K))
+    return {k: np.asarray(v)[:B] for k, v in out.items()}
+
+
+def prepare_shape(p: ufm.Problem, method, tol, max_steps, size: int) -> None:
+    """Compile a shape's programs before its first chunk, concurrently: its solve and second-order programs
+    (`ufm.prepare`, which compiles them in parallel) while a second thread compiles its chunks' metrics program
+    (`_mean_metrics` of random numbers in the chunk's shapes, for a reduced balanced shape: the largest program of
+    a scan at K = 10, ~0.7 s). Only compilation overlaps the metrics call's one short run: no two programs run at
+    once (two large XLA:CPU programs running on two threads can hang, see docs/performance.md)."""
+    import threading
+
+    reduced = ufm.reduction(p).reduced
+    warm = None
+    if reduced is not None and p.balanced and p.depth == 1:
+        rng = np.random.default_rng(0)
+        dt = np.dtype(p.dtype)
+        W, Hbar, b = (rng.standard_normal(shape).astype(dt) for shape in
+                      ((1, p.K, reduced.d), (1, reduced.d, p.K), (1, p.K)))
+
+        def metrics():
+            try:
+                _mean_metrics(W, Hbar, b, size)
+            except Exception:  # noqa: BLE001 - only a warm-up: the chunk's own call reports any error
+                pass
+
+        warm = threading.Thread(target=metrics, name="ufm-scan-warm", daemon=True)
+        warm.start()
+    try:
+        ufm.prepare([p], method, tol=tol, max_steps=max_steps)
+    finally:
+        if warm is not None:
+            warm.join()
 
 
 def feature_span(W, Hbar):
@@ -290,6 +329,7 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
     spec, shard, per_shape, devices, n_dev = plan
     solved, chunks, stopped = 0, 0, False
     shared: dict = {}  # class-mean solves this run shares between configurations (`solve_chunk`)
+    prepared: set = set()  # (shape, method, tol, max_steps, chunk size) whose programs were compiled ahead
     while max_chunks is None or chunks < max_chunks:
         if should_stop is not None and should_stop():
             stopped = True
@@ -298,6 +338,10 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
         if not items:
             break
         size = batch_size(spec, items[0][2], per_shape[_store.shape_key(items[0][2])], n_dev)
+        first = (_store.shape_key(items[0][2]), *items[0][3:6], size)
+        if devices is None and first not in prepared:  # a new shape: plan its programs, compile them at once
+            prepared.add(first)
+            prepare_shape(items[0][2], *items[0][3:6], size)
         results = []
         for k in range(0, len(items), size):
             results += _solve_isolated(items[k : k + size], size, devices, shared)

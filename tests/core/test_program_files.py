@@ -200,3 +200,20 @@ def test_threads_compile_a_shared_program_once():
             t.join()
     assert len(results) == 4 and len(set(results)) == 1
     assert c.by_name.get("jit(shared_program)", [0])[0] + c.loaded <= 1, c.by_name
+
+
+def test_no_program_is_kept_or_read_while_the_persistent_cache_is_switched_off(tmp_path):
+    """Kept programs follow JAX's persistent cache: a folder configured but the cache switched off
+    (`jax_enable_compilation_cache`, as `ufm bench` does to report compile times cold) keeps and reads none."""
+    was, dir_was = jax.config.jax_enable_compilation_cache, jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+        jax.config.update("jax_enable_compilation_cache", True)
+        assert _executables.programs_dir() == os.path.join(str(tmp_path), "ufm-programs")
+        jax.config.update("jax_enable_compilation_cache", False)
+        assert _executables.programs_dir() is None
+        spec, _ = _solve_job(ufm.Problem(K=3, n=4, d=6, loss="mse"))
+        assert _executables.program_file(spec[1], spec[3], spec[4]) is None
+    finally:
+        jax.config.update("jax_enable_compilation_cache", was)
+        jax.config.update("jax_compilation_cache_dir", dir_was)
