@@ -400,17 +400,24 @@ def test_a_scan_over_d_solves_each_class_mean_problem_once(tmp_path):
 def test_a_new_shape_compiles_its_programs_ahead_and_its_chunk_compiles_nothing_more():
     """`prepare_shape` compiles a shape's solve, second-order and metrics programs before its first chunk (the
     metrics one on a second thread while the others compile): the chunk then compiles no program of its own
-    (the certificate's and prediction's small programs aside, which it does not plan)."""
+    (the certificate's and prediction's small programs aside, which it does not plan). JAX's persistent cache is
+    switched off here (an earlier test may have turned it on): every program is compiled, none read back."""
     from ufm.experiments.scan import _run
 
-    ufm.clear_caches()
-    jax.clear_caches()
-    p = ufm.Problem(K=4, n=3, d=9, lam_w=1e-3, lam_h=2e-3)
-    items = [(f"h{i}", 0, p.replace(lam_w=lw), "auto", None, None) for i, lw in enumerate((1e-3, 2e-3, 3e-3))]
-    with ufm.compilations() as ahead:
-        _run.prepare_shape(p, "auto", None, None, 4)
-    assert {"jit(ufm_solve)", "jit(ufm_curvature)", "jit(_all)"} <= set(ahead.by_name), ahead.by_name
-    with ufm.compilations() as chunk:
-        rows = _run.solve_chunk(items, 4)
-    assert [r[2] for r in rows] == ["done"] * 3
-    assert not {"jit(ufm_solve)", "jit(ufm_curvature)", "jit(_all)"} & set(chunk.by_name), chunk.by_name
+    was = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        ufm.clear_caches()
+        jax.clear_caches()
+        p = ufm.Problem(K=4, n=3, d=9, lam_w=1e-3, lam_h=2e-3)
+        items = [(f"h{i}", 0, p.replace(lam_w=lw), "auto", None, None) for i, lw in enumerate((1e-3, 2e-3, 3e-3))]
+        with ufm.compilations() as ahead:
+            _run.prepare_shape(p, "auto", None, None, 4)
+        planned = {"jit(ufm_solve)", "jit(ufm_curvature)", "jit(_all)"}
+        assert planned <= set(ahead.by_name) and ahead.loaded == 0, ahead.by_name
+        with ufm.compilations() as chunk:
+            rows = _run.solve_chunk(items, 4)
+        assert [r[2] for r in rows] == ["done"] * 3
+        assert not planned & set(chunk.by_name) and chunk.loaded == 0, chunk.by_name
+    finally:
+        jax.config.update("jax_enable_compilation_cache", was)
