@@ -75,8 +75,8 @@ class Solution:
     passed the gradient test (NaN where the test did not run).
     reduced: the class-mean problem that was solved in place of `problem` (`ufm.solve(reduce=...)`), or None
     for a solve in full. A reduced solution's H repeats its K class means over N columns: it is built when first
-    read (then kept); `class_means` reads the means without building it. A reduced solution is lifted exactly: W, H, b, objective, grad_norm and
-    rel_grad_norm are those of the full problem at the lifted point; steps, history and min_curvature are the
+    read (then kept); `class_means` reads the means without building it. A reduced solution is lifted exactly:
+    W, H, b, objective, grad_norm and rel_grad_norm are those of the full problem at the lifted point; steps, history and min_curvature are the
     reduced solve's (the other blocks of the full Hessian are positive definite for the losses "auto" reduces,
     except the padded dimensions when d > K, which are ⪰ 0 exactly where `ufm.theory.certificate` holds).
     path: "reduced" or "full".

@@ -341,7 +341,10 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
         first = (_store.shape_key(items[0][2]), *items[0][3:6], size)
         if devices is None and first not in prepared:  # a new shape: plan its programs, compile them at once
             prepared.add(first)
-            prepare_shape(items[0][2], *items[0][3:6], size)
+            try:
+                prepare_shape(items[0][2], *items[0][3:6], size)
+            except Exception:  # noqa: BLE001 - ahead of time only: the chunk's solve records any error per row
+                pass
         results = []
         for k in range(0, len(items), size):
             results += _solve_isolated(items[k : k + size], size, devices, shared)

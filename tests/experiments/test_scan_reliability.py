@@ -356,3 +356,14 @@ def test_the_slurm_script_ships_and_runs_the_scan(capsys):
     assert main(["scan", "example", "--sbatch"]) == 0
     text = capsys.readouterr().out
     assert "#SBATCH --array=" in text and "ufm scan run" in text and "--signal=TERM@" in text and "mkdir -p out" in text
+
+
+def test_a_failed_compile_ahead_loses_no_configuration(tmp_path, monkeypatch):
+    """Compiling a shape's programs ahead (`prepare_shape`) is an optimisation: if it raises, the scan goes on and
+    every configuration is solved and stored by its chunk, as without it."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected compile failure")
+
+    monkeypatch.setattr(_run.ufm, "prepare", broken)
+    summary = scan.run(scan.parse(SPEC), str(tmp_path / "s.db"), progress=False)
+    assert summary["done"] == TOTAL and summary["failed"] == 0 and summary["pending"] == 0
