@@ -111,6 +111,12 @@ def choose(problem: Problem, reduce: str, init, owner: str) -> Problem | None:
     return None if why_not(problem, init) else reduced_problem(problem)
 
 
+def lift(problem: Problem, W, H, b):
+    """A reduced point (W (..., K, d'), H (..., d', K), b) → the full point (W (..., K, d), H (..., d, N), b):
+    zero-padded to d dimensions, class k's mean repeated n_k times (class-major)."""
+    return lift_weights(problem, W), lift_features(problem, H), np.asarray(b)
+
+
 def lift_weights(problem: Problem, W):
     """The reduced W (..., K, d') with zero columns up to d (depth > 1: the tuple of layers, d kept)."""
     if problem.depth > 1:
@@ -139,4 +145,4 @@ def lift_features(problem: Problem, H) -> np.ndarray:
     return out
 
 
-__all__ = ["REDUCES", "Reduction", "reduction", "reduced_problem", "why_not", "choose", "lift_weights", "lift_features"]
+__all__ = ["REDUCES", "Reduction", "reduction", "reduced_problem", "why_not", "choose", "lift", "lift_weights", "lift_features"]

@@ -207,3 +207,18 @@ def test_a_reduced_solution_embeds_exactly_as_the_solve_at_another_d(kw):
         ufm.solve(p, reduce="never").embed(p.replace(d=5))
     with pytest.raises(TypeError, match="batch"):
         ufm.solve_batch([p, p]).embed(p)
+
+
+@pytest.mark.parametrize("n", [3, (1, 2, 4, 2)], ids=["balanced", "imbalanced"])
+@pytest.mark.parametrize("lead", [(), (2,)], ids=["single", "batch"])
+def test_lift_writes_the_means_into_zeros_exactly_as_repeating_them(n, lead):
+    """`ufm.lift` fills only the reduced rows of zeros: the same arrays, bit for bit, as zero-padding d and
+    repeating each class mean n_k times (class-major)."""
+    p = ufm.Problem(K=4, n=n, d=7)
+    rng = np.random.default_rng(0)
+    W, H, b = rng.normal(size=lead + (4, 4)), rng.normal(size=lead + (4, 4)), rng.normal(size=lead + (4,))
+    Wl, Hl, bl = ufm.lift(p, W, H, b)
+    pad = [(0, 0)] * len(lead)
+    assert np.array_equal(Wl, np.pad(W, pad + [(0, 0), (0, 3)]))
+    assert np.array_equal(Hl, np.repeat(np.pad(H, pad + [(0, 3), (0, 0)]), p.counts, axis=-1))
+    assert np.array_equal(bl, b) and Hl.shape == lead + (7, p.N)
