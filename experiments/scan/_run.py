@@ -171,11 +171,11 @@ def feature_span(W, Hbar):
     return W @ Q, np.swapaxes(Q, -1, -2) @ Hbar
 
 
-def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> list:
+def solve_chunk(items, size: int, devices=None, shared: Shared | None = None) -> list:
     """Solve claimed items (same shape and solver options), padded to `size` where the execution compiles per
     batch size (vmap); returns store results.
 
-    shared: the run's solves by class-mean problem (`shared_key` → (solution, metrics, certificate) of the item
+    shared: the run's solves by class-mean problem (a `Shared`: the solution, metrics and certificate of the item
     solved first), or None. Where every item of the chunk is solved reduced, an item whose class-mean problem,
     seed and settings were solved before in this run takes that solve, embedded in its own d
     (`ufm.Solution.embed`, exact: the same program from the same start) — a scan over d ≥ K at fixed K solves each
@@ -184,7 +184,7 @@ def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> l
     so: `solved_d` is the d whose configuration ran the solve (the row's own d where it ran for this row),
     `seconds` 0 (summed seconds count each solve once)."""
     keys = [shared_key(it) for it in items] if shared is not None else [None] * len(items)
-    reuse = {} if None in keys else {i: shared[k] for i, k in enumerate(keys) if k in shared}
+    reuse = {} if None in keys else {i: e for i, e in enumerate(map(shared.get, keys)) if e is not None}
     todo = [i for i in range(len(items)) if i not in reuse]
     members, found, seconds = [None] * len(items), [(None, None)] * len(items), 0.0
     if todo:
@@ -195,7 +195,7 @@ def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> l
             members[i] = sol = batch[j]
             m = {k: float(v[j]) for k, v in metrics.items()}
             found[i] = m, None if sol.status == ufm.Status.DIVERGED else theory.certificate_of(sol)
-    for i, (sol, m, cert) in reuse.items():
+    for i, (sol, m, cert, _size) in reuse.items():
         members[i], found[i] = sol.embed(items[i][2]), (m, cert)
     out = []
     for i, (h, s, p, *_rest) in enumerate(items):
@@ -204,14 +204,29 @@ def solve_chunk(items, size: int, devices=None, shared: dict | None = None) -> l
         row["seconds"] = 0.0 if i in reuse else seconds
         row["solved_d"] = reuse[i][0].problem.d if i in reuse else p.d
         if keys[i] is not None and i not in reuse:
-            shared[keys[i]] = (sol, m, cert)
-            if len(shared) > SHARED_SOLVES:
-                shared.pop(next(iter(shared)))  # the oldest: a run's keys come grouped by grid order
+            shared.put(keys[i], sol, m, cert)
         out.append((h, s, "failed" if sol.status == "diverged" else "done", row))
     return out
 
 
-SHARED_SOLVES = 100_000  # a run keeps at most this many class-mean solves to share (each a few kB: K × K means)
+class Shared:
+    """A run's class-mean solves to share (`solve_chunk`): `shared_key` → (solution, metrics, certificate), at
+    most `max_bytes` of their arrays (W, the class means, the history: what an embedded solve holds); past it the
+    oldest go first — a run's keys come grouped by grid order, so the oldest are the least likely to come again."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        self.max_bytes, self.bytes, self.entries = max_bytes, 0, {}
+
+    def get(self, key):
+        return self.entries.get(key)
+
+    def put(self, key, sol, metrics: dict, cert) -> None:
+        size = sum(np.asarray(a).nbytes for a in (sol.W if isinstance(sol.W, tuple) else (sol.W,))) \
+            + sol.class_means.nbytes + np.asarray(sol.history).nbytes
+        self.entries[key] = (sol, metrics, cert, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self.entries) > 1:
+            self.bytes -= self.entries.pop(next(iter(self.entries)))[3]
 
 
 def shared_key(item) -> tuple | None:
@@ -328,7 +343,7 @@ def _work(con, plan: _Plan, bar: Progress, max_chunks, should_stop) -> tuple[int
     """Claim and solve chunks until none is left, `max_chunks` ran, or `should_stop()`: (solved, stopped)."""
     spec, shard, per_shape, devices, n_dev = plan
     solved, chunks, stopped = 0, 0, False
-    shared: dict = {}  # class-mean solves this run shares between configurations (`solve_chunk`)
+    shared = Shared()  # class-mean solves this run shares between configurations (`solve_chunk`)
     prepared: set = set()  # (shape, method, tol, max_steps, chunk size) whose programs were compiled ahead
     while max_chunks is None or chunks < max_chunks:
         if should_stop is not None and should_stop():
@@ -360,7 +375,7 @@ def _failed(item, e: Exception) -> tuple:
     return h, s, "failed", {**p.to_dict(), "seed": s, "error": f"{type(e).__name__}: {str(e)[:500]}"}
 
 
-def _solve_isolated(part, size: int, devices, shared: dict | None = None) -> list:
+def _solve_isolated(part, size: int, devices, shared: Shared | None = None) -> list:
     """`solve_chunk`, and if the batch raises, each configuration alone: one bad configuration fails alone."""
     try:
         return solve_chunk(part, size, devices, shared)

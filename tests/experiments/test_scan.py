@@ -421,3 +421,23 @@ def test_a_new_shape_compiles_its_programs_ahead_and_its_chunk_compiles_nothing_
         assert not planned & set(chunk.by_name) and chunk.loaded == 0, chunk.by_name
     finally:
         jax.config.update("jax_enable_compilation_cache", was)
+
+
+def test_the_shared_solves_of_a_run_are_bounded_in_bytes_oldest_first():
+    """A run keeps class-mean solves to share up to `max_bytes` of their arrays: past it the oldest go, the
+    newest stays, and the count of kept bytes is the sum over what is kept."""
+    from ufm.experiments.scan import _run
+
+    sols = ufm.solve_batch([ufm.Problem(K=3, n=2, d=8, lam_w=lw) for lw in (1e-3, 2e-3, 3e-3, 4e-3)])
+    one = _run.Shared(max_bytes=10**9)
+    one.put("k", sols[0], {}, None)
+    size = one.bytes
+    assert size >= sols[0].W.nbytes + sols[0].class_means.nbytes
+    shared = _run.Shared(max_bytes=2 * size + size // 2)
+    for i in range(4):
+        shared.put(i, sols[i], {"i": i}, None)
+    assert list(shared.entries) == [2, 3] and shared.bytes == sum(e[3] for e in shared.entries.values())
+    assert shared.get(0) is None and shared.get(3)[1] == {"i": 3}
+    tiny = _run.Shared(max_bytes=1)
+    tiny.put("a", sols[0], {}, None)
+    assert tiny.get("a") is not None  # the newest is always kept: a chunk's own items still share it
