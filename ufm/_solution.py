@@ -146,10 +146,14 @@ class Solution:
     @property
     def class_means(self) -> np.ndarray:
         """The class means of H: (d, K), or (B, d, K) for a batch. For a reduced solve they are the class-mean
-        solve's own features (zero rows added up to d) and H is not built; else `ufm.metrics.class_means` of H."""
+        solve's own features (zero rows added up to d), exactly, and H is not built (or, built, each class's first
+        column: the lift copies the means); else `ufm.metrics.class_means` of H."""
         raw = self.__dict__["_H"]
         if isinstance(raw, _Lift):
             return raw.class_means()
+        if self.reduced is not None:  # a built lift: each class's columns are copies of its mean, take the first
+            p0 = self.problem if isinstance(self.problem, Problem) else self.problem[0]
+            return raw[..., np.cumsum((0,) + p0.counts[:-1])]
         with float64():  # the metrics' precision, whatever the process's JAX setting
             if isinstance(self.problem, Problem):
                 return np.asarray(class_means(raw, self.problem.labels)[0])

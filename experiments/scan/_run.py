@@ -221,8 +221,9 @@ class Shared:
         return self.entries.get(key)
 
     def put(self, key, sol, metrics: dict, cert) -> None:
-        size = sum(np.asarray(a).nbytes for a in (sol.W if isinstance(sol.W, tuple) else (sol.W,))) \
-            + sol.class_means.nbytes + np.asarray(sol.history).nbytes
+        p, W = sol.problem, sol.W if isinstance(sol.W, tuple) else (sol.W,)
+        means = p.d * p.K * np.dtype(p.dtype).itemsize  # what `class_means` gives (d, K), without building it
+        size = sum(np.asarray(a).nbytes for a in W) + means + np.asarray(sol.history).nbytes
         self.entries[key] = (sol, metrics, cert, size)
         self.bytes += size
         while self.bytes > self.max_bytes and len(self.entries) > 1:

@@ -199,6 +199,9 @@ def test_a_reduced_solution_embeds_exactly_as_the_solve_at_another_d(kw):
             a, b = getattr(got, f.name), getattr(want, f.name)
             assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f.name
         assert got.embed(p).W.shape == (3, 3)  # and back
+        built = ufm.solve(p, seed=5)
+        assert built.H.shape == (3, p.N)  # H read first: the means are its columns, still exact
+        assert np.array_equal(built.embed(q).H, want.H) and np.array_equal(built.class_means, src.class_means)
     with pytest.raises(ValueError, match="class-mean form is not this solution's"):
         src.embed(p.replace(d=2))  # d < K: another class-mean problem
     with pytest.raises(ValueError, match="class-mean form is not this solution's"):
